@@ -1,0 +1,17 @@
+"""One Mesa agent class per role. Every attribute is an array over the replications of the batch."""
+
+from sim.actors.belligerent import BelligerentAgent
+from sim.actors.guarantor import GuarantorAgent
+from sim.actors.patron import PatronAgent
+from sim.actors.pretext import PretextAgent
+from sim.actors.supporter import SupporterAgent
+
+AGENT_CLASSES = {
+    "guarantor": GuarantorAgent,
+    "patron": PatronAgent,
+    "belligerent": BelligerentAgent,
+    "pretext": PretextAgent,
+    "supporter": SupporterAgent,
+}
+
+__all__ = ["AGENT_CLASSES", "BelligerentAgent", "GuarantorAgent", "PatronAgent", "PretextAgent", "SupporterAgent"]

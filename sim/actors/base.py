@@ -1,0 +1,36 @@
+"""What every role shares: a name, its declared parameters as arrays, and its random streams."""
+
+from __future__ import annotations
+
+import numpy as np
+from mesa import Agent
+
+
+class ActorAgent(Agent):
+    """An actor of the scenario, batched over replications.
+
+    Each numeric parameter of the actor's declaration becomes an attribute holding an array of shape
+    ``(replications,)``: scalars are broadcast, sweep overrides arrive as arrays, scheduled events
+    overwrite them.
+    """
+
+    role = ""
+
+    def __init__(self, model, key: str, spec):
+        super().__init__(model)
+        self.key = key
+        self.spec = spec
+        self.label = spec.label or key
+        for name, value in spec.model_dump().items():
+            if isinstance(value, float) and not isinstance(value, bool):
+                self.set_parameter(name, model.override(f"actors.{key}.{name}", value))
+
+    def set_parameter(self, name: str, value) -> None:
+        setattr(self, name, np.broadcast_to(np.asarray(value, dtype=float), (self.model.replications,)).copy())
+
+    def uniform(self, process: str) -> np.ndarray:
+        """One uniform per replication from this actor's stream for ``process``."""
+        return self.model.streams.uniform(f"{process}/{self.key}")
+
+    def link(self) -> None:
+        """Resolve references to other actors once all are built."""

@@ -1,0 +1,16 @@
+"""Supporter: adds fighting power to one belligerent (Iran-backed militias, Hezbollah; the US)."""
+
+from __future__ import annotations
+
+from sim.actors.base import ActorAgent
+
+
+class SupporterAgent(ActorAgent):
+    role = "supporter"
+
+    def link(self) -> None:
+        self.supported = self.model.actors[self.spec.supports]
+
+    def contribution(self):
+        """Fighting power it adds: strength times the share committed to this front."""
+        return self.strength * self.commitment

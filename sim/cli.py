@@ -1,0 +1,179 @@
+"""The ``ceasefire`` command: parse, call the API, print, choose the exit code."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from sim.scenario import InputError
+
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+
+
+class UsageError(Exception):
+    pass
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse that raises instead of exiting, so main() decides what is printed."""
+
+    def error(self, message):
+        raise UsageError(f"{self.prog}: {message}")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} must be at least 1")
+    return value
+
+
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{value} must be 0 or more")
+    return value
+
+
+def _months(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number of months") from None
+    if not 1 <= value <= 600:
+        raise argparse.ArgumentTypeError(f"{value:g} is outside 1 to 600 months")
+    return value
+
+
+def _nonneg_int(text: str) -> int:
+    value = _seed(text)
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = Parser(prog="ceasefire", description="Scenario simulation of ceasefire durability.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
+
+    p = sub.add_parser("validate", help="check scenario files")
+    p.add_argument("files", nargs="+", type=Path)
+
+    p = sub.add_parser("run", help="Monte Carlo replications of one scenario")
+    p.add_argument("scenario", type=Path)
+    _common_run_flags(p)
+    p.add_argument("--replication", type=_nonneg_int, metavar="I",
+                   help="re-run replication I alone and print its month-by-month history")
+
+    p = sub.add_parser("params", help="list every scenario parameter with its range, unit and source")
+    p.add_argument("--role", choices=["guarantor", "patron", "belligerent", "pretext", "supporter",
+                                      "processes", "dynamics"])
+    return parser
+
+
+def _common_run_flags(p) -> None:
+    p.add_argument("--runs", type=_positive_int, default=1000, metavar="N", help="replications (default 1000)")
+    p.add_argument("--seed", type=_seed, default=0, metavar="S", help="root seed (default 0)")
+    p.add_argument("--horizon", type=_months, metavar="MONTHS", help="months to simulate (default: the scenario's)")
+    p.add_argument("--jobs", type=_positive_int, metavar="J", help="worker processes (default: all cores)")
+    p.add_argument("--out", type=Path, metavar="DIR", help="result directory")
+    p.add_argument("--quiet", action="store_true", help="no progress bar, no table")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        return COMMANDS[args.command](args)
+    except UsageError as exc:
+        print(str(exc), file=sys.stderr)
+        return EXIT_USAGE
+    except InputError as exc:
+        for line in exc.problems:
+            print(line, file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("interrupted: nothing was written", file=sys.stderr)
+        return 130
+
+
+# --- commands --------------------------------------------------------------------------------
+
+def cmd_validate(args) -> int:
+    from sim.scenario import load_scenario
+    problems = []
+    for path in args.files:
+        try:
+            load_scenario(path)
+        except InputError as exc:
+            problems.extend(exc.problems)
+    for line in problems:
+        print(line, file=sys.stderr)
+    if not problems:
+        print(f"{len(args.files)} file(s) valid")
+    return EXIT_USAGE if problems else EXIT_OK
+
+
+def cmd_run(args) -> int:
+    from sim import store
+    from sim.api import run
+    from sim.montecarlo import replay
+    from sim.scenario import load_scenario
+    from sim.tables import history_table, run_table
+
+    scenario = load_scenario(args.scenario)
+    if args.replication is not None:
+        rows, outcome = replay(scenario, seed=args.seed, replication=args.replication, horizon_months=args.horizon)
+        print(history_table(scenario, args.replication, args.seed, rows, outcome))
+        return EXIT_OK
+    out = args.out or Path("results/runs") / f"{scenario.name}-{store.utc_stamp()}"
+    with _progress(args.quiet, args.runs, "replications") as progress:
+        result = run(scenario, runs=args.runs, seed=args.seed, jobs=args.jobs, horizon_months=args.horizon,
+                     progress=progress)
+    store.save_run(result, out)
+    if not args.quiet:
+        print(run_table(result))
+    print(f"Results written to {out}")
+    return EXIT_OK
+
+
+def cmd_params(args) -> int:
+    from sim.tables import parameter_table
+    print(parameter_table(args.role))
+    return EXIT_OK
+
+
+class _progress:
+    """A tqdm bar on stderr when it is a terminal; nothing otherwise."""
+
+    def __init__(self, quiet: bool, total: int, unit: str):
+        self.enabled = not quiet and sys.stderr.isatty()
+        self.total, self.unit, self.bar = total, unit, None
+
+    def __enter__(self):
+        if not self.enabled:
+            return None
+        from tqdm import tqdm
+        self.bar = tqdm(total=self.total, unit=f" {self.unit}", file=sys.stderr, smoothing=0.1)
+        last = [0]
+
+        def update(done, total):
+            self.bar.update(done - last[0])
+            last[0] = done
+        return update
+
+    def __exit__(self, *exc):
+        if self.bar is not None:
+            self.bar.close()
+
+
+COMMANDS = {"validate": cmd_validate, "run": cmd_run, "params": cmd_params}
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,273 @@
+"""Monte Carlo replications of a scenario, in blocks, on local processes (or Dask, for sweeps).
+
+A block of ``BLOCK_SIZE`` replications is the unit of seeding; a task is a few consecutive blocks
+that one model advances at once. Results depend only on the blocks, never on how they are grouped
+into tasks or spread over workers.
+"""
+
+from __future__ import annotations
+
+import math
+import multiprocessing as mp
+import os
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from sim.model import NOT_COLLAPSED, TRIGGERS, CeasefireModel
+from sim.rng import BLOCK_SIZE, BlockStreams, blocks_for
+from sim.schema import Scenario
+from sim.summaries import MonthlyFan
+
+MAX_BLOCKS_PER_TASK = 10
+
+
+@dataclass
+class BatchOutput:
+    """What one batch of blocks produced, compact enough to ship between processes."""
+
+    blocks: list[tuple[int, int]]
+    months: np.ndarray          # float64, time to collapse; the horizon where censored
+    collapsed: np.ndarray       # bool
+    initiator: np.ndarray       # int16 code into ``initiators``; -1 where censored
+    trigger: np.ndarray         # int16 code into TRIGGERS; -1 where censored
+    incidents: dict[str, np.ndarray]
+    initiators: list[str]
+    fan: MonthlyFan | None = None
+
+
+def simulate_batch(scenario: Scenario, seed: int, blocks: list[tuple[int, int]], horizon_months: float,
+                   overrides: dict | None = None, record_fan: bool = True) -> BatchOutput:
+    """Advance one model over the given blocks to the horizon."""
+    streams = BlockStreams(seed, blocks)
+    model = CeasefireModel(scenario, streams, horizon_months=horizon_months, overrides=overrides)
+    return advance_to_horizon(model, blocks, record_fan)
+
+
+def advance_to_horizon(model: CeasefireModel, blocks, record_fan: bool = True) -> BatchOutput:
+    horizon = model.horizon_months
+    n_months = int(math.floor(horizon + 1e-9))
+    fan = MonthlyFan(n_months) if record_fan else None
+    monthly = {name: np.zeros(model.replications, dtype=np.int64) for name in model.incidents_now()}
+    month_done = 0
+    if fan is not None:
+        _snapshot(fan, model, 0, None)
+    for _ in range(model.n_steps):
+        holding_before = model.holding.copy()
+        model.step()
+        if fan is not None and month_done < n_months:
+            for name, values in model.incidents_now().items():
+                monthly[name] += values * holding_before
+            reached = min(int(math.floor(model.steps * model.dt + 1e-9)), n_months)
+            while month_done < reached:
+                month_done += 1
+                _snapshot(fan, model, month_done, monthly)
+                for values in monthly.values():
+                    values[:] = 0
+        if not model.holding.any():
+            break
+    collapsed = ~np.isnan(model.collapse_month)
+    return BatchOutput(
+        blocks=list(blocks),
+        months=np.where(collapsed, model.collapse_month, horizon),
+        collapsed=collapsed,
+        initiator=model.initiator.copy(),
+        trigger=model.trigger.copy(),
+        incidents={k: v.astype(np.int32) for k, v in model.incident_totals().items()},
+        initiators=list(model.initiators),
+        fan=fan,
+    )
+
+
+def _snapshot(fan: MonthlyFan, model: CeasefireModel, month: int, monthly) -> None:
+    """Quantiles are over the replications still holding at the end of the month."""
+    holding = model.holding
+    if not holding.any():
+        return
+    for name, values in model.state_snapshot().items():
+        fan.add_index(name, month, np.asarray(values)[holding])
+    if monthly is not None:
+        for name, values in monthly.items():
+            fan.add_count(f"{name}_per_month", month, values[holding])
+
+
+# --- executing blocks -----------------------------------------------------------------------
+
+def default_jobs() -> int:
+    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1))
+
+
+class LocalExecutor:
+    """Worker processes started once per command and reused for every task of it."""
+
+    def __init__(self, jobs: int | None = None):
+        self.jobs = default_jobs() if jobs is None else int(jobs)
+        if self.jobs < 1:
+            raise ValueError("jobs must be at least 1")
+        self._pool: ProcessPoolExecutor | None = None
+
+    def map(self, fn, tasks):
+        """Results of ``fn(*task)`` in task order; yields as soon as the next one in order is ready."""
+        tasks = list(tasks)
+        if self.jobs == 1 or len(tasks) <= 1:
+            for task in tasks:
+                yield fn(*task)
+            return
+        if self._pool is None:
+            method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
+            self._pool = ProcessPoolExecutor(max_workers=self.jobs, mp_context=mp.get_context(method))
+        futures = [self._pool.submit(fn, *task) for task in tasks]
+        for fut in futures:
+            yield fut.result()
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(cancel_futures=True)
+            self._pool = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def task_chunks(blocks: list[tuple[int, int]], jobs: int) -> list[list[tuple[int, int]]]:
+    """Consecutive blocks grouped into tasks: big enough to batch well, enough to keep workers busy."""
+    per_task = max(1, min(MAX_BLOCKS_PER_TASK, math.ceil(len(blocks) / max(1, 2 * jobs))))
+    if jobs == 1:
+        per_task = MAX_BLOCKS_PER_TASK
+    return [blocks[i:i + per_task] for i in range(0, len(blocks), per_task)]
+
+
+# --- a whole run -----------------------------------------------------------------------------
+
+@dataclass
+class Replications:
+    """Per-replication outcomes of a run, in replication order."""
+
+    months: np.ndarray
+    collapsed: np.ndarray
+    initiator: np.ndarray
+    trigger: np.ndarray
+    incidents: dict[str, np.ndarray]
+    initiators: list[str]
+
+    def __len__(self) -> int:
+        return int(self.months.size)
+
+    def initiator_labels(self) -> np.ndarray:
+        labels = np.array([NOT_COLLAPSED, *self.initiators], dtype=object)
+        return labels[self.initiator.astype(np.int64) + 1]
+
+    def trigger_labels(self) -> np.ndarray:
+        labels = np.array([NOT_COLLAPSED, *TRIGGERS], dtype=object)
+        return labels[self.trigger.astype(np.int64) + 1]
+
+    def extend(self, out: BatchOutput) -> "Replications":
+        return Replications(
+            np.concatenate([self.months, out.months]), np.concatenate([self.collapsed, out.collapsed]),
+            np.concatenate([self.initiator, out.initiator]), np.concatenate([self.trigger, out.trigger]),
+            {k: np.concatenate([v, out.incidents[k]]) for k, v in self.incidents.items()}, self.initiators)
+
+    @classmethod
+    def from_outputs(cls, outputs: list[BatchOutput]) -> "Replications":
+        first = outputs[0]
+        return cls(np.concatenate([o.months for o in outputs]), np.concatenate([o.collapsed for o in outputs]),
+                   np.concatenate([o.initiator for o in outputs]), np.concatenate([o.trigger for o in outputs]),
+                   {k: np.concatenate([o.incidents[k] for o in outputs]) for k in first.incidents},
+                   first.initiators)
+
+
+@dataclass
+class SimulationRun:
+    """Everything ``simulate`` produced; statistics live in ``sim.results``."""
+
+    scenario: Scenario
+    seed: int
+    horizon_months: float
+    replications: Replications
+    fan: MonthlyFan
+    wall_seconds: float
+    jobs: int
+    extra: dict = field(default_factory=dict)
+
+
+def simulate(scenario: Scenario, *, runs: int, seed: int, horizon_months: float | None = None,
+             executor: LocalExecutor | None = None, progress=None, first_replication: int = 0) -> SimulationRun:
+    """Run ``runs`` replications (starting at ``first_replication``) and gather their outcomes.
+
+    ``progress(done, total)`` is called as replications finish.
+    """
+    if runs < 1:
+        raise ValueError("runs must be at least 1")
+    if seed is None or seed < 0:
+        raise ValueError("seed must be a non-negative integer")
+    horizon = float(scenario.horizon_months if horizon_months is None else horizon_months)
+    own = executor is None
+    executor = executor or LocalExecutor(1)
+    started = time.perf_counter()
+    blocks = blocks_for(runs, first_replication)
+    tasks = [(scenario, seed, chunk, horizon) for chunk in task_chunks(blocks, executor.jobs)]
+    outputs = []
+    fan = MonthlyFan(int(math.floor(horizon + 1e-9)))
+    done = 0
+    try:
+        for out in executor.map(simulate_batch, tasks):
+            fan.merge(out.fan)
+            out.fan = None
+            outputs.append(out)
+            done += out.months.size
+            if progress is not None:
+                progress(done, runs)
+    finally:
+        if own:
+            executor.close()
+    return SimulationRun(scenario, seed, horizon, Replications.from_outputs(outputs), fan,
+                         time.perf_counter() - started, executor.jobs)
+
+
+def replay(scenario: Scenario, *, seed: int, replication: int, horizon_months: float | None = None) -> list[dict]:
+    """Month-by-month history of one replication, re-run exactly as in the full run."""
+    block, offset = divmod(replication, BLOCK_SIZE)
+    horizon = float(scenario.horizon_months if horizon_months is None else horizon_months)
+    streams = BlockStreams(seed, [(block, BLOCK_SIZE)])
+    model = CeasefireModel(scenario, streams, horizon_months=horizon)
+    rows = []
+    n_months = int(math.floor(horizon + 1e-9))
+    month_done = 0
+    tally = {name: 0 for name in model.incidents_now()}
+
+    def snapshot(month):
+        row = {"month": month, "holding": bool(model.holding[offset])}
+        row.update({k: float(np.asarray(v)[offset]) for k, v in model.state_snapshot().items()})
+        row.update({f"{k}_in_month": v for k, v in tally.items()})
+        for b in model.belligerents:
+            row[f"ladder.{b.key}"] = int(b.escalation_level()[offset])
+        return row
+
+    rows.append(snapshot(0))
+    for _ in range(model.n_steps):
+        if month_done >= n_months:
+            break
+        model.step()
+        for name, values in model.incidents_now().items():
+            tally[name] += int(values[offset])
+        reached = min(int(math.floor(model.steps * model.dt + 1e-9)), n_months)
+        while month_done < reached:
+            month_done += 1
+            rows.append(snapshot(month_done))
+            tally = dict.fromkeys(tally, 0)
+    # finish the run so that a collapse launched before the horizon is seen as in the full run
+    while model.steps < model.n_steps:
+        model.step()
+    collapsed = not np.isnan(model.collapse_month[offset])
+    outcome = {
+        "collapsed": collapsed,
+        "months_to_collapse": float(model.collapse_month[offset]) if collapsed else horizon,
+        "initiator": model.initiators[model.initiator[offset]] if collapsed else NOT_COLLAPSED,
+        "trigger": TRIGGERS[model.trigger[offset]] if collapsed else NOT_COLLAPSED,
+    }
+    return rows, outcome

@@ -1,0 +1,85 @@
+"""Exogenous processes (cross-theatre tension, the economy, other fronts) and scheduled events."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+class ExogenousProcesses:
+    """State of the world outside the ceasefire line, batched over replications.
+
+    Each process is a mean-reverting index in [0, 1] with Gaussian monthly shocks and, for tension and
+    other fronts, sudden jumps (crises, flare-ups) arriving at a Poisson rate. Each has its own stream.
+    """
+
+    def __init__(self, model):
+        self.model = model
+        r = model.replications
+        spec = model.scenario.processes
+        self.tension_params = ParameterSet(model, "processes.cross_theatre_tension", spec.cross_theatre_tension)
+        self.economy = ParameterSet(model, "processes.economy", spec.economy)
+        self.fronts = ParameterSet(model, "processes.other_fronts", spec.other_fronts)
+        self.tension = np.broadcast_to(self.tension_params.initial, (r,)).astype(float)
+        self.stress = np.broadcast_to(self.economy.initial_stress, (r,)).astype(float)
+        self.front_draw = np.broadcast_to(self.fronts.initial, (r,)).astype(float)
+        self.months_since_crisis = np.full(r, np.inf)
+
+    def advance(self) -> None:
+        self.advance_tension()
+        self.advance_economy()
+        self.advance_other_fronts()
+
+    def advance_tension(self) -> None:
+        """Cross-theatre tension between patron and guarantor (doc 000 factor 2: Libya, Karabakh)."""
+        m, p = self.model, self.tension_params
+        crisis = m.streams.uniform("tension_crises") < -np.expm1(-p.crisis_rate / 12.0 * m.dt)
+        self.tension = _reverting_step(self.tension, p.mean, p.reversion, p.volatility, m.dt,
+                                       m.streams.normal("tension")) + p.crisis_size * crisis
+        np.clip(self.tension, 0.0, 1.0, out=self.tension)
+        self.months_since_crisis = np.where(crisis, 0.0, self.months_since_crisis + m.dt)
+
+    def advance_economy(self) -> None:
+        """Economic stress of sanctioned belligerents (doc 000 factor 3: Caesar Act, the pound)."""
+        m, p = self.model, self.economy
+        self.stress = _reverting_step(self.stress, p.sanctions, p.reversion, p.volatility, m.dt,
+                                      m.streams.normal("economy"))
+        np.clip(self.stress, 0.0, 1.0, out=self.stress)
+
+    def advance_other_fronts(self) -> None:
+        """Forces drawn to other fronts (doc 000: ISIS in the Badia, the SDF around Qamishli)."""
+        m, p = self.model, self.fronts
+        flare = m.streams.uniform("front_flares") < -np.expm1(-p.flare_rate / 12.0 * m.dt)
+        self.front_draw = _reverting_step(self.front_draw, p.mean, p.reversion, p.volatility, m.dt,
+                                          m.streams.normal("other_fronts")) + p.flare_size * flare
+        np.clip(self.front_draw, 0.0, 1.0, out=self.front_draw)
+
+
+def _reverting_step(x, mean, reversion, volatility, dt, z):
+    """Euler step of dx = reversion (mean - x) dt + volatility dW."""
+    return x + reversion * (mean - x) * dt + volatility * np.sqrt(dt) * z
+
+
+class ParameterSet:
+    """Numeric parameters of one schema table, with sweep overrides as arrays over replications."""
+
+    def __init__(self, model, prefix: str, spec):
+        for name, value in spec.model_dump().items():
+            if isinstance(value, float):
+                setattr(self, name, model.override(f"{prefix}.{name}", value))
+
+
+class EventSchedule:
+    """Scheduled parameter changes, applied at the first step whose span contains the event's month."""
+
+    def __init__(self, scenario):
+        pending = [(scenario.event_month(e), name, e) for name, e in scenario.events.items()]
+        self.pending = sorted(pending, key=lambda item: (item[0], item[1]))
+
+    def apply_due(self, model, step_end_month: float) -> list[str]:
+        applied = []
+        while self.pending and self.pending[0][0] < step_end_month:
+            _, name, event = self.pending.pop(0)
+            for key, value in event.set.items():
+                model.set_parameter(key, value)
+            applied.append(name)
+        return applied

@@ -1,0 +1,238 @@
+"""Scenario files: TOML loading, ``base`` inheritance, validation messages, key paths and diffs."""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import hashlib
+import json
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from sim.schema import ROLE_CLASSES, Event, Scenario
+
+
+class InputError(Exception):
+    """Bad user input: one line per problem, each naming the file and the key path."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = list(problems)
+        super().__init__("\n".join(self.problems))
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputError([f"{path}: no such file"]) from None
+    except (IsADirectoryError, PermissionError, UnicodeDecodeError) as exc:
+        raise InputError([f"{path}: cannot be read ({exc.__class__.__name__})"]) from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError([f"{path}: not valid TOML: {exc}"]) from None
+
+
+def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    """Tables merge key by key; any other value (arrays included) replaces the base's."""
+    merged = copy.deepcopy(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def resolve_inheritance(path: Path, _chain: tuple[Path, ...] = ()) -> dict[str, Any]:
+    """The scenario's raw table with every ``base`` file merged underneath it."""
+    path = Path(path)
+    real = path.resolve()
+    if real in _chain:
+        cycle = " -> ".join(str(p) for p in (*_chain, real))
+        raise InputError([f"{path}: base: inheritance cycle: {cycle}"])
+    raw = read_toml(path)
+    base_ref = raw.pop("base", None)
+    if base_ref is None:
+        return raw
+    if not isinstance(base_ref, str):
+        raise InputError([f"{path}: base: must be a file name (a string), got {base_ref!r}"])
+    base_path = path.parent / base_ref
+    if not base_path.exists():
+        raise InputError([f"{path}: base: '{base_ref}' not found (looked for {base_path})"])
+    return deep_merge(resolve_inheritance(base_path, (*_chain, real)), raw)
+
+
+def _model_at(loc: tuple, data: dict[str, Any]) -> type[BaseModel] | None:
+    """The schema class that owns the key at ``loc`` (for 'did you mean' suggestions)."""
+    cls: type[BaseModel] | None = Scenario
+    node: Any = data
+    parts = list(loc[:-1])
+    i = 0
+    while i < len(parts) and cls is not None:
+        part = parts[i]
+        if cls is Scenario and part in ("actors", "events") and i + 1 < len(parts):
+            table = node.get(part) if isinstance(node, dict) else None
+            entry = table.get(parts[i + 1]) if isinstance(table, dict) else None
+            entry = entry if isinstance(entry, dict) else {}
+            cls = ROLE_CLASSES.get(entry.get("role")) if part == "actors" else Event
+            node, i = entry, i + 2
+            continue
+        field = cls.model_fields.get(str(part))
+        ann = field.annotation if field else None
+        cls = ann if isinstance(ann, type) and issubclass(ann, BaseModel) else None
+        node = node.get(part, {}) if isinstance(node, dict) else {}
+        i += 1
+    return cls
+
+
+def _format_error(err: dict[str, Any], data: dict[str, Any]) -> str:
+    # Discriminated unions add the role tag to the location; readers know the key, not the tag.
+    loc = tuple(p for i, p in enumerate(err["loc"])
+                if not (i == 2 and err["loc"][0] == "actors" and p in ROLE_CLASSES))
+    path = ".".join(str(p) for p in loc) or "(top level)"
+    kind = err["type"]
+    value = err.get("input")
+    ctx = err.get("ctx", {})
+    if kind == "extra_forbidden":
+        cls = _model_at(loc, data)
+        allowed = sorted(k for k in cls.model_fields) if cls else []
+        hint = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
+        msg = "unknown key"
+        if hint:
+            msg += f"; did you mean '{hint[0]}'?"
+        elif allowed:
+            msg += f"; allowed keys: {', '.join(allowed)}"
+        return f"{path}: {msg}"
+    if kind in ("less_than_equal", "less_than"):
+        return f"{path}: {value} is above the maximum {ctx.get('le', ctx.get('lt'))}"
+    if kind in ("greater_than_equal", "greater_than"):
+        return f"{path}: {value} is below the minimum {ctx.get('ge', ctx.get('gt'))}"
+    if kind == "missing":
+        return f"{path}: required key is missing"
+    if kind == "union_tag_invalid":
+        return f"{path}: role '{ctx.get('tag')}' is not one of {', '.join(sorted(ROLE_CLASSES))}"
+    if kind == "union_tag_not_found":
+        return f"{path}.role: required key is missing (one of {', '.join(sorted(ROLE_CLASSES))})"
+    msg = err["msg"]
+    if msg.startswith("Value error, "):
+        msg = msg[len("Value error, "):]
+    if value is not None and not isinstance(value, dict) and kind not in ("value_error",):
+        return f"{path}: {value!r}: {msg}"
+    return f"{path}: {msg}"
+
+
+def validate_raw(raw: dict[str, Any], source: str) -> Scenario:
+    """Validate a merged raw table, turning every problem into one line naming the file."""
+    scenario = _validate_model(raw, source)
+    problems = [f"{source}: {p}" for p in _event_problems(scenario)]
+    if problems:
+        raise InputError(problems)
+    return scenario
+
+
+def _validate_model(raw: dict[str, Any], source: str) -> Scenario:
+    try:
+        scenario = Scenario.model_validate(raw)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            line = _format_error(err, raw)
+            if err["type"] == "value_error" and not err["loc"]:
+                problems.extend(f"{source}: {part}" for part in line.split(": ", 1)[1].split("; "))
+            else:
+                problems.append(f"{source}: {line}")
+        raise InputError(problems) from None
+    return scenario
+
+
+def _event_problems(scenario: Scenario) -> list[str]:
+    """Each event key path must name a numeric parameter, and its new value must be in range."""
+    problems = []
+    base = scenario.model_dump(mode="python")
+    for name, event in scenario.events.items():
+        if scenario.event_month(event) < 0:
+            problems.append(f"events.{name}.at: {event.at} is before the scenario start {scenario.start}")
+        for key, value in event.set.items():
+            where = f"events.{name}.set.{key}"
+            try:
+                current = get_path(base, key)
+            except KeyError as exc:
+                problems.append(f"{where}: {exc.args[0]}")
+                continue
+            if isinstance(current, bool) or not isinstance(current, (int, float)):
+                problems.append(f"{where}: not a numeric parameter")
+                continue
+            try:
+                with_value(scenario, {key: value})
+            except InputError as exc:
+                problems.extend(f"{where}: " + p.split(": ", 2)[-1] for p in exc.problems)
+    return problems
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    """Read, inherit and validate a scenario file. Raises :class:`InputError` on any problem."""
+    path = Path(path)
+    return validate_raw(resolve_inheritance(path), str(path))
+
+
+def get_path(data: dict[str, Any], key: str) -> Any:
+    node: Any = data
+    walked = []
+    for part in key.split("."):
+        if not isinstance(node, dict) or part not in node:
+            options = sorted(node) if isinstance(node, dict) else []
+            hint = difflib.get_close_matches(part, options, n=1)
+            where = ".".join(walked) or "the scenario"
+            msg = f"'{key}' does not exist: no '{part}' in {where}"
+            if hint:
+                msg += f"; did you mean '{hint[0]}'?"
+            raise KeyError(msg)
+        node = node[part]
+        walked.append(part)
+    return node
+
+
+def with_value(scenario: Scenario, changes: dict[str, float]) -> Scenario:
+    """A validated copy of the scenario with some numeric key paths changed."""
+    data = scenario.model_dump(mode="python")
+    for key, value in changes.items():
+        parts = key.split(".")
+        parent = get_path(data, ".".join(parts[:-1])) if len(parts) > 1 else data
+        get_path(data, key)
+        parent[parts[-1]] = value
+    return _validate_model(data, scenario.name)
+
+
+def resolved_dict(scenario: Scenario) -> dict[str, Any]:
+    return scenario.model_dump(mode="json")
+
+
+def scenario_sha256(scenario: Scenario) -> str:
+    canonical = json.dumps(resolved_dict(scenario), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def flatten(data: Any, prefix: str = "") -> dict[str, Any]:
+    """Key path -> leaf value, for diffs and parameter tables."""
+    if isinstance(data, dict):
+        out: dict[str, Any] = {}
+        for key, value in data.items():
+            out.update(flatten(value, f"{prefix}.{key}" if prefix else str(key)))
+        return out
+    return {prefix: data}
+
+
+def diff(a: Scenario, b: Scenario) -> list[tuple[str, Any, Any]]:
+    """Parameters that differ after inheritance: (key path, value in a, value in b)."""
+    fa, fb = flatten(resolved_dict(a)), flatten(resolved_dict(b))
+    missing = object()
+    rows = []
+    for key in sorted(set(fa) | set(fb)):
+        va, vb = fa.get(key, missing), fb.get(key, missing)
+        if va != vb:
+            rows.append((key, None if va is missing else va, None if vb is missing else vb))
+    return rows

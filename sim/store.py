@@ -1,0 +1,221 @@
+"""Result directories: everything written to disk goes through here, atomically.
+
+A result directory is built under a temporary name beside its destination and renamed into place
+when complete, so an interrupted command never leaves a directory that looks finished.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterable
+
+import numpy as np
+
+
+def utc_stamp() -> str:
+    return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+
+
+@contextmanager
+def result_directory(final: Path):
+    """Yield a temporary directory; on success it replaces ``final`` in one rename."""
+    final = Path(final)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.partial-", dir=final.parent))
+    os.chmod(tmp, 0o777 & ~_UMASK)
+    try:
+        yield tmp
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    if final.exists():
+        old = final.parent / f".{final.name}.old-{os.getpid()}"
+        final.rename(old)
+        tmp.rename(final)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        tmp.rename(final)
+
+
+def _current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _current_umask()
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        os.chmod(tmp, 0o666 & ~_UMASK)
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def write_json(path: Path, data: Any) -> None:
+    write_text_atomic(path, json.dumps(data, indent=2, sort_keys=False, default=_json_default) + "\n")
+
+
+def _json_default(obj):
+    if isinstance(obj, np.integer):
+        return int(obj)
+    if isinstance(obj, np.floating):
+        return float(obj)
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if hasattr(obj, "isoformat"):
+        return obj.isoformat()
+    raise TypeError(f"cannot write {type(obj).__name__} to JSON")
+
+
+def fmt(x: float) -> str:
+    """Fixed text for floats, so files are byte-identical across platforms and runs."""
+    if x is None:
+        return ""
+    x = float(x)
+    if not np.isfinite(x):
+        return "inf" if x > 0 else ("-inf" if x < 0 else "nan")
+    return f"{x:.6g}"
+
+
+def write_csv(path: Path, header: list[str], rows: Iterable[Iterable[Any]]) -> None:
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(header)
+    for row in rows:
+        writer.writerow([fmt(v) if isinstance(v, (float, np.floating)) else v for v in row])
+    write_text_atomic(path, buf.getvalue())
+
+
+def stream_csv(path: Path, header: list[str], chunks: Iterable[Iterable[Iterable[Any]]]) -> None:
+    """Write rows chunk by chunk (memory stays flat); the file appears only when complete."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        os.chmod(tmp, 0o666 & ~_UMASK)
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+            writer = csv.writer(fh, lineterminator="\n")
+            writer.writerow(header)
+            for chunk in chunks:
+                writer.writerows([fmt(v) if isinstance(v, (float, np.floating)) else v for v in row]
+                                 for row in chunk)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def git_commit() -> str | None:
+    here = Path(__file__).resolve().parent
+    for where in (here, Path.cwd()):
+        try:
+            out = subprocess.run(["git", "-C", str(where), "rev-parse", "HEAD"], capture_output=True,
+                                 text=True, timeout=5)
+        except (OSError, subprocess.TimeoutExpired):
+            return None
+        if out.returncode == 0:
+            return out.stdout.strip()
+    return None
+
+
+def environment() -> dict[str, Any]:
+    import mesa
+    import scipy
+
+    from sim import __version__
+    return {
+        "package_version": __version__,
+        "git_commit": git_commit(),
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "scipy": scipy.__version__,
+        "mesa": mesa.__version__,
+        "platform": platform.platform(),
+        "cpu_count": os.cpu_count(),
+        "command": " ".join(["ceasefire", *sys.argv[1:]]) if sys.argv else None,
+    }
+
+
+# --- a run's directory -----------------------------------------------------------------------
+
+RUNS_HEADER = ["replication", "collapsed", "months_to_collapse", "initiator", "trigger",
+               "block", "block_offset", "violations", "air_strikes", "spoiler_attacks"]
+
+
+def manifest(result, extra: dict | None = None) -> dict:
+    from sim.rng import BLOCK_SIZE
+    from sim.scenario import resolved_dict, scenario_sha256
+    sim = result.simulation
+    return {
+        "scenario_name": result.scenario.name,
+        "scenario_sha256": scenario_sha256(result.scenario),
+        "seed": sim.seed,
+        "runs": result.runs,
+        "horizon_months": result.horizon_months,
+        "block_size": BLOCK_SIZE,
+        "jobs": sim.jobs,
+        "wall_seconds": round(sim.wall_seconds, 3),
+        "created_utc": utc_stamp(),
+        **environment(),
+        **(extra or {}),
+        "scenario": resolved_dict(result.scenario),
+    }
+
+
+def _run_rows(result, chunk: int = 20_000):
+    from sim.rng import BLOCK_SIZE
+    r = result.simulation.replications
+    initiators, triggers = r.initiator_labels(), r.trigger_labels()
+    incidents = [r.incidents[k] for k in ("violations", "air_strikes", "spoiler_attacks")]
+    for start in range(0, len(r), chunk):
+        rows = []
+        for i in range(start, min(start + chunk, len(r))):
+            rows.append((i, int(r.collapsed[i]), float(r.months[i]), initiators[i], triggers[i],
+                         i // BLOCK_SIZE, i % BLOCK_SIZE, *(int(v[i]) for v in incidents)))
+        yield rows
+
+
+def save_run(result, directory: Path, *, figures: bool = True, extra_manifest: dict | None = None) -> Path:
+    """Write manifest.json, runs.csv, survival.csv, summary.json, timeseries.csv, survival.png."""
+    directory = Path(directory)
+    with result_directory(directory) as tmp:
+        write_run_files(result, tmp, figures=figures, extra_manifest=extra_manifest)
+    return directory
+
+
+def write_run_files(result, tmp: Path, *, figures: bool = True, extra_manifest: dict | None = None,
+                    per_replication: bool = True) -> None:
+    write_json(tmp / "summary.json", result.summary())
+    if per_replication:
+        stream_csv(tmp / "runs.csv", RUNS_HEADER, _run_rows(result))
+    write_csv(tmp / "survival.csv", ["month", "survival", "ci_low", "ci_high"], result.survival_table())
+    write_csv(tmp / "timeseries.csv", ["month", "variable", "n_holding", "q05", "q25", "q50", "q75", "q95"],
+              result.simulation.fan.rows())
+    if figures:
+        from sim.plots import survival_figure
+        survival_figure([(result.scenario.name, result.survival_table())], tmp / "survival.png",
+                        f"{result.scenario.name}: survival of the ceasefire ({result.runs:,} runs)")
+    write_json(tmp / "manifest.json", manifest(result, extra_manifest))
