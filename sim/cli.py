@@ -52,6 +52,16 @@ def _months(text: str) -> float:
     return value
 
 
+def _probability(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number") from None
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"{value:g} must be between 0 and 1 (a probability difference)")
+    return value
+
+
 def _nonneg_int(text: str) -> int:
     value = _seed(text)
     return value
@@ -69,6 +79,26 @@ def build_parser() -> argparse.ArgumentParser:
     _common_run_flags(p)
     p.add_argument("--replication", type=_nonneg_int, metavar="I",
                    help="re-run replication I alone and print its month-by-month history")
+
+    p = sub.add_parser("compare", help="paired comparison of scenarios on common random numbers")
+    p.add_argument("base", type=Path)
+    p.add_argument("others", type=Path, nargs="+", metavar="OTHER")
+    _common_run_flags(p)
+    p.add_argument("--precision", type=_probability, metavar="P",
+                   help="add replications until the 95%% CI half-width of the headline difference is at most P")
+    p.add_argument("--max-runs", type=_positive_int, metavar="N", help="cap for --precision (default 100 x --runs)")
+
+    p = sub.add_parser("sweep", help="sensitivity sweep of an experiment file (resumable)")
+    p.add_argument("experiment", type=Path)
+    p.add_argument("--jobs", type=_positive_int, metavar="J", help="local worker processes (default: all cores)")
+    p.add_argument("--scheduler", metavar="ADDRESS", help="run on a Dask cluster, e.g. tcp://host:8786")
+    p.add_argument("--out", type=Path, metavar="DIR", help="result directory (default results/sweeps/<name>)")
+    p.add_argument("--restart", action="store_true", help="discard a partial sweep in the directory")
+    p.add_argument("--quiet", action="store_true", help="no progress bar, no table")
+
+    p = sub.add_parser("diff", help="parameters that differ between two scenarios after inheritance")
+    p.add_argument("a", type=Path)
+    p.add_argument("b", type=Path)
 
     p = sub.add_parser("params", help="list every scenario parameter with its range, unit and source")
     p.add_argument("--role", choices=["guarantor", "patron", "belligerent", "pretext", "supporter",
@@ -142,6 +172,66 @@ def cmd_run(args) -> int:
     return EXIT_OK
 
 
+def cmd_compare(args) -> int:
+    from sim import store
+    from sim.api import compare
+    from sim.scenario import load_scenario
+    from sim.tables import comparison_text
+
+    base = load_scenario(args.base)
+    others = [load_scenario(p) for p in args.others]
+    if args.max_runs is not None and args.precision is None:
+        raise UsageError("ceasefire compare: --max-runs needs --precision")
+    total = args.runs * (1 + len(others))
+    with _progress(args.quiet, total, "replications") as progress:
+        comparisons = compare(base, others, runs=args.runs, seed=args.seed, jobs=args.jobs,
+                              horizon_months=args.horizon, precision=args.precision, max_runs=args.max_runs,
+                              progress=progress)
+    stamp = store.utc_stamp()
+    for c in comparisons:
+        pair = f"{base.name}-vs-{c.other.scenario.name}"
+        if args.out is None:
+            out = Path("results/compare") / f"{pair}-{stamp}"
+        else:
+            out = args.out if len(comparisons) == 1 else args.out / pair
+        store.save_comparison(c, out)
+        if not args.quiet:
+            print(comparison_text(c))
+        print(f"Results written to {out}")
+    return EXIT_OK
+
+
+def cmd_sweep(args) -> int:
+    from sim.api import sweep
+    from sim.distributed import DistributedUnavailable
+    from sim.experiment import load_experiment
+    from sim.tables import sensitivity_text
+
+    loaded = load_experiment(args.experiment)
+    if args.scheduler is not None and args.jobs is not None:
+        raise UsageError("ceasefire sweep: give either --jobs (local) or --scheduler (Dask), not both")
+    out = args.out or Path("results/sweeps") / loaded.experiment.name
+    try:
+        with _progress(args.quiet, None, "points") as progress:
+            analysis = sweep(loaded, out, jobs=args.jobs, scheduler=args.scheduler, restart=args.restart,
+                             progress=progress)
+    except DistributedUnavailable as exc:
+        print(str(exc), file=sys.stderr)
+        return EXIT_USAGE
+    if not args.quiet:
+        print(sensitivity_text(loaded, analysis))
+    print(f"Results written to {out}")
+    return EXIT_OK
+
+
+def cmd_diff(args) -> int:
+    from sim.scenario import diff, load_scenario
+    from sim.tables import diff_table
+    a, b = load_scenario(args.a), load_scenario(args.b)
+    print(diff_table(diff(a, b), a.name, b.name))
+    return EXIT_OK
+
+
 def cmd_params(args) -> int:
     from sim.tables import parameter_table
     print(parameter_table(args.role))
@@ -163,6 +253,9 @@ class _progress:
         last = [0]
 
         def update(done, total):
+            if self.bar.total != total:
+                self.bar.total = total
+                self.bar.refresh()
             self.bar.update(done - last[0])
             last[0] = done
         return update
@@ -172,7 +265,8 @@ class _progress:
             self.bar.close()
 
 
-COMMANDS = {"validate": cmd_validate, "run": cmd_run, "params": cmd_params}
+COMMANDS = {"validate": cmd_validate, "run": cmd_run, "compare": cmd_compare, "sweep": cmd_sweep, "diff": cmd_diff,
+            "params": cmd_params}
 
 
 if __name__ == "__main__":

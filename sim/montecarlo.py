@@ -77,7 +77,7 @@ def advance_to_horizon(model: CeasefireModel, blocks, record_fan: bool = True) -
         trigger=model.trigger.copy(),
         incidents={k: v.astype(np.int32) for k, v in model.incident_totals().items()},
         initiators=list(model.initiators),
-        fan=fan,
+        fan=fan.compact() if fan is not None else None,
     )
 
 
@@ -122,6 +122,21 @@ class LocalExecutor:
         for fut in futures:
             yield fut.result()
 
+    def map_unordered(self, fn, tasks):
+        """Results of ``fn(task)`` as they finish (for sweeps, whose points carry their own index)."""
+        tasks = list(tasks)
+        if self.jobs == 1 or len(tasks) <= 1:
+            for task in tasks:
+                yield fn(task)
+            return
+        from concurrent.futures import as_completed
+        if self._pool is None:
+            method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
+            self._pool = ProcessPoolExecutor(max_workers=self.jobs, mp_context=mp.get_context(method))
+        futures = [self._pool.submit(fn, task) for task in tasks]
+        for fut in as_completed(futures):
+            yield fut.result()
+
     def close(self) -> None:
         if self._pool is not None:
             self._pool.shutdown(cancel_futures=True)
@@ -136,9 +151,7 @@ class LocalExecutor:
 
 def task_chunks(blocks: list[tuple[int, int]], jobs: int) -> list[list[tuple[int, int]]]:
     """Consecutive blocks grouped into tasks: big enough to batch well, enough to keep workers busy."""
-    per_task = max(1, min(MAX_BLOCKS_PER_TASK, math.ceil(len(blocks) / max(1, 2 * jobs))))
-    if jobs == 1:
-        per_task = MAX_BLOCKS_PER_TASK
+    per_task = max(1, min(MAX_BLOCKS_PER_TASK, math.ceil(len(blocks) / max(1, jobs))))
     return [blocks[i:i + per_task] for i in range(0, len(blocks), per_task)]
 
 
@@ -166,11 +179,11 @@ class Replications:
         labels = np.array([NOT_COLLAPSED, *TRIGGERS], dtype=object)
         return labels[self.trigger.astype(np.int64) + 1]
 
-    def extend(self, out: BatchOutput) -> "Replications":
+    def concat(self, more: "Replications") -> "Replications":
         return Replications(
-            np.concatenate([self.months, out.months]), np.concatenate([self.collapsed, out.collapsed]),
-            np.concatenate([self.initiator, out.initiator]), np.concatenate([self.trigger, out.trigger]),
-            {k: np.concatenate([v, out.incidents[k]]) for k, v in self.incidents.items()}, self.initiators)
+            np.concatenate([self.months, more.months]), np.concatenate([self.collapsed, more.collapsed]),
+            np.concatenate([self.initiator, more.initiator]), np.concatenate([self.trigger, more.trigger]),
+            {k: np.concatenate([v, more.incidents[k]]) for k, v in self.incidents.items()}, self.initiators)
 
     @classmethod
     def from_outputs(cls, outputs: list[BatchOutput]) -> "Replications":

@@ -40,10 +40,18 @@ def blocks_for(runs: int, first: int = 0) -> list[tuple[int, int]]:
     return out
 
 
-class BlockStreams:
-    """Named streams for a batch made of one or more blocks (concatenated in the given order)."""
+def _spawn_key(block) -> tuple[int, ...]:
+    return tuple(block) if isinstance(block, tuple) else (int(block),)
 
-    def __init__(self, seed: int, blocks: list[tuple[int, int]]):
+
+class BlockStreams:
+    """Named streams for a batch made of one or more blocks (concatenated in the given order).
+
+    A block is named by an int (the blocks of a run) or a tuple of ints (e.g. a sweep point's
+    blocks); its name and the process name make the stream's ``spawn_key``.
+    """
+
+    def __init__(self, seed: int, blocks: list[tuple[int | tuple[int, ...], int]]):
         if seed is None or seed < 0:
             raise ValueError("seed must be a non-negative integer")
         self.seed = int(seed)
@@ -55,8 +63,8 @@ class BlockStreams:
         gens = self._generators.get(name)
         if gens is None:
             key = process_key(name)
-            gens = [np.random.Generator(np.random.PCG64(np.random.SeedSequence(self.seed, spawn_key=(b, key))))
-                    for b, _ in self.blocks]
+            gens = [np.random.Generator(np.random.PCG64(
+                np.random.SeedSequence(self.seed, spawn_key=(*_spawn_key(b), key)))) for b, _ in self.blocks]
             self._generators[name] = gens
         return gens
 

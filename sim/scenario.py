@@ -229,10 +229,9 @@ def flatten(data: Any, prefix: str = "") -> dict[str, Any]:
 def diff(a: Scenario, b: Scenario) -> list[tuple[str, Any, Any]]:
     """Parameters that differ after inheritance: (key path, value in a, value in b)."""
     fa, fb = flatten(resolved_dict(a)), flatten(resolved_dict(b))
-    missing = object()
     rows = []
     for key in sorted(set(fa) | set(fb)):
-        va, vb = fa.get(key, missing), fb.get(key, missing)
+        va, vb = fa.get(key), fb.get(key)  # absent and None mean the same: not set
         if va != vb:
-            rows.append((key, None if va is missing else va, None if vb is missing else vb))
+            rows.append((key, va, vb))
     return rows

@@ -219,3 +219,121 @@ def write_run_files(result, tmp: Path, *, figures: bool = True, extra_manifest: 
         survival_figure([(result.scenario.name, result.survival_table())], tmp / "survival.png",
                         f"{result.scenario.name}: survival of the ceasefire ({result.runs:,} runs)")
     write_json(tmp / "manifest.json", manifest(result, extra_manifest))
+
+
+# --- a comparison's directory ----------------------------------------------------------------
+
+def save_comparison(comparison, directory: Path, *, figures: bool = True) -> Path:
+    """Write comparison.json, base/ and other/ (each with the run files), survival_compare.png."""
+    directory = Path(directory)
+    with result_directory(directory) as tmp:
+        write_json(tmp / "comparison.json", comparison.as_dict())
+        for role, result in (("base", comparison.base), ("other", comparison.other)):
+            (tmp / role).mkdir()
+            write_run_files(result, tmp / role, figures=False, per_replication=False,
+                            extra_manifest={"role_in_comparison": role})
+        if figures:
+            from sim.plots import survival_figure
+            survival_figure([(comparison.base.scenario.name, comparison.base.survival_table()),
+                             (comparison.other.scenario.name, comparison.other.survival_table())],
+                            tmp / "survival_compare.png",
+                            f"{comparison.base.scenario.name} vs {comparison.other.scenario.name} "
+                            f"({comparison.base.runs:,} paired runs)")
+    return directory
+
+
+# --- a sweep's directory: checkpoint, then final files ------------------------------------------
+
+class SweepStore:
+    """``results/sweeps/<name>/``: ``state.json`` and ``checkpoint.jsonl`` while it runs, then the
+    final files. Each finished task's rows are appended and fsynced; a torn last line (SIGKILL in
+    the middle of a write) is ignored on resume and its points are evaluated again."""
+
+    def __init__(self, directory: Path, fingerprint: str, points: int):
+        self.directory = Path(directory)
+        self.fingerprint = fingerprint
+        self.points = points
+        self.state_path = self.directory / "state.json"
+        self.checkpoint_path = self.directory / "checkpoint.jsonl"
+
+    def open(self, restart: bool, experiment_path: str) -> dict[int, dict]:
+        """Completed rows by point. Refuses to mix runs of a changed experiment unless ``restart``."""
+        from sim.scenario import InputError
+        if self.state_path.exists() and not restart:
+            try:
+                state = json.loads(self.state_path.read_text())
+            except (OSError, ValueError):
+                state = {}
+            if state.get("fingerprint") != self.fingerprint:
+                raise InputError([
+                    f"{experiment_path}: the experiment or its scenario changed since the partial sweep in "
+                    f"{self.directory} was started; run again with --restart to discard it, or give --out "
+                    f"another directory"])
+        if restart and self.directory.exists():
+            for name in ("state.json", "checkpoint.jsonl"):
+                (self.directory / name).unlink(missing_ok=True)
+        self.directory.mkdir(parents=True, exist_ok=True)
+        if not self.state_path.exists():
+            write_json(self.state_path, {"fingerprint": self.fingerprint, "points": self.points,
+                                         "started_utc": utc_stamp()})
+        return self.completed()
+
+    def completed(self) -> dict[int, dict]:
+        rows: dict[int, dict] = {}
+        if not self.checkpoint_path.exists():
+            return rows
+        with open(self.checkpoint_path, encoding="utf-8") as fh:
+            for line in fh:
+                try:
+                    row = json.loads(line)
+                except ValueError:
+                    continue  # a line torn by a kill: its points run again
+                if isinstance(row, dict) and "point" in row and 0 <= row["point"] < self.points:
+                    rows[int(row["point"])] = row
+        return rows
+
+    def append(self, rows: list[dict]) -> None:
+        text = "".join(json.dumps(r, sort_keys=True, allow_nan=True) + "\n" for r in rows)
+        with open(self.checkpoint_path, "a", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+
+    def finish(self, loaded, design, values: np.ndarray, rows: dict[int, dict], analysis: dict,
+               figures: bool = True) -> None:
+        e = loaded.experiment
+        names = list(e.factors)
+        write_csv(self.directory / "design.csv", ["point", *names],
+                  ([p, *map(float, values[p])] for p in range(values.shape[0])))
+        header = ["point", *names, "status"]
+        for o in e.outcomes:
+            header += [o, f"{o}_ci_low", f"{o}_ci_high"]
+        header.append("error")
+
+        def outcome_rows():
+            for p in range(values.shape[0]):
+                r = rows[p]
+                cells = [p, *map(float, values[p]), "failed" if r["error"] else "ok"]
+                for o in e.outcomes:
+                    cells += [float(x) for x in r["outcomes"][o][:3]] if r["outcomes"] else ["", "", ""]
+                cells.append(r["error"] or "")
+                yield cells
+        write_csv(self.directory / "outcomes.csv", header, outcome_rows())
+        write_json(self.directory / "sensitivity.json", {
+            "experiment": e.name, "question": e.question, "sampler": e.sampler,
+            "factors": {k: f.model_dump() for k, f in e.factors.items()},
+            "replications_per_point": e.replications, "horizon_months": e.horizon_months, "seed": e.seed,
+            "analysed_outcome": e.analysed_outcome, **analysis})
+        srows = []
+        for outcome, res in analysis["outcomes"].items():
+            for row in res["factors"]:
+                srows.append({"outcome": outcome, **row})
+        keys = ["outcome"] + [k for k in (srows[0].keys() if srows else []) if k != "outcome"]
+        write_csv(self.directory / "sensitivity.csv", keys, ([r.get(k, "") for k in keys] for r in srows))
+        if figures:
+            from sim.plots import sweep_figures
+            sweep_figures(loaded, values, rows, analysis, self.directory)
+        write_json(self.directory / "manifest.json", {
+            "experiment": e.name, "experiment_file": str(loaded.path), "fingerprint": self.fingerprint,
+            "scenario_name": loaded.scenario.name, "points": self.points, "created_utc": utc_stamp(),
+            **environment(), "experiment_definition": e.model_dump(mode="json")})

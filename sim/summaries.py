@@ -2,7 +2,8 @@
 
 Keeping every replication's monthly path would grow with the run count; fixed-bin histograms merge
 exactly across blocks and workers, so the quantiles are the same for any ``--jobs``.
-Bounded indices use 1,000 bins on [0, 1] (quantiles to 0.001); counts use integer bins.
+Bounded indices use 500 bins on [0, 1] (quantiles to 0.002); counts use integer bins that grow
+with the largest count seen.
 """
 
 from __future__ import annotations
@@ -10,8 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
-INDEX_BINS = 1000
-COUNT_CAP = 4096
+INDEX_BINS = 500
 
 
 class MonthlyFan:
@@ -23,6 +23,8 @@ class MonthlyFan:
         table = self.hist.get(name)
         if table is None:
             table = self.hist[name] = np.zeros((self.months + 1, width), dtype=np.int64)
+        elif table.shape[1] < width:
+            table = self.hist[name] = _widen(table, width)
         return table
 
     def add_index(self, name: str, month: int, values: np.ndarray) -> None:
@@ -30,8 +32,8 @@ class MonthlyFan:
         self._table(name, INDEX_BINS)[month] += np.bincount(bins, minlength=INDEX_BINS)
 
     def add_count(self, name: str, month: int, values: np.ndarray) -> None:
-        counts = np.minimum(values.astype(np.int64), COUNT_CAP - 1)
-        self._table("count:" + name, COUNT_CAP)[month] += np.bincount(counts, minlength=COUNT_CAP)
+        counts = np.bincount(values.astype(np.int64))
+        self._table("count:" + name, counts.size)[month, : counts.size] += counts
 
     def merge(self, other: "MonthlyFan") -> None:
         for name, table in other.hist.items():
@@ -39,7 +41,17 @@ class MonthlyFan:
             if mine is None:
                 self.hist[name] = table.copy()
             else:
-                mine += table
+                width = max(mine.shape[1], table.shape[1])
+                mine = self.hist[name] = _widen(mine, width)
+                mine[:, : table.shape[1]] += table
+
+    def compact(self) -> "MonthlyFan":
+        """Trailing empty count bins dropped, to ship less between processes."""
+        for name, table in self.hist.items():
+            used = np.flatnonzero(table.any(axis=0))
+            if name.startswith("count:") and used.size:
+                self.hist[name] = table[:, : used[-1] + 1].copy()
+        return self
 
     def rows(self):
         """(month, variable, n, q05, q25, q50, q75, q95) for every month with replications."""
@@ -58,3 +70,11 @@ class MonthlyFan:
                     idx = int(np.searchsorted(cum, q * n, side="left"))
                     qs.append(float(idx) if is_count else (idx + 0.5) / INDEX_BINS)
                 yield (month, label, n, *qs)
+
+
+def _widen(table: np.ndarray, width: int) -> np.ndarray:
+    if table.shape[1] >= width:
+        return table
+    wider = np.zeros((table.shape[0], width), dtype=table.dtype)
+    wider[:, : table.shape[1]] = table
+    return wider

@@ -85,3 +85,87 @@ def parameter_table(role: str | None = None) -> str:
                 out.append(f"      source: {info['source']}")
             out.append("")
     return "\n".join(out)
+
+
+def _signed_points(x: float | None) -> str:
+    return "n/a" if x is None else f"{100 * x:+.1f} points"
+
+
+def comparison_text(c) -> str:
+    """Figures first, then one plain sentence per difference."""
+    d = c.as_dict()
+    base, other = d["scenarios"]["base"]["name"], d["scenarios"]["other"]["name"]
+    lines = [f"{other} compared with {base}: {d['runs']:,} paired replications, seed {d['seed']}, "
+             f"horizon {d['horizon_months']:g} months ({d['stopping']['reason']}).", ""]
+    lines.append(f"  {'P(collapse by)':<16}{base[:22]:>24}{other[:22]:>24}   difference [95% CI]")
+    for month, diffd in d["differences"]["p_collapse"].items():
+        pa, pb = d["p_collapse"]["base"].get(month), d["p_collapse"]["other"].get(month)
+        lines.append(f"  {month + ' months':<16}{pct(pa['estimate']):>24}{pct(pb['estimate']):>24}   "
+                     f"{_signed_points(diffd['estimate'])} [{_signed_points(diffd['ci_low'])}, "
+                     f"{_signed_points(diffd['ci_high'])}]")
+    r = d["differences"]["rmst"]
+    m = d["differences"]["median"]
+    vr = d["variance_reduction"]
+    lines += [
+        f"  Mean months holding (RMST) difference: {r['estimate']:+.2f} [{r['ci_low']:+.2f}, {r['ci_high']:+.2f}]",
+        f"  Median time to collapse: {months_text(m['base_median'], d['horizon_months'])} vs "
+        f"{months_text(m['other_median'], d['horizon_months'])}",
+        f"  Log-rank test p = {d['logrank_p']:.3g}; initiators: {shares_text(d['initiator_test']['base_share'])} "
+        f"vs {shares_text(d['initiator_test']['other_share'])}"
+        + (f" (chi-square p = {d['initiator_test']['p_value']:.3g})" if d['initiator_test']['p_value'] is not None else ""),
+        f"  Pairing on common random numbers made the CI {1 / vr['width_ratio']:.1f} times narrower"
+        if vr["width_ratio"] else "  Pairing: the two scenarios gave identical outcomes in every replication",
+        "",
+    ]
+    for month, diffd in d["differences"]["p_collapse"].items():
+        lines.append("  " + _difference_sentence(base, other, f"within {month} months", diffd,
+                                                 d["p_collapse"]["base"][month], d["p_collapse"]["other"][month]))
+    lines.append("  " + _rmst_sentence(r, d["horizon_months"]))
+    if d["parameter_diff"]:
+        lines += ["", f"  What differs ({len(d['parameter_diff'])} parameters after inheritance):"]
+        for row in d["parameter_diff"][:25]:
+            lines.append(f"    {row['key']}: {short(row['base'])} -> {short(row['other'])}")
+        if len(d["parameter_diff"]) > 25:
+            lines.append(f"    ... and {len(d['parameter_diff']) - 25} more (see comparison.json)")
+    return "\n".join(lines)
+
+
+def _difference_sentence(base, other, when, diffd, pa, pb) -> str:
+    est, low, high = diffd["estimate"], diffd["ci_low"], diffd["ci_high"]
+    head = (f"Under {other}, P(collapse {when}) is {pct(pb['estimate'])} [{pct(pb['ci_low'])}, {pct(pb['ci_high'])}]; "
+            f"under {base}, {pct(pa['estimate'])} [{pct(pa['ci_low'])}, {pct(pa['ci_high'])}]: ")
+    if est == 0 and low == 0 and high == 0:
+        return head + "no difference in any replication."
+    if low is not None and low > 0:
+        verdict = "higher, beyond the noise"
+    elif high is not None and high < 0:
+        verdict = "lower, beyond the noise"
+    else:
+        verdict = "no difference distinguishable from the noise"
+    return head + f"{_signed_points(est)} [{_signed_points(low)}, {_signed_points(high)}], {verdict}."
+
+
+def _rmst_sentence(r, horizon) -> str:
+    if r["ci_low"] is not None and r["ci_low"] > 0:
+        verdict = "lasts longer"
+    elif r["ci_high"] is not None and r["ci_high"] < 0:
+        verdict = "collapses sooner"
+    else:
+        verdict = "lasts about as long"
+    return (f"Over {horizon:g} months, the ceasefire {verdict} on average under the other scenario "
+            f"({r['estimate']:+.2f} months [{r['ci_low']:+.2f}, {r['ci_high']:+.2f}]).")
+
+
+def short(value, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def diff_table(rows, name_a: str, name_b: str) -> str:
+    if not rows:
+        return f"{name_a} and {name_b} have identical parameters after inheritance."
+    width = max(len(k) for k, _, _ in rows)
+    out = [f"{'parameter':<{width}}  {name_a}  ->  {name_b}"]
+    for key, a, b in rows:
+        out.append(f"{key:<{width}}  {short(a)}  ->  {short(b)}")
+    return "\n".join(out)
