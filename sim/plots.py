@@ -44,3 +44,85 @@ def _save(fig, path: Path) -> None:
     path = Path(path)
     kwargs = {"metadata": {"Software": None}} if path.suffix == ".png" else {"metadata": {"Date": None}}
     fig.savefig(path, **kwargs)
+
+
+INDEX_COLUMNS = {"sobol": [("S1", "first-order S1"), ("ST", "total ST")],
+                 "morris": [("mu_star", "Morris mu*")],
+                 "src": [("SRC", "standardised regression coefficient")]}
+
+
+def sweep_figures(loaded, values, rows: dict, analysis: dict, directory: Path) -> None:
+    """Index bars with CIs, a tornado of conditional means, and a line or heat map for small grids."""
+    import numpy as np
+    e = loaded.experiment
+    outcome = e.analysed_outcome
+    res = analysis["outcomes"][outcome]
+    names = loaded.factor_names
+    y = np.array([rows[p]["outcomes"][outcome][0] if rows[p]["outcomes"] else np.nan
+                  for p in range(values.shape[0])])
+    plt = _pyplot()
+
+    fig, ax = plt.subplots(figsize=(7, 0.6 * len(names) + 1.8))
+    columns = INDEX_COLUMNS[res["method"]]
+    height = 0.8 / len(columns)
+    for j, (key, label) in enumerate(columns):
+        est = np.array([f[key] if f[key] is not None else np.nan for f in res["factors"]])
+        low = np.array([f.get(f"{key}_ci_low") if f.get(f"{key}_ci_low") is not None else np.nan for f in res["factors"]])
+        high = np.array([f.get(f"{key}_ci_high") if f.get(f"{key}_ci_high") is not None else np.nan for f in res["factors"]])
+        pos = np.arange(len(names)) + j * height
+        ax.barh(pos, est, height=height, color=PALETTE[j], label=label,
+                xerr=np.vstack([est - low, high - est]) if np.isfinite(low).any() else None, capsize=3)
+    ax.set_yticks(np.arange(len(names)) + height * (len(columns) - 1) / 2, names)
+    ax.invert_yaxis()
+    ax.axvline(0, color="black", linewidth=0.8)
+    ax.set_xlabel(f"sensitivity of {outcome} (95% bootstrap CI)")
+    ax.set_title(f"{e.name}: which factor matters most")
+    ax.legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+    _save(fig, directory / "indices.png")
+    plt.close(fig)
+
+    swings = []
+    for i, name in enumerate(names):
+        x = values[:, i]
+        ok = np.isfinite(y)
+        lo_cut, hi_cut = np.quantile(x[ok], [0.2, 0.8]) if ok.any() else (np.nan, np.nan)
+        lo = np.nanmean(np.where(ok & (x <= lo_cut), y, np.nan)) if ok.any() else np.nan
+        hi = np.nanmean(np.where(ok & (x >= hi_cut), y, np.nan)) if ok.any() else np.nan
+        swings.append((name, lo, hi))
+    swings.sort(key=lambda t: -abs(t[2] - t[1]) if np.isfinite(t[2] - t[1]) else 0)
+    centre = float(np.nanmean(y)) if np.isfinite(y).any() else 0.0
+    fig, ax = plt.subplots(figsize=(7, 0.5 * len(names) + 1.8))
+    for k, (name, lo, hi) in enumerate(swings):
+        ax.barh(k, lo - centre, left=centre, color=PALETTE[0], label="factor in its lowest fifth" if k == 0 else None)
+        ax.barh(k, hi - centre, left=centre, color=PALETTE[1], label="factor in its highest fifth" if k == 0 else None)
+    ax.set_yticks(range(len(swings)), [s[0] for s in swings])
+    ax.invert_yaxis()
+    ax.axvline(centre, color="black", linewidth=0.8)
+    ax.set_xlabel(f"mean {outcome} over the sweep's points")
+    ax.set_title(f"{e.name}: tornado (conditional means)")
+    ax.legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+    _save(fig, directory / "tornado.png")
+    plt.close(fig)
+
+    if e.sampler == "grid" and len(names) in (1, 2):
+        fig, ax = plt.subplots(figsize=(6.5, 4.5))
+        if len(names) == 1:
+            order = np.argsort(values[:, 0])
+            ax.plot(values[order, 0], y[order], marker="o", color=PALETTE[0])
+            ax.set_xlabel(names[0])
+            ax.set_ylabel(outcome)
+        else:
+            xs, ys = np.unique(values[:, 0]), np.unique(values[:, 1])
+            grid = np.full((ys.size, xs.size), np.nan)
+            for p in range(values.shape[0]):
+                grid[np.searchsorted(ys, values[p, 1]), np.searchsorted(xs, values[p, 0])] = y[p]
+            mesh = ax.pcolormesh(xs, ys, grid, shading="nearest", cmap="viridis")
+            fig.colorbar(mesh, ax=ax, label=outcome)
+            ax.set_xlabel(names[0])
+            ax.set_ylabel(names[1])
+        ax.set_title(f"{e.name}: {outcome}")
+        fig.tight_layout()
+        _save(fig, directory / "grid.png")
+        plt.close(fig)

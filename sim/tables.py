@@ -169,3 +169,32 @@ def diff_table(rows, name_a: str, name_b: str) -> str:
     for key, a, b in rows:
         out.append(f"{key:<{width}}  {short(a)}  ->  {short(b)}")
     return "\n".join(out)
+
+
+def sensitivity_text(loaded, analysis: dict) -> str:
+    e = loaded.experiment
+    outcome = e.analysed_outcome
+    res = analysis["outcomes"][outcome]
+    names = loaded.factor_names
+    lines = [f"{e.name}: {analysis['points']:,} points x {e.replications} replications, sampler {e.sampler}, "
+             f"horizon {e.horizon_months:g} months",
+             f"  Question: {e.question}" if e.question else "",
+             f"  Failed points: {analysis['failed_points']} (excluded from the analysis)",
+             ""]
+    key = {"sobol": "ST", "morris": "mu_star", "src": "SRC"}[res["method"]]
+    lines.append(f"  Ranking by {key} of {outcome}:")
+    for rank, i in enumerate(res["ranking"], 1):
+        f = res["factors"][i]
+        cells = []
+        for col in (["S1", "ST"] if res["method"] == "sobol" else [key] + (["sigma"] if res["method"] == "morris" else [])):
+            v, lo, hi = f.get(col), f.get(f"{col}_ci_low"), f.get(f"{col}_ci_high")
+            cell = f"{col} {v:.3f}" if v is not None else f"{col} n/a"
+            if lo is not None and hi is not None:
+                cell += f" [{lo:.3f}, {hi:.3f}]"
+            cells.append(cell)
+        lines.append(f"    {rank}. {names[i]:<28} " + "; ".join(cells))
+    if res.get("noise_share") is not None:
+        treatment = "corrected for in the indices" if res["method"] == "sobol" else "not removed from the indices"
+        lines.append(f"  Replication noise: {100 * res['noise_share']:.1f}% of the variance of {outcome} across points "
+                     f"({treatment})")
+    return "\n".join(line for line in lines if line is not None)

@@ -1,0 +1,209 @@
+"""Experiment files: which scenario parameters to vary, how to sample them, what to measure.
+
+Scenarios fix values; experiments give ranges, samplers and named outcomes (STYLE.md principle 3).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from scipy import stats
+
+from sim.scenario import InputError, _format_error, get_path, load_scenario, read_toml
+from sim.schema import ROLE_CLASSES, Scenario
+
+SAMPLERS = ("grid", "random", "latin", "sobol", "morris")
+OUTCOME_PATTERN = re.compile(r"^(p_collapse_by_(\d+(\.\d+)?)|p_collapse|rmst|initiator_share:[A-Za-z0-9_:.-]+"
+                             r"|p_initiated_by:[A-Za-z0-9_:.-]+)$")
+
+
+class Factor(BaseModel):
+    """One scenario parameter to vary."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    path: str
+    """Key path in the scenario, e.g. ``actors.turkey.deterrence``."""
+    low: float
+    high: float
+    distribution: Literal["uniform", "triangular", "truncnormal"] = "uniform"
+    mode: float | None = None
+    """Peak of a triangular distribution."""
+    mean: float | None = None
+    """Mean of a truncated normal (truncated to [low, high])."""
+    sd: float | None = Field(None, gt=0)
+    """Standard deviation of a truncated normal."""
+    source: str = ""
+    """Why this range: the claim it rests on."""
+
+    @model_validator(mode="after")
+    def _shape(self) -> "Factor":
+        if not self.low < self.high:
+            raise ValueError(f"low ({self.low:g}) must be below high ({self.high:g})")
+        if self.distribution == "triangular" and (self.mode is None or not self.low <= self.mode <= self.high):
+            raise ValueError("a triangular factor needs mode between low and high")
+        if self.distribution == "truncnormal" and (self.mean is None or self.sd is None):
+            raise ValueError("a truncnormal factor needs mean and sd")
+        return self
+
+    def from_unit(self, u: np.ndarray) -> np.ndarray:
+        """Map [0, 1] to the factor's values by the inverse CDF of its distribution."""
+        u = np.asarray(u, dtype=float)
+        width = self.high - self.low
+        if self.distribution == "uniform":
+            return self.low + u * width
+        if self.distribution == "triangular":
+            return stats.triang.ppf(u, (self.mode - self.low) / width, loc=self.low, scale=width)
+        a, b = (self.low - self.mean) / self.sd, (self.high - self.mean) / self.sd
+        return stats.truncnorm.ppf(u, a, b, loc=self.mean, scale=self.sd)
+
+
+class Experiment(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    description: str = ""
+    question: str = ""
+    """The question the experiment answers, in plain words."""
+    scenario: str
+    """The base scenario file, relative to the experiment file."""
+    sampler: Literal["grid", "random", "latin", "sobol", "morris"]
+    points: int = Field(ge=1, le=1_000_000)
+    """grid: values per factor; random/latin: points; sobol: base sample size N (a power of 2;
+    N * (factors + 2) points); morris: trajectories (trajectories * (factors + 1) points)."""
+    levels: int = Field(4, ge=2, le=20)
+    """Morris grid levels."""
+    replications: int = Field(ge=1, le=100_000)
+    horizon_months: float = Field(ge=1, le=600)
+    seed: int = Field(0, ge=0)
+    outcomes: list[str] = Field(default_factory=lambda: ["p_collapse", "rmst"], min_length=1)
+    """Named outcomes: ``p_collapse`` (by the horizon), ``p_collapse_by_<months>``, ``rmst``,
+    ``initiator_share:<initiator>``, ``p_initiated_by:<initiator>``."""
+    analyse: str | None = None
+    """The outcome the figures and the ranking use (default: the first)."""
+    factors: dict[str, Factor] = Field(min_length=1)
+    keep_replications: bool = False
+    """Write per-replication rows too (large)."""
+
+    @model_validator(mode="after")
+    def _check(self) -> "Experiment":
+        problems = []
+        for outcome in self.outcomes:
+            if not OUTCOME_PATTERN.match(outcome):
+                problems.append(f"outcomes: '{outcome}' is not an outcome (p_collapse, p_collapse_by_<months>, "
+                                f"rmst, initiator_share:<initiator>, p_initiated_by:<initiator>)")
+            m = re.match(r"^p_collapse_by_(\d+(\.\d+)?)$", outcome)
+            if m and float(m.group(1)) > self.horizon_months:
+                problems.append(f"outcomes: '{outcome}' is beyond horizon_months {self.horizon_months:g}")
+        if self.analyse is not None and self.analyse not in self.outcomes:
+            problems.append(f"analyse: '{self.analyse}' is not one of the outcomes")
+        if self.sampler == "sobol" and (self.points & (self.points - 1)):
+            problems.append(f"points: {self.points} must be a power of 2 for the sobol sampler")
+        paths = [f.path for f in self.factors.values()]
+        if len(set(paths)) != len(paths):
+            problems.append("factors: the same path is varied twice")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    @property
+    def analysed_outcome(self) -> str:
+        return self.analyse or self.outcomes[0]
+
+
+class LoadedExperiment:
+    """An experiment with its validated base scenario."""
+
+    def __init__(self, experiment: Experiment, scenario: Scenario, path: Path, text: str):
+        self.experiment = experiment
+        self.scenario = scenario
+        self.path = path
+        self.fingerprint = hashlib.sha256(
+            (text + json.dumps(scenario.model_dump(mode="json"), sort_keys=True)).encode()).hexdigest()
+
+    @property
+    def factor_names(self) -> list[str]:
+        return list(self.experiment.factors)
+
+
+def load_experiment(path: str | Path) -> LoadedExperiment:
+    path = Path(path)
+    raw = read_toml(path)
+    try:
+        experiment = Experiment.model_validate(raw)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            line = _format_error(err, {})
+            if err["type"] == "extra_forbidden":
+                line = _experiment_hint(err, line)
+            if err["type"] == "value_error" and len(err["loc"]) == 0:
+                problems.extend(f"{path}: {part}" for part in line.split(": ", 1)[1].split("; "))
+            else:
+                problems.append(f"{path}: {line}")
+        raise InputError(problems) from None
+    scenario_path = path.parent / experiment.scenario
+    scenario = load_scenario(scenario_path)
+    problems = _factor_problems(experiment, scenario)
+    if problems:
+        raise InputError([f"{path}: {p}" for p in problems])
+    return LoadedExperiment(experiment, scenario, path, path.read_text(encoding="utf-8"))
+
+
+def _experiment_hint(err, line: str) -> str:
+    import difflib
+    loc = err["loc"]
+    allowed = list(Factor.model_fields) if len(loc) == 3 and loc[0] == "factors" else list(Experiment.model_fields)
+    hint = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
+    path = ".".join(str(p) for p in loc)
+    return f"{path}: unknown key; did you mean '{hint[0]}'?" if hint else f"{path}: unknown key; allowed: {', '.join(allowed)}"
+
+
+def _factor_problems(experiment: Experiment, scenario: Scenario) -> list[str]:
+    problems = []
+    data = scenario.model_dump()
+    for name, factor in experiment.factors.items():
+        where = f"factors.{name}.path"
+        try:
+            value = get_path(data, factor.path)
+        except KeyError as exc:
+            problems.append(f"{where}: {exc.args[0]} (in scenario {experiment.scenario})")
+            continue
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            problems.append(f"{where}: '{factor.path}' is not a numeric parameter")
+            continue
+        lo, hi = _schema_range(scenario, factor.path)
+        if lo is not None and factor.low < lo:
+            problems.append(f"factors.{name}.low: {factor.low:g} is below the minimum {lo:g} of {factor.path}")
+        if hi is not None and factor.high > hi:
+            problems.append(f"factors.{name}.high: {factor.high:g} is above the maximum {hi:g} of {factor.path}")
+    initiators = {k for k, a in scenario.actors.items() if a.role == "belligerent"}
+    initiators |= {f"clash:{g}-{p}" for p, a in scenario.actors.items() if a.role == "patron" and a.guarantor
+                   for g in [a.guarantor]}
+    for outcome in experiment.outcomes:
+        if ":" in outcome:
+            who = outcome.split(":", 1)[1]
+            if who not in initiators:
+                problems.append(f"outcomes: '{outcome}': '{who}' is not an initiator in the scenario "
+                                f"(one of {', '.join(sorted(initiators))})")
+    return problems
+
+
+def _schema_range(scenario: Scenario, path: str) -> tuple[float | None, float | None]:
+    """The schema's range of the numeric field at ``path``."""
+    from sim.schema import CrossTheatreTension, Dynamics, Economy, OtherFronts
+    parts = path.split(".")
+    if parts[0] == "actors":
+        cls = ROLE_CLASSES[scenario.actors[parts[1]].role]
+    elif parts[0] == "dynamics":
+        cls = Dynamics
+    elif parts[0] == "processes":
+        cls = {"cross_theatre_tension": CrossTheatreTension, "economy": Economy, "other_fronts": OtherFronts}[parts[1]]
+    else:
+        return None, None
+    extra = cls.model_fields[parts[-1]].json_schema_extra or {}
+    return extra.get("minimum"), extra.get("maximum")

@@ -1,0 +1,166 @@
+"""Sensitivity sweeps: sample the design, evaluate its points in batches, analyse the outcomes.
+
+Every point has its own blocks of random streams (named by the point's index), so a point's
+outcomes depend only on the experiment's seed and the point: not on which other points share its
+batch, on the order in which points finish, or on the machine that ran it. That is what makes
+sweeps resumable and identical on local cores and on a Dask cluster.
+"""
+
+from __future__ import annotations
+
+import math
+import traceback
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import stats
+
+from sim.experiment import LoadedExperiment
+from sim.montecarlo import advance_to_horizon
+from sim.model import CeasefireModel
+from sim.rng import BLOCK_SIZE, BlockStreams
+
+SWEEP_TAG = 0x5357  # separates sweep-point streams from run blocks
+REPLICATIONS_PER_TASK = 8000
+
+
+def design_for(loaded: LoadedExperiment):
+    """The sampler's design in the unit cube and the factor values of every point, shape (m, d)."""
+    from sim.sensitivity import sample
+    e = loaded.experiment
+    d = len(e.factors)
+    design = sample(e.sampler, np.array([[0.0, 1.0]] * d), n=e.points, seed=e.seed, levels=e.levels)
+    unit = np.clip(design.points, 0.0, 1.0)
+    values = np.column_stack([f.from_unit(unit[:, i]) for i, f in enumerate(e.factors.values())])
+    return design, values
+
+
+def point_blocks(point: int, replications: int) -> list[tuple[tuple[int, int, int], int]]:
+    blocks = []
+    for j in range(math.ceil(replications / BLOCK_SIZE)):
+        blocks.append(((SWEEP_TAG, point, j), min(BLOCK_SIZE, replications - j * BLOCK_SIZE)))
+    return blocks
+
+
+@dataclass(frozen=True)
+class PointTask:
+    """What a worker needs to evaluate some points: small and picklable."""
+
+    scenario: object
+    seed: int
+    horizon_months: float
+    replications: int
+    paths: tuple[str, ...]
+    outcomes: tuple[str, ...]
+    points: tuple[int, ...]
+    values: tuple[tuple[float, ...], ...]
+
+
+def evaluate_points(task: PointTask) -> list[dict]:
+    """Outcomes of each point of the task; a point whose model raises is recorded with its error."""
+    try:
+        return _evaluate_together(task)
+    except Exception:  # isolate the failing point(s): evaluate one by one
+        rows = []
+        for p, v in zip(task.points, task.values):
+            single = PointTask(task.scenario, task.seed, task.horizon_months, task.replications, task.paths,
+                               task.outcomes, (p,), (v,))
+            try:
+                rows.extend(_evaluate_together(single))
+            except Exception as exc:
+                rows.append({"point": p, "values": list(v), "outcomes": None,
+                             "error": f"{type(exc).__name__}: {exc}",
+                             "traceback": traceback.format_exc(limit=3)})
+        return rows
+
+
+def _evaluate_together(task: PointTask) -> list[dict]:
+    reps = task.replications
+    blocks = [b for p in task.points for b in point_blocks(p, reps)]
+    values = np.asarray(task.values, dtype=float)
+    overrides = {path: np.repeat(values[:, i], reps) for i, path in enumerate(task.paths)}
+    model = CeasefireModel(task.scenario, BlockStreams(task.seed, blocks), horizon_months=task.horizon_months,
+                           overrides=overrides)
+    out = advance_to_horizon(model, blocks, record_fan=False)
+    rows = []
+    for k, p in enumerate(task.points):
+        sl = slice(k * reps, (k + 1) * reps)
+        labels = np.array(["none", *out.initiators], dtype=object)[out.initiator[sl].astype(np.int64) + 1]
+        rows.append({"point": p, "values": list(task.values[k]), "error": None,
+                     "outcomes": point_outcomes(out.months[sl], out.collapsed[sl], labels, task.horizon_months,
+                                                task.outcomes)})
+    return rows
+
+
+def point_outcomes(months, collapsed, initiators, horizon: float, outcomes) -> dict[str, list[float]]:
+    """Each outcome as [estimate, ci_low, ci_high, noise_variance of the estimate]."""
+    n = months.size
+    result = {}
+    for name in outcomes:
+        if name == "rmst":
+            x = np.minimum(months, horizon)
+            mean, var = float(x.mean()), float(x.var(ddof=1) / n) if n > 1 else float("nan")
+            half = 1.959963984540054 * math.sqrt(var) if np.isfinite(var) else float("nan")
+            result[name] = [mean, mean - half, mean + half, var]
+            continue
+        if name.startswith("initiator_share:"):
+            who = name.split(":", 1)[1]
+            k, total = int(np.sum(collapsed & (initiators == who))), int(collapsed.sum())
+        elif name.startswith("p_initiated_by:"):
+            who = name.split(":", 1)[1]
+            k, total = int(np.sum(collapsed & (initiators == who))), n
+        else:
+            month = horizon if name == "p_collapse" else float(name.removeprefix("p_collapse_by_"))
+            k, total = int(np.sum(collapsed & (months <= month + 1e-9))), n
+        if total == 0:
+            result[name] = [float("nan")] * 4
+            continue
+        p = k / total
+        low, high = wilson(k, total)
+        result[name] = [p, low, high, p * (1 - p) / total]
+    return result
+
+
+def wilson(k: int, n: int, level: float = 0.95) -> tuple[float, float]:
+    """Wilson score interval for a binomial proportion (good near 0 and 1)."""
+    z = stats.norm.ppf(0.5 + level / 2)
+    p = k / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def make_tasks(loaded: LoadedExperiment, values: np.ndarray, pending: list[int], jobs: int) -> list[PointTask]:
+    e = loaded.experiment
+    per_task = max(1, REPLICATIONS_PER_TASK // e.replications)
+    per_task = max(1, min(per_task, math.ceil(len(pending) / max(1, 4 * jobs))))
+    paths = tuple(f.path for f in e.factors.values())
+    tasks = []
+    for i in range(0, len(pending), per_task):
+        chunk = pending[i:i + per_task]
+        tasks.append(PointTask(loaded.scenario, e.seed, e.horizon_months, e.replications, paths, tuple(e.outcomes),
+                               tuple(chunk), tuple(tuple(float(x) for x in values[p]) for p in chunk)))
+    return tasks
+
+
+def analyse_outcomes(loaded: LoadedExperiment, design, rows: dict[int, dict]) -> dict:
+    """Sensitivity indices for every outcome, failed points excluded and counted."""
+    from sim.sensitivity import analyse
+    e = loaded.experiment
+    m = design.points.shape[0]
+    failed = sorted(p for p, r in rows.items() if r["error"] is not None)
+    analysis = {"sampler": e.sampler, "points": m, "failed_points": len(failed),
+                "failed_point_indices": failed[:100], "outcomes": {}}
+    for name in e.outcomes:
+        y = np.full(m, np.nan)
+        noise = np.full(m, np.nan)
+        for p, r in rows.items():
+            if r["outcomes"] is not None:
+                y[p] = r["outcomes"][name][0]
+                noise[p] = r["outcomes"][name][3]
+        undefined = int(np.sum(np.isnan(y))) - len(failed)
+        res = analyse(design, y, noise_variance=np.where(np.isnan(noise), 0.0, noise), seed=e.seed)
+        out = res.as_dict(loaded.factor_names)
+        out["undefined_points"] = undefined
+        analysis["outcomes"][name] = out
+    return analysis
