@@ -96,6 +96,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--restart", action="store_true", help="discard a partial sweep in the directory")
     p.add_argument("--quiet", action="store_true", help="no progress bar, no table")
 
+    p = sub.add_parser("bench", help="measure throughput ratios (batched, kernel, jobs, memory, sweep)")
+    p.add_argument("scenario", type=Path, nargs="?", default=Path("scenarios/idlib_2020_moscow.toml"))
+    p.add_argument("--runs", type=_positive_int, default=10_000, metavar="N", help="replications (default 10000)")
+    p.add_argument("--repeats", type=_positive_int, default=3, metavar="K", help="repetitions per figure (median)")
+    p.add_argument("--sweep", type=Path, default=Path("experiments/deterrence_vs_interest_grid.toml"),
+                   metavar="EXPERIMENT", help="experiment for the sweep figure")
+    p.add_argument("--out", type=Path, metavar="DIR", help="where bench.json goes (default results/bench/<stamp>)")
+
     p = sub.add_parser("diff", help="parameters that differ between two scenarios after inheritance")
     p.add_argument("a", type=Path)
     p.add_argument("b", type=Path)
@@ -224,6 +232,22 @@ def cmd_sweep(args) -> int:
     return EXIT_OK
 
 
+def cmd_bench(args) -> int:
+    from sim import store
+    from sim.bench import bench
+    from sim.scenario import load_scenario
+
+    scenario = load_scenario(args.scenario)
+    if not args.sweep.exists():
+        raise InputError([f"{args.sweep}: no such file (--sweep)"])
+    out = args.out or Path("results/bench") / store.utc_stamp()
+    results = bench(scenario, args.scenario, runs=args.runs, repeats=args.repeats, sweep_experiment=args.sweep,
+                    report=print)
+    store.write_json(Path(out) / "bench.json", results)
+    print(f"Results written to {out / 'bench.json'}")
+    return EXIT_OK
+
+
 def cmd_diff(args) -> int:
     from sim.scenario import diff, load_scenario
     from sim.tables import diff_table
@@ -265,7 +289,8 @@ class _progress:
             self.bar.close()
 
 
-COMMANDS = {"validate": cmd_validate, "run": cmd_run, "compare": cmd_compare, "sweep": cmd_sweep, "diff": cmd_diff,
+COMMANDS = {"validate": cmd_validate, "run": cmd_run, "compare": cmd_compare, "sweep": cmd_sweep, "bench": cmd_bench,
+            "diff": cmd_diff,
             "params": cmd_params}
 
 

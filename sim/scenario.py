@@ -166,11 +166,22 @@ def _event_problems(scenario: Scenario) -> list[str]:
             if isinstance(current, bool) or not isinstance(current, (int, float)):
                 problems.append(f"{where}: not a numeric parameter")
                 continue
+            if key.rsplit(".", 1)[-1] in NOT_SCHEDULABLE:
+                problems.append(f"{where}: {NOT_SCHEDULABLE[key.rsplit('.', 1)[-1]]}")
+                continue
             try:
                 with_value(scenario, {key: value})
             except InputError as exc:
                 problems.extend(f"{where}: " + p.split(": ", 2)[-1] for p in exc.problems)
     return problems
+
+
+# Parameters read only when the model is built: an event changing them would silently do nothing.
+NOT_SCHEDULABLE = {
+    "initial": "a starting value cannot be changed by an event (change 'mean' instead)",
+    "initial_stress": "a starting value cannot be changed by an event (change 'sanctions' instead)",
+    "sustain_days": "the collapse threshold is fixed for the whole run",
+}
 
 
 def load_scenario(path: str | Path) -> Scenario:

@@ -33,6 +33,7 @@ class BelligerentAgent(ActorAgent):
         for target in self.opponents:
             self.offensive_steps[target.key] = np.zeros(m.replications, dtype=np.int32)
             self.covered[target.key] = np.zeros(m.replications, dtype=bool)
+        self._refresh_capacity()
 
     # --- state -------------------------------------------------------------------------------
     def update_state(self) -> None:
@@ -46,17 +47,27 @@ class BelligerentAgent(ActorAgent):
         fade = np.exp(-m.dt / m.dynamics.memory_months)
         self.recent_incidents = self.recent_incidents * fade + self.incoming_now
         self.incoming_now = np.zeros(m.replications)
+        for covered in self.covered.values():
+            covered[:] = False
+        self._refresh_capacity()
 
-    def effective_readiness(self):
-        """Readiness cut by exhaustion and by forces drawn to other fronts (doc 000 factor 3)."""
+    def _refresh_capacity(self) -> None:
+        # Readiness and power change only here and through events, which come before this in a
+        # step; computing them once per step keeps per-step overhead off the hot path.
         drawn = self.model.processes.front_draw if self.drawn_by_other_fronts else 0.0
-        return self.readiness * (1.0 - self.exhaustion) * (1.0 - drawn)
-
-    def own_power(self):
+        self._effective_readiness = self.readiness * (1.0 - self.exhaustion) * (1.0 - drawn)
         power = self.strength
         for s in self.supporters:
             power = power + s.contribution()
-        return power
+        self._own_power = power
+
+    def effective_readiness(self):
+        """Readiness cut by exhaustion and by forces drawn to other fronts (doc 000 factor 3)."""
+        return self._effective_readiness
+
+    def own_power(self):
+        """Its own strength plus what its supporters commit."""
+        return self._own_power
 
     def defensive_power(self):
         """Holding a line needs less readiness than attacking; patrons add defensive air."""

@@ -30,8 +30,9 @@ class GuarantorAgent(ActorAgent):
         d = m.dynamics
         incoming = sum((b.incoming_now for b in self.protected), np.zeros(m.replications))
         threat = np.minimum(1.0, incoming / (d.threat_scale * m.dt))
-        self.deterrence = self.deterrence + self.reinforcement * self.resolve * threat * (1.0 - self.deterrence) * m.dt
-        self.exposure = self.exposure * (1.0 - self.withdrawal * m.processes.tension * m.dt)
+        self.deterrence = np.minimum(
+            1.0, self.deterrence + self.reinforcement * self.resolve * threat * (1.0 - self.deterrence) * m.dt)
+        self.exposure = np.maximum(0.0, self.exposure * (1.0 - self.withdrawal * m.processes.tension * m.dt))
         for target in self.protected:
             for attacker in m.belligerents:
                 if target.key not in attacker.offensive_steps:

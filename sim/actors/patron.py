@@ -52,7 +52,8 @@ class PatronAgent(ActorAgent):
             z = (self.incentive(client, target) - d.cover_threshold) / d.cover_scale
             p = self.commitment / (1.0 + np.exp(-np.clip(z, -50, 50)))
             self.cover_probability[client.key, target.key] = p
-            client.covered[target.key] = self.uniform(f"air_cover/{client.key}>{target.key}") < p
+            # several patrons backing one client: cover from any of them is cover
+            client.covered[target.key] |= self.uniform(f"air_cover/{client.key}>{target.key}") < p
 
     def strike_from_air(self) -> None:
         """Air strikes short of a ground offensive (ladder rung 2), rising with the cover incentive."""
