@@ -104,6 +104,21 @@ def build_parser() -> argparse.ArgumentParser:
                    metavar="EXPERIMENT", help="experiment for the sweep figure")
     p.add_argument("--out", type=Path, metavar="DIR", help="where bench.json goes (default results/bench/<stamp>)")
 
+    p = sub.add_parser("calibrate", help="fit the free global rates to the historical cases")
+    p.add_argument("calibration", type=Path)
+    p.add_argument("--jobs", type=_positive_int, metavar="J", help="worker processes (default: all cores)")
+    p.add_argument("--out", type=Path, metavar="DIR", help="result directory (default results/calibration/<name>)")
+    p.add_argument("--quiet", action="store_true")
+
+    p = sub.add_parser("backtest", help="leave-one-out forecasts of the historical cases, scored")
+    p.add_argument("--cases", type=Path, metavar="DIR", help="directory of historical scenario files "
+                   "(default: the calibration file's list)")
+    p.add_argument("--calibration", type=Path, default=Path("experiments/calibration_idlib.toml"), metavar="FILE")
+    p.add_argument("--jobs", type=_positive_int, metavar="J")
+    p.add_argument("--out", type=Path, metavar="DIR", default=Path("results/reference/backtest"),
+                   help="result directory (default results/reference/backtest)")
+    p.add_argument("--quiet", action="store_true")
+
     p = sub.add_parser("diff", help="parameters that differ between two scenarios after inheritance")
     p.add_argument("a", type=Path)
     p.add_argument("b", type=Path)
@@ -248,6 +263,41 @@ def cmd_bench(args) -> int:
     return EXIT_OK
 
 
+def cmd_calibrate(args) -> int:
+    from sim import store
+    from sim.calibration import calibrate, load_calibration
+    from sim.montecarlo import LocalExecutor
+    from sim.tables import calibration_text
+
+    cal, cases = load_calibration(args.calibration)
+    out = args.out or Path("results/calibration") / cal.name
+    with _progress(args.quiet, cal.points * len(cases), "case-points") as progress, LocalExecutor(args.jobs) as ex:
+        result = calibrate(cal, cases, ex, progress)
+    store.save_calibration(result, out)
+    if not args.quiet:
+        print(calibration_text(result.calibration_report()))
+    print(f"Results written to {out}")
+    return EXIT_OK
+
+
+def cmd_backtest(args) -> int:
+    from sim import store
+    from sim.calibration import calibrate, load_calibration
+    from sim.montecarlo import LocalExecutor
+    from sim.tables import backtest_text
+
+    cal, cases = load_calibration(args.calibration, args.cases)
+    with _progress(args.quiet, cal.points * len(cases), "case-points") as progress, LocalExecutor(args.jobs) as ex:
+        result = calibrate(cal, cases, ex, progress)
+    backtest = result.backtest()
+    store.save_backtest(backtest, args.out, extra={"calibration_file": str(args.calibration),
+                                                   "cases": [c.name for c in cases]})
+    if not args.quiet:
+        print(backtest_text(backtest))
+    print(f"Results written to {args.out}")
+    return EXIT_OK
+
+
 def cmd_diff(args) -> int:
     from sim.scenario import diff, load_scenario
     from sim.tables import diff_table
@@ -290,6 +340,7 @@ class _progress:
 
 
 COMMANDS = {"validate": cmd_validate, "run": cmd_run, "compare": cmd_compare, "sweep": cmd_sweep, "bench": cmd_bench,
+            "calibrate": cmd_calibrate, "backtest": cmd_backtest,
             "diff": cmd_diff,
             "params": cmd_params}
 

@@ -15,7 +15,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from scipy import stats
 
-from sim.scenario import InputError, _format_error, get_path, load_scenario, read_toml
+from sim.scenario import InputError, format_error, get_path, load_scenario, read_toml
 from sim.schema import ROLE_CLASSES, Scenario
 
 SAMPLERS = ("grid", "random", "latin", "sobol", "morris")
@@ -138,7 +138,7 @@ def load_experiment(path: str | Path) -> LoadedExperiment:
     except ValidationError as exc:
         problems = []
         for err in exc.errors():
-            line = _format_error(err, {})
+            line = format_error(err, {})
             if err["type"] == "extra_forbidden":
                 line = _experiment_hint(err, line)
             if err["type"] == "value_error" and len(err["loc"]) == 0:

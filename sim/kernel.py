@@ -141,8 +141,9 @@ def _kernel_batch(scenario, seed, blocks, horizon_months):
         incoming_b = np.zeros(R)
         recent_o = recent_o * fade + incoming_o
         incoming_o = np.zeros(R)
-        r_b = A(f"{bk}.readiness") * (1.0 - A(f"{bk}.exhaustion")) * (1.0 - (draw if b_drawn else 0.0))
-        r_o = A(f"{ok}.readiness") * (1.0 - A(f"{ok}.exhaustion")) * (1.0 - 0.0)
+        r_b = A(f"{bk}.readiness") * (1.0 - dd("exhaustion_effect") * A(f"{bk}.exhaustion")) \
+            * (1.0 - (draw if b_drawn else 0.0))
+        r_o = A(f"{ok}.readiness") * (1.0 - dd("exhaustion_effect") * A(f"{ok}.exhaustion")) * (1.0 - 0.0)
         griev_b = -np.expm1(-recent_b / dd("grievance_scale"))
         griev_o = -np.expm1(-recent_o / dd("grievance_scale"))
         # spoiler attacks
@@ -181,7 +182,10 @@ def _kernel_batch(scenario, seed, blocks, horizon_months):
             pretext = pretext + (A(f"{key}.pretext_strength") * (1.0 - A(f"{key}.transformation")) + salience[key])
         inc = (dd("weight_gain") * A(f"{bk}.ambition") * adv_b(True) + dd("weight_pretext") * pretext
                + dd("weight_tension") * tension - dd("weight_deterrence") * shield_o
-               - dd("weight_interest") * A(f"{pk}.interest_in_guarantor") - dd("weight_distraction") * A(f"{pk}.distraction"))
+               - dd("weight_interest") * A(f"{pk}.interest_in_guarantor")
+               - dd("weight_agreement") * (A(f"{pk}.agreement_commitment")
+                                           * np.exp(-dd("agreement_erosion") * (k * dt) / 12.0))
+               - dd("weight_distraction") * A(f"{pk}.distraction"))
         z = (inc - dd("cover_threshold")) / dd("cover_scale")
         p_cover = A(f"{pk}.commitment") / (1.0 + np.exp(-np.clip(z, -50, 50)))
         covered = st.uniform(f"air_cover/{bk}>{ok}/{pk}") < p_cover

@@ -55,6 +55,7 @@ class CeasefireModel(mesa.Model):
         self.dynamics = ParameterSet(self, "dynamics", scenario.dynamics)
         self.processes = ExogenousProcesses(self)
         self.events = EventSchedule(scenario)
+        self.months_elapsed = 0.0
 
         self.actors = {key: AGENT_CLASSES[spec.role](self, key, spec) for key, spec in scenario.actors.items()}
         by_role = self.agents_by_type
@@ -103,6 +104,7 @@ class CeasefireModel(mesa.Model):
         """One step of ``step_days``, in the order MODEL.md documents."""
         k = self.steps - 1
         by_role = self.agents_by_type
+        self.months_elapsed = k * self.dt
         self.events.apply_due(self, (k + 1) * self.dt)
         # 1. exogenous processes
         self.processes.advance()

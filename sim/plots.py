@@ -126,3 +126,25 @@ def sweep_figures(loaded, values, rows: dict, analysis: dict, directory: Path) -
         fig.tight_layout()
         _save(fig, directory / "grid.png")
         plt.close(fig)
+
+
+def case_survival_figure(cases: list[dict], path: Path, title: str) -> None:
+    """Predicted survival of each historical case (log time axis) with its observed duration marked."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(7.5, 4.5))
+    for i, c in enumerate(cases):
+        color = PALETTE[i % len(PALETTE)]
+        surv = c["predicted"]["survival"]
+        ax.step([0.01] + [s[0] for s in surv], [1.0] + [s[1] for s in surv], where="post", color=color,
+                label=f"{c['name']} (observed {c['observed_months']:g} months)")
+        ax.axvline(c["observed_months"], color=color, linestyle=":", linewidth=1.2)
+    ax.set_xscale("log")
+    ax.set_xlabel("months since the truce began (log scale); dotted: observed collapse")
+    ax.set_ylabel("predicted P(truce still holding)")
+    ax.set_ylim(0, 1.02)
+    ax.set_title(title, fontsize=10)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc="lower left")
+    fig.tight_layout()
+    _save(fig, path)
+    plt.close(fig)

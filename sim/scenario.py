@@ -58,12 +58,16 @@ def resolve_inheritance(path: Path, _chain: tuple[Path, ...] = ()) -> dict[str, 
     base_ref = raw.pop("base", None)
     if base_ref is None:
         return raw
-    if not isinstance(base_ref, str):
-        raise InputError([f"{path}: base: must be a file name (a string), got {base_ref!r}"])
-    base_path = path.parent / base_ref
-    if not base_path.exists():
-        raise InputError([f"{path}: base: '{base_ref}' not found (looked for {base_path})"])
-    return deep_merge(resolve_inheritance(base_path, (*_chain, real)), raw)
+    refs = base_ref if isinstance(base_ref, list) else [base_ref]
+    if not refs or not all(isinstance(r, str) for r in refs):
+        raise InputError([f"{path}: base: must be a file name or a list of file names, got {base_ref!r}"])
+    merged: dict[str, Any] = {}
+    for ref in refs:  # later bases override earlier ones; the file itself overrides them all
+        base_path = path.parent / ref
+        if not base_path.exists():
+            raise InputError([f"{path}: base: '{ref}' not found (looked for {base_path})"])
+        merged = deep_merge(merged, resolve_inheritance(base_path, (*_chain, real)))
+    return deep_merge(merged, raw)
 
 
 def _model_at(loc: tuple, data: dict[str, Any]) -> type[BaseModel] | None:
@@ -89,7 +93,7 @@ def _model_at(loc: tuple, data: dict[str, Any]) -> type[BaseModel] | None:
     return cls
 
 
-def _format_error(err: dict[str, Any], data: dict[str, Any]) -> str:
+def format_error(err: dict[str, Any], data: dict[str, Any]) -> str:
     # Discriminated unions add the role tag to the location; readers know the key, not the tag.
     loc = tuple(p for i, p in enumerate(err["loc"])
                 if not (i == 2 and err["loc"][0] == "actors" and p in ROLE_CLASSES))
@@ -140,7 +144,7 @@ def _validate_model(raw: dict[str, Any], source: str) -> Scenario:
     except ValidationError as exc:
         problems = []
         for err in exc.errors():
-            line = _format_error(err, raw)
+            line = format_error(err, raw)
             if err["type"] == "value_error" and not err["loc"]:
                 problems.extend(f"{source}: {part}" for part in line.split(": ", 1)[1].split("; "))
             else:

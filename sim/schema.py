@@ -99,6 +99,12 @@ class Patron(ActorBase):
         source=f"{D002} (thin Russian air support, war in Ukraine); {D003}",
         doc="How far other theatres draw the patron away; cuts air power for cover and for defence.",
     )
+    agreement_commitment: float = param(
+        0.5, ge=0, le=1, unit="index 0-1 (0: a truce it never meant to keep)",
+        source=f"{D000} (earlier agreements failed for Moscow's lack of real will to keep them; vague texts)",
+        doc="Will to keep the agreement it signed or announced: a cost of giving air cover that erodes "
+        "over time at dynamics.agreement_erosion.",
+    )
     commitment: float = param(
         1.0, ge=0, le=1, unit="index 0-1",
         source=f"{D003} (scenario 1 open support vs scenario 2 limited, indirect support)",
@@ -275,6 +281,15 @@ class Dynamics(Strict):
                                      doc="Weight of the guarantor's deterrence in the patron's cost.")
     weight_interest: float = param(0.6, ge=0, le=5, unit="weight", source=f"{D000} factor 2",
                                    doc="Weight of the relationship with the guarantor in the patron's cost.")
+    weight_agreement: float = param(0.5, ge=0, le=5, unit="weight",
+                                    source=f"{D000} (Moscow's will to keep agreements)",
+                                    doc="Weight of the patron's commitment to the agreement in its cost of giving cover.")
+    agreement_erosion: float = param(0.5, ge=0, le=12, unit="per year",
+                                     source=f"{D000} (constructive ambiguity: the stronger side reinterprets vague texts)",
+                                     doc="Rate at which the patron's commitment to the agreement erodes.")
+    exhaustion_effect: float = param(0.6, ge=0, le=1, unit="share of readiness lost at full exhaustion",
+                                     source=f"{D000} factor 3 (exhaustion cuts readiness; the decision is mainly Russia's)",
+                                     doc="How much exhaustion cuts a belligerent's effective readiness.")
     weight_distraction: float = param(0.5, ge=0, le=5, unit="weight", source=f"{D002}; {D003}",
                                       doc="Weight of distraction in the patron's cost.")
     air_weight: float = param(0.6, ge=0, le=2, unit="strength units at full air power",

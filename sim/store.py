@@ -337,3 +337,50 @@ class SweepStore:
             "experiment": e.name, "experiment_file": str(loaded.path), "fingerprint": self.fingerprint,
             "scenario_name": loaded.scenario.name, "points": self.points, "created_utc": utc_stamp(),
             **environment(), "experiment_definition": e.model_dump(mode="json")})
+
+
+# --- calibration and backtest -------------------------------------------------------------------
+
+def save_calibration(result, directory: Path, *, figures: bool = True) -> Path:
+    """calibration.json (fit, diagnostics, per-case fit), posterior.csv, calibrated_dynamics.toml."""
+    from sim.calibration import dynamics_toml
+    directory = Path(directory)
+    report = result.calibration_report()
+    fit = result.fit()
+    with result_directory(directory) as tmp:
+        write_json(tmp / "calibration.json", {**report, **{"manifest": environment()}})
+        names = list(result.cal.free)
+        header = ["point", *names, "weight", "loglik_total", *[f"loglik_{c.name}" for c in result.cases]]
+        write_csv(tmp / "posterior.csv", header,
+                  ([j, *map(float, result.values[j]), float(fit["weights"][j]), float(result.loglik[:, j].sum()),
+                    *map(float, result.loglik[:, j])] for j in range(result.values.shape[0])))
+        write_text_atomic(tmp / "calibrated_dynamics.toml", dynamics_toml(result))
+        if figures:
+            from sim.plots import case_survival_figure
+            case_survival_figure(report["cases"], tmp / "calibration_fit.png",
+                                 "Calibrated model: predicted survival per case, observed duration marked")
+    return directory
+
+
+def save_backtest(backtest: dict, directory: Path, *, figures: bool = True, extra: dict | None = None) -> Path:
+    directory = Path(directory)
+    with result_directory(directory) as tmp:
+        write_json(tmp / "backtest.json", {**backtest, "manifest": {**environment(), **(extra or {})}})
+        months = list(backtest["cases"][0]["predicted"]["p_collapse"])
+        header = ["case", "observed_months", "observed_initiator", *[f"p_collapse_{m}" for m in months],
+                  "predicted_median", "observed_percentile", "predicted_share_observed_initiator"]
+        write_csv(tmp / "backtest.csv", header, (
+            [c["name"], c["observed_months"], c["observed_initiator"],
+             *[c["predicted"]["p_collapse"][m] for m in months],
+             c["predicted"]["median"] if c["predicted"]["median"] is not None else "",
+             c["observed_percentile"], c["predicted"]["initiator_share"].get(c["observed_initiator"], 0.0)]
+            for c in backtest["cases"]))
+        rows = []
+        for name, s in backtest["scores"].items():
+            rows.append([name, *[s["brier"][m] for m in months], s["log"], s["crps"]])
+        write_csv(tmp / "scores.csv", ["forecast", *[f"brier_{m}" for m in months], "log_score", "crps_months"], rows)
+        if figures:
+            from sim.plots import case_survival_figure
+            case_survival_figure(backtest["cases"], tmp / "backtest.png",
+                                 "Leave-one-out predictions: survival per case, observed duration marked")
+    return directory

@@ -68,7 +68,8 @@ def kaplan_meier(times, events) -> KaplanMeier:
     surv = np.cumprod(1.0 - d / n_risk)
     with np.errstate(divide="ignore", invalid="ignore"):
         terms = np.where(n_risk > d, d / (n_risk * (n_risk - d)), np.inf)
-    variance = np.square(surv) * np.cumsum(terms)
+        # where S reaches 0 the Greenwood sum is infinite: the variance there is 0 (0 * inf)
+        variance = np.square(surv) * np.cumsum(terms)
     variance = np.where(np.isfinite(variance), variance, 0.0)
     return KaplanMeier(tt, surv, variance, int(times.size))
 

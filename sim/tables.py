@@ -198,3 +198,42 @@ def sensitivity_text(loaded, analysis: dict) -> str:
         lines.append(f"  Replication noise: {100 * res['noise_share']:.1f}% of the variance of {outcome} across points "
                      f"({treatment})")
     return "\n".join(line for line in lines if line is not None)
+
+
+def calibration_text(report: dict) -> str:
+    d = report["diagnostics"]
+    lines = [f"Calibration '{report['name']}': {report['points']} design points x {report['replications']} "
+             f"replications per case, seed {report['seed']}",
+             f"  effective sample size of the posterior: {d['effective_sample_size']:.1f} "
+             f"(largest weight {d['max_weight']:.2f})", "",
+             f"  {'parameter':<22}{'mode':>10}{'mean':>10}   90% interval"]
+    for name, p in report["parameters"].items():
+        lines.append(f"  {name:<22}{p['map']:>10.4g}{p['mean']:>10.4g}   [{p['q05']:.4g}, {p['q95']:.4g}]")
+    lines += ["", f"  {'case':<24}{'observed':>10}{'P(by 1)':>9}{'P(by 3)':>9}{'P(by 12)':>9}{'median':>9}  percentile"]
+    for c in report["cases"]:
+        p = c["predicted"]["p_collapse"]
+        med = c["predicted"]["median"]
+        lines.append(f"  {c['name']:<24}{c['observed_months']:>10.1f}{pct(p['1'], 0):>9}{pct(p['3'], 0):>9}"
+                     f"{pct(p['12'], 0):>9}{(f'{med:.1f}' if med is not None else '>hzn'):>9}  "
+                     f"{c['observed_percentile']:.2f}")
+    return "\n".join(lines)
+
+
+def backtest_text(backtest: dict) -> str:
+    lines = ["Leave-one-out backtest (each case predicted from a fit on the others)", "",
+             f"  {'case':<24}{'observed':>10}{'P(by 1)':>9}{'P(by 3)':>9}{'P(by 6)':>9}{'P(by 12)':>9}"
+             f"{'median':>9}{'pctile':>8}  initiator (predicted share)"]
+    for c in backtest["cases"]:
+        p = c["predicted"]["p_collapse"]
+        med = c["predicted"]["median"]
+        share = c["predicted"]["initiator_share"].get(c["observed_initiator"], 0.0)
+        lines.append(f"  {c['name']:<24}{c['observed_months']:>10.1f}{pct(p['1'], 0):>9}{pct(p['3'], 0):>9}"
+                     f"{pct(p['6'], 0):>9}{pct(p['12'], 0):>9}{(f'{med:.1f}' if med is not None else '>hzn'):>9}"
+                     f"{c['observed_percentile']:>8.2f}  {c['observed_initiator']} ({pct(share, 0)})")
+    lines += ["", f"  {'forecast':<14}{'Brier 1':>9}{'Brier 3':>9}{'Brier 6':>9}{'Brier 12':>9}{'log':>8}{'CRPS':>8}"]
+    for name, s in backtest["scores"].items():
+        b = s["brier"]
+        lines.append(f"  {name:<14}{b['1']:>9.3f}{b['3']:>9.3f}{b['6']:>9.3f}{b['12']:>9.3f}{s['log']:>8.3f}"
+                     f"{s['crps']:>8.2f}")
+    lines.append("  (lower is better for every score)")
+    return "\n".join(lines)

@@ -55,14 +55,16 @@ class BelligerentAgent(ActorAgent):
         # Readiness and power change only here and through events, which come before this in a
         # step; computing them once per step keeps per-step overhead off the hot path.
         drawn = self.model.processes.front_draw if self.drawn_by_other_fronts else 0.0
-        self._effective_readiness = self.readiness * (1.0 - self.exhaustion) * (1.0 - drawn)
+        cut = self.model.dynamics.exhaustion_effect * self.exhaustion
+        self._effective_readiness = self.readiness * (1.0 - cut) * (1.0 - drawn)
         power = self.strength
         for s in self.supporters:
             power = power + s.contribution()
         self._own_power = power
 
     def effective_readiness(self):
-        """Readiness cut by exhaustion and by forces drawn to other fronts (doc 000 factor 3)."""
+        """Readiness cut by exhaustion (up to exhaustion_effect) and by forces drawn to other fronts
+        (doc 000 factor 3)."""
         return self._effective_readiness
 
     def own_power(self):

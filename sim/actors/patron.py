@@ -34,7 +34,8 @@ class PatronAgent(ActorAgent):
 
         Gains: the client's ambition times its advantage if covered, the pretext the target hosts,
         cross-theatre tension. Costs: the target's guarantor shield, the relationship with that
-        guarantor (only if it protects the target), distraction by other theatres.
+        guarantor (only if it protects the target), its eroding commitment to the agreement,
+        distraction by other theatres.
         """
         d = self.model.dynamics
         gain = d.weight_gain * client.ambition * client.advantage_over(target, True)
@@ -43,7 +44,13 @@ class PatronAgent(ActorAgent):
         return (gain + d.weight_pretext * pretext + d.weight_tension * self.model.processes.tension
                 - d.weight_deterrence * target.guarantor_shield()
                 - d.weight_interest * relationship
+                - d.weight_agreement * self.standing_commitment()
                 - d.weight_distraction * self.distraction)
+
+    def standing_commitment(self):
+        """Commitment to the agreement, eroding with time since the start (doc 000: vague texts)."""
+        m = self.model
+        return self.agreement_commitment * np.exp(-m.dynamics.agreement_erosion * m.months_elapsed / 12.0)
 
     def decide_air_cover(self) -> None:
         """Give or withhold air cover on each front: a logistic choice around ``cover_threshold``."""
