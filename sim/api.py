@@ -98,15 +98,15 @@ def sweep(loaded, directory, *, jobs: int | None = None, scheduler: str | None =
     from sim.sweep import analyse_outcomes, design_for, evaluate_points, make_tasks
 
     design, values = design_for(loaded)
-    store = SweepStore(directory, loaded.fingerprint, values.shape[0])
-    rows = store.open(restart, str(loaded.path))
-    pending = [p for p in range(values.shape[0]) if p not in rows]
-    if scheduler is not None:
+    if scheduler is not None:  # before anything is written: an unusable cluster leaves no trace
         from sim.distributed import DaskExecutor
         executor = DaskExecutor(scheduler)
     else:
         executor = LocalExecutor(jobs)
     with executor:
+        store = SweepStore(directory, loaded.fingerprint, values.shape[0])
+        rows = store.open(restart, str(loaded.path))
+        pending = [p for p in range(values.shape[0]) if p not in rows]
         tasks = make_tasks(loaded, values, pending, executor.jobs)
         done = len(rows)
         if progress is not None:

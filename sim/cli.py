@@ -140,6 +140,10 @@ def _common_run_flags(p) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
+    args = None
+    argv = sys.argv[1:] if argv is None else list(argv)
+    from sim import store
+    store.command_line = " ".join(["ceasefire", *map(str, argv)])
     try:
         args = parser.parse_args(argv)
         return COMMANDS[args.command](args)
@@ -151,7 +155,11 @@ def main(argv: list[str] | None = None) -> int:
             print(line, file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
-        print("interrupted: nothing was written", file=sys.stderr)
+        if getattr(args, "command", None) == "sweep":
+            print("interrupted: the completed points are kept; run the same command again to resume",
+                  file=sys.stderr)
+        else:
+            print("interrupted: no result was written", file=sys.stderr)
         return 130
 
 
@@ -211,8 +219,11 @@ def cmd_compare(args) -> int:
                               horizon_months=args.horizon, precision=args.precision, max_runs=args.max_runs,
                               progress=progress)
     stamp = store.utc_stamp()
-    for c in comparisons:
-        pair = f"{base.name}-vs-{c.other.scenario.name}"
+    names = [c.other.scenario.name for c in comparisons]
+    for i, c in enumerate(comparisons):
+        pair = f"{base.name}-vs-{names[i]}"
+        if names.count(names[i]) > 1:  # variants that inherit their base's name must not overwrite each other
+            pair += f"-{i + 1}"
         if args.out is None:
             out = Path("results/compare") / f"{pair}-{stamp}"
         else:

@@ -147,6 +147,8 @@ def load_experiment(path: str | Path) -> LoadedExperiment:
                 problems.append(f"{path}: {line}")
         raise InputError(problems) from None
     scenario_path = path.parent / experiment.scenario
+    if not scenario_path.exists():
+        raise InputError([f"{path}: scenario: {scenario_path}: no such file"])
     scenario = load_scenario(scenario_path)
     problems = _factor_problems(experiment, scenario)
     if problems:
@@ -173,8 +175,15 @@ def _factor_problems(experiment: Experiment, scenario: Scenario) -> list[str]:
         except KeyError as exc:
             problems.append(f"{where}: {exc.args[0]} (in scenario {experiment.scenario})")
             continue
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            problems.append(f"{where}: '{factor.path}' is not a numeric parameter")
+        if factor.path.split(".")[0] not in ("actors", "processes", "dynamics") or not isinstance(value, float):
+            problems.append(f"{where}: '{factor.path}' is not a numeric parameter a sweep can vary (the float "
+                            f"parameters of actors, processes and dynamics)")
+            continue
+        setters = [name for name, ev in scenario.events.items() if factor.path in ev.set]
+        if setters:
+            problems.append(f"{where}: '{factor.path}' is also set by the scenario's event(s) "
+                            f"{', '.join(setters)}, which would overwrite the swept value part-way through "
+                            f"the run; vary another parameter or use a scenario without that event")
             continue
         lo, hi = _schema_range(scenario, factor.path)
         if lo is not None and factor.low < lo:

@@ -145,8 +145,17 @@ def _validate_model(raw: dict[str, Any], source: str) -> Scenario:
         problems = []
         for err in exc.errors():
             line = format_error(err, raw)
-            if err["type"] == "value_error" and not err["loc"]:
-                problems.extend(f"{source}: {part}" for part in line.split(": ", 1)[1].split("; "))
+            if err["type"] == "value_error":
+                path, _, message = line.partition(": ")
+                for part in message.split("; "):
+                    # "field: message" from a table's own validator names a key inside that table
+                    head, sep, rest = part.partition(": ")
+                    if sep and path != "(top level)" and head.isidentifier():
+                        problems.append(f"{source}: {path}.{head}: {rest}")
+                    elif path == "(top level)":
+                        problems.append(f"{source}: {part}")
+                    else:
+                        problems.append(f"{source}: {path}: {part}")
             else:
                 problems.append(f"{source}: {line}")
         raise InputError(problems) from None
@@ -162,6 +171,10 @@ def _event_problems(scenario: Scenario) -> list[str]:
             problems.append(f"events.{name}.at: {event.at} is before the scenario start {scenario.start}")
         for key, value in event.set.items():
             where = f"events.{name}.set.{key}"
+            if key.split(".")[0] not in ("actors", "processes", "dynamics"):
+                problems.append(f"{where}: events can change the numeric parameters of actors, processes and "
+                                f"dynamics, not '{key.split('.')[0]}'")
+                continue
             try:
                 current = get_path(base, key)
             except KeyError as exc:

@@ -9,6 +9,7 @@ exhaustion, (4) HTS as a pretext.
 from __future__ import annotations
 
 import datetime as dt
+import math
 from typing import Annotated, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -22,10 +23,42 @@ D003 = "003_ff34df9104fa3b9f.txt"
 D004 = "004_f436e73b25f40ee7.txt"
 
 
+def _toml_text(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return repr(value)
+
+
 class Strict(BaseModel):
-    """Frozen, no unknown keys: a typo in a scenario is an error, never a silent default."""
+    """Frozen, no unknown keys: a typo in a scenario is an error, never a silent default.
+
+    Numbers must be written as numbers and flags as true/false: pydantic would otherwise read
+    ``deterrence = true`` as 1.0 and ``needs_air_cover = "yes"`` as True.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_coercion(cls, data):
+        if not isinstance(data, dict):
+            return data
+        problems = []
+        for name, value in data.items():
+            field = cls.model_fields.get(name)
+            if field is None:
+                continue
+            annotation = field.annotation
+            if annotation in (float, int) or annotation == (float | None):
+                if isinstance(value, (bool, str)):
+                    problems.append(f"{name}: must be a number, not {_toml_text(value)}")
+                elif isinstance(value, float) and math.isnan(value):
+                    problems.append(f"{name}: must be a number, not nan")
+            elif annotation is bool and not isinstance(value, bool):
+                problems.append(f"{name}: must be true or false, not {_toml_text(value)}")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return data
 
 
 class ActorBase(Strict):

@@ -128,6 +128,10 @@ def stream_csv(path: Path, header: list[str], chunks: Iterable[Iterable[Iterable
         raise
 
 
+# Set by the CLI to the command being run (sys.argv is the host program's when called in-process).
+command_line: str | None = None
+
+
 def git_commit() -> str | None:
     here = Path(__file__).resolve().parent
     for where in (here, Path.cwd()):
@@ -155,7 +159,7 @@ def environment() -> dict[str, Any]:
         "mesa": mesa.__version__,
         "platform": platform.platform(),
         "cpu_count": os.cpu_count(),
-        "command": " ".join(["ceasefire", *sys.argv[1:]]) if sys.argv else None,
+        "command": command_line,
     }
 
 
@@ -244,6 +248,10 @@ def save_comparison(comparison, directory: Path, *, figures: bool = True) -> Pat
 
 # --- a sweep's directory: checkpoint, then final files ------------------------------------------
 
+SWEEP_OUTPUTS = ("design.csv", "outcomes.csv", "sensitivity.json", "sensitivity.csv", "manifest.json",
+                 "indices.png", "tornado.png", "grid.png")
+
+
 class SweepStore:
     """``results/sweeps/<name>/``: ``state.json`` and ``checkpoint.jsonl`` while it runs, then the
     final files. Each finished task's rows are appended and fsynced; a torn last line (SIGKILL in
@@ -270,7 +278,7 @@ class SweepStore:
                     f"{self.directory} was started; run again with --restart to discard it, or give --out "
                     f"another directory"])
         if restart and self.directory.exists():
-            for name in ("state.json", "checkpoint.jsonl"):
+            for name in ("state.json", "checkpoint.jsonl", *SWEEP_OUTPUTS):
                 (self.directory / name).unlink(missing_ok=True)
         self.directory.mkdir(parents=True, exist_ok=True)
         if not self.state_path.exists():
@@ -294,6 +302,11 @@ class SweepStore:
 
     def append(self, rows: list[dict]) -> None:
         text = "".join(json.dumps(r, sort_keys=True, allow_nan=True) + "\n" for r in rows)
+        if self.checkpoint_path.exists() and self.checkpoint_path.stat().st_size:
+            with open(self.checkpoint_path, "rb") as fh:
+                fh.seek(-1, os.SEEK_END)
+                if fh.read(1) != b"\n":  # a line torn by a kill: start afresh after it
+                    text = "\n" + text
         with open(self.checkpoint_path, "a", encoding="utf-8") as fh:
             fh.write(text)
             fh.flush()

@@ -47,7 +47,7 @@ class KaplanMeier:
 
     def median(self) -> float:
         """First time S falls to 0.5 or below; inf when it never does within follow-up."""
-        below = np.flatnonzero(self.survival <= 0.5)
+        below = np.flatnonzero(self.survival <= 0.5 + 1e-12)  # S = 0.5 exactly can round to 0.5000000000000001
         return float(self.times[below[0]]) if below.size else float("inf")
 
 
