@@ -167,10 +167,14 @@ def main(argv: list[str] | None = None) -> int:
 
 def cmd_validate(args) -> int:
     from sim.scenario import load_scenario
+    from sim.scenario import is_fragment, validate_fragment
     problems = []
     for path in args.files:
         try:
-            load_scenario(path)
+            if is_fragment(path):
+                validate_fragment(path)
+            else:
+                load_scenario(path)
         except InputError as exc:
             problems.extend(exc.problems)
     for line in problems:

@@ -440,32 +440,44 @@ def partial_dependence_figure(values, y, labels: list[str], outcome_label: str, 
     return fig
 
 
-def backtest_figure(cases: list[dict], title: str):
-    """Each past case: the predicted survival curve (fitted without it) and its observed duration."""
+def backtest_figure(cases: list[dict], title: str, horizon: float | None = None):
+    """Each past case: the predicted survival curve (fitted without it) and its observed duration, on a
+    log time axis so that truces of days and of years are both legible."""
+    from matplotlib.ticker import FuncFormatter
     plt = _pyplot()
     n = max(len(cases), 1)
     ncols = 2 if n > 1 else 1
     nrows = -(-n // ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(7.5, 2.5 * nrows + 0.9), squeeze=False)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(7.5, 2.3 * nrows + 1.0), squeeze=False, sharex=True)
+    firsts = [c["predicted"]["survival"][0][0] for c in cases if c["predicted"]["survival"]]
+    lo = min([*firsts, *(c["observed_months"] for c in cases)], default=0.1) * 0.7
+    hi = horizon or max([c["predicted"]["survival"][-1][0] for c in cases if c["predicted"]["survival"]]
+                        + [c["observed_months"] for c in cases], default=1.0)
     for k, case in enumerate(cases):
         ax = axes[k // ncols][k % ncols]
         surv = case["predicted"]["survival"]
-        ax.step([0.0] + [p[0] for p in surv], [1.0] + [p[1] for p in surv], where="post", color=PALETTE[0],
-                linewidth=1.6, label="predicted P(still holding)")
+        ax.step([lo] + [p[0] for p in surv], [1.0] + [p[1] for p in surv], where="post", color=PALETTE[0],
+                linewidth=1.6, label="predicted P(still holding), fitted without the case")
         obs = case["observed_months"]
-        ax.axvline(obs, color=PALETTE[1], linestyle="--", linewidth=1.6,
-                   label=f"observed: {obs:.1f} months")
+        ax.axvline(obs, color=PALETTE[1], linestyle="--", linewidth=1.6, label="observed duration")
+        ax.set_xscale("log")
+        ax.set_xlim(lo, hi)
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
         ax.set_ylim(0, 1.02)
         _percent_axis(ax.yaxis)
-        ax.set_title(case["name"], fontsize=9)
+        ax.set_title(f"{case['name']} (observed {obs:g} months)", fontsize=9)
         ax.tick_params(labelsize=7)
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=7, loc="upper right")
+        if k == 0:
+            handles, labels = ax.get_legend_handles_labels()
         if k % ncols == 0:
             ax.set_ylabel("P(still holding), %", fontsize=8)
-        ax.set_xlabel("months since the ceasefire began", fontsize=8)
     for j in range(len(cases), nrows * ncols):
         axes[j // ncols][j % ncols].set_visible(False)
+    for c in range(ncols):
+        axes[-1][c].set_xlabel("months since the truce began (log scale)", fontsize=8)
     fig.suptitle(_wrap(title, 72), fontsize=11)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.06, 1, 1))
+    if cases:
+        fig.legend(handles, labels, loc="lower center", ncol=2, fontsize=8, frameon=False)
     return fig

@@ -209,7 +209,7 @@ class _Page:
                 self.pngs[name] = buf.getvalue()
         finally:
             plt.close(fig)
-        link = f' <a href="{FIGURE_DIR}/{esc(name)}.png">PNG copy for slides</a>.' if self.png else ""
+        link = f' <a href="{FIGURE_DIR}/{esc(name)}.png">PNG copy for slides</a>.'
         return (f'<figure id="fig-{esc(name)}">\n{svg}\n<figcaption><strong>Figure {self.figures}.</strong> '
                 f"{caption}{link}</figcaption>\n</figure>")
 
@@ -245,11 +245,15 @@ def _render(directory: Path, png: bool) -> _Page:
 # --- pieces shared by the kinds --------------------------------------------------------------------
 
 def _table(head: list[str], rows: list[list[str]], caption: str = "", row_classes: list[str] | None = None,
-           row_header: bool = True, cls: str = "") -> str:
-    """A table; cells are HTML already. The first cell of each row is a row header when row_header."""
-    out = [f'<div class="table-wrap"><table{f" class={chr(34)}{cls}{chr(34)}" if cls else ""}>']
+           row_header: bool = True, cls: str = "", widths: list[int] | None = None) -> str:
+    """A table; cells are HTML already. The first cell of each row is a row header when row_header.
+    ``widths``: column widths in percent (the table then has a fixed layout)."""
+    out = [f'<div class="table-wrap"><table{f" class={chr(34)}{cls}{chr(34)}" if cls else ""}'
+           f'{" style=" + chr(34) + "table-layout: fixed; width: 100%" + chr(34) if widths else ""}>']
     if caption:
         out.append(f"<caption>{caption}</caption>")
+    if widths:
+        out.append("<colgroup>" + "".join(f'<col style="width: {w}%">' for w in widths) + "</colgroup>")
     out.append("<thead><tr>" + "".join(f'<th scope="col">{h}</th>' for h in head) + "</tr></thead><tbody>")
     for i, row in enumerate(rows):
         c = (row_classes or [""] * len(rows))[i]
@@ -262,6 +266,17 @@ def _table(head: list[str], rows: list[list[str]], caption: str = "", row_classe
         out.append(f'<tr{f" class={chr(34)}{c}{chr(34)}" if c else ""}>' + "".join(cells) + "</tr>")
     out.append("</tbody></table></div>")
     return "\n".join(out)
+
+
+def _breakable(name: str) -> str:
+    """An identifier that may wrap after its underscores."""
+    return "_<wbr>".join(esc(p) for p in name.split("_"))
+
+
+def _path(path: str) -> str:
+    """A key path in <code>, breakable after its dots."""
+    return "<code>" + "<wbr>".join(esc(p) + ("." if i < len(path.split(".")) - 1 else "")
+                                   for i, p in enumerate(path.split("."))) + "</code>"
 
 
 def _value_text(v: Any) -> str:
@@ -297,7 +312,7 @@ def _parameter_specs(scenario: dict) -> list[tuple[str, str, str, type]]:
         group = f"{actor.get('label') or key} ({actor.get('role')}; actors.{key})"
         specs += [(group, f"actors.{key}.{n}", n, cls) for n in _numeric_fields(cls)]
     for pname, cls in PROCESS_CLASSES.items():
-        group = f"{(cls.__doc__ or pname).strip().splitlines()[0]} (processes.{pname})"
+        group = f"{(cls.__doc__ or pname).strip().splitlines()[0].rstrip('.')} (processes.{pname})"
         specs += [(group, f"processes.{pname}.{n}", n, cls) for n in _numeric_fields(cls)]
     specs += [("Dynamics: global rates and thresholds (dynamics)", f"dynamics.{n}", n, Dynamics)
               for n in _numeric_fields(Dynamics)]
@@ -337,14 +352,15 @@ def _parameter_tables(scenarios: list[tuple[str, dict]], highlight: set[str] | N
             marked = differs or (highlight is not None and path in highlight)
             changed_total += marked
             flag = f' <span class="flag">{esc(highlight_label)}</span>' if marked else ""
-            rows.append([f"<code>{esc(name)}</code>{flag}", *(f'<span class="val">{_value_text(v)}</span>'
+            rows.append([f"<code>{_breakable(name)}</code>{flag}", *(f'<span class="val">{_value_text(v)}</span>'
                                                                for v in values),
                          esc(info["unit"]), esc(_range_text(info)), esc(info["doc"]), esc(info["source"])])
             classes.append("changed" if marked else "")
-        head = ["parameter", *(f"value: {esc(label)}" if len(scenarios) > 1 else "value" for label, _ in scenarios),
-                "scale (unit)", "allowed range", "what it means", "source claim"]
+        head = ["parameter", *(esc(label) for label, _ in scenarios), "scale (unit)", "allowed range", "what it means",
+                "source claim"]
+        widths = [16, 8, 17, 8, 29, 22] if len(scenarios) == 1 else [15, 7, 7, 15, 8, 27, 21]
         out.append(f"<h3>{esc(group)}</h3>")
-        out.append(_table(head, rows, row_classes=classes, cls="params"))
+        out.append(_table(head, rows, row_classes=classes, cls="params", widths=widths))
     return "\n".join(out)
 
 
@@ -367,7 +383,7 @@ def _events_table(scenarios: list[tuple[str, dict]]) -> str:
                                 for k, v in (ev.get("set") or {}).items())
             cells.append(f"{esc(ev.get('label') or key)} <br><small>{esc(when)}</small>: {changes}")
         differs = len(evs) > 1 and any(e != evs[0] for e in evs[1:])
-        rows.append([f"<code>{esc(key)}</code>" + (' <span class="flag">differs</span>' if differs else ""), *cells])
+        rows.append([_path(key) + (' <span class="flag">differs</span>' if differs else ""), *cells])
         classes.append("changed" if differs else "")
     head = ["event", *((f"{esc(label)}" for label, _ in scenarios) if len(scenarios) > 1 else ["what and when"])]
     return _table(head, rows, row_classes=classes)
@@ -624,7 +640,8 @@ def _run_report(page: _Page) -> None:
                 f"median line with the middle 50% and 90% of replications shaded.",
                 "Fan charts: month by month, the median (line), the middle 50% (dark band) and the middle 90% "
                 "(light band) across the replications <em>still holding</em> at that month. Late months rest on "
-                "fewer replications."))
+                "fewer replications. Monthly counts (violations, strikes, attacks) alternate with the number of "
+                "weekly steps in a month (four or five)."))
     page.section("figures", "Figures", "\n".join(figs))
     page.section("parameters", "Parameters",
                  "<p>Every numeric parameter of the scenario as it was run (after inheritance), with its scale, the "
@@ -663,10 +680,10 @@ def _compare_report(page: _Page) -> None:
     months = list(diffs)
 
     pdiff = c.get("parameter_diff") or []
-    diff_rows = [[f"<code>{esc(r['key'])}</code>", _value_text(r.get("base")), _value_text(r.get("other"))]
-                 for r in pdiff]
+    diff_rows = [[_path(r["key"]), _value_text(r.get("base")), _value_text(r.get("other"))] for r in pdiff]
     diff_html = (_table(["key path", f"base: {esc(bname)}", f"other: {esc(oname)}"], diff_rows,
-                        caption=f"What differs between the two scenarios ({len(pdiff)} keys after inheritance)")
+                        caption=f"What differs between the two scenarios ({len(pdiff)} keys after inheritance)",
+                        widths=[36, 32, 32])
                  if pdiff else "<p>The two scenarios have identical parameters after inheritance.</p>")
     blocks = "".join(_scenario_block(scen.get(role) or c["scenarios"][role], 3,
                                      f"{'Base' if role == 'base' else 'Other'}: {c['scenarios'][role]['name']}")
@@ -683,7 +700,7 @@ def _compare_report(page: _Page) -> None:
 
     sentences, rows = [], []
     for k in months:
-        pa, pb, dd = c["p_collapse"]["base"][k], c["p_collapse"]["other"][k], diffs[k]
+        pa, pb, dd = c["p_collapse"]["base"].get(k, {}), c["p_collapse"]["other"].get(k, {}), diffs[k]
         verdict = _verdict(dd, f"higher under {oname}, beyond the noise", f"lower under {oname}, beyond the noise",
                            "no difference distinguishable from the noise")
         sentences.append(
@@ -691,8 +708,8 @@ def _compare_report(page: _Page) -> None:
             f"{esc(oname)}, against {page.ci(pa, f'p_collapse.base.{k}', 'pct', src)} under {esc(bname)}. "
             f"Difference: {page.ci(dd, f'differences.p_collapse.{k}', 'pp', src, '')} points; {esc(verdict)}.</li>")
         rows.append([f"within {esc(k)} months",
-                     page.num(pa["estimate"], f"p_collapse.base.{k}.estimate", "pct", src),
-                     page.num(pb["estimate"], f"p_collapse.other.{k}.estimate", "pct", src),
+                     page.num(pa.get("estimate"), f"p_collapse.base.{k}.estimate", "pct", src),
+                     page.num(pb.get("estimate"), f"p_collapse.other.{k}.estimate", "pct", src),
                      page.num(dd["estimate"], f"differences.p_collapse.{k}.estimate", "pp", src),
                      page.num(dd["ci_low"], f"differences.p_collapse.{k}.ci_low", "pp", src) + " to "
                      + page.num(dd["ci_high"], f"differences.p_collapse.{k}.ci_high", "pp", src)])
@@ -741,7 +758,7 @@ def _compare_report(page: _Page) -> None:
     figs.append(page.figure(
         plots.difference_figure(mnum, [diffs[k]["estimate"] for k in months], [diffs[k]["ci_low"] for k in months],
                                 [diffs[k]["ci_high"] for k in months],
-                                f"Difference in P(collapse by month): {oname} minus {bname}",
+                                "Paired difference in P(collapse by month): other minus base",
                                 "difference in P(collapse), percentage points"),
         "difference",
         f"Line with a 95% band of the paired difference in the probability of collapse by month 6, 12, 24 and the "
@@ -774,13 +791,14 @@ def _compare_report(page: _Page) -> None:
                 "other/summary.json)."))
     page.section("figures", "Figures", "\n".join(figs))
 
-    both = [(bname, scen.get("base") or {}), (oname, scen.get("other") or {})]
+    both = [("base", scen.get("base") or {}), ("other", scen.get("other") or {})]
     n_changed = sum(1 for _, p, _, _ in _parameter_specs(both[0][1]) if _get(both[0][1], p) != _get(both[1][1], p))
     actors = ("<h3>Actors</h3>" + _actors_table(both[0][1])) if (both[0][1].get("actors") == both[1][1].get("actors")) \
         else ("<h3>Actors: " + esc(bname) + "</h3>" + _actors_table(both[0][1]) + "<h3>Actors: " + esc(oname)
               + "</h3>" + _actors_table(both[1][1]))
     page.section("parameters", "Parameters",
-                 f"<p>Every numeric parameter of both scenarios as run. Rows marked <span class=\"flag\">differs</span>"
+                 f"<p>Every numeric parameter of both scenarios as run (<em>base</em>: {esc(bname)}; <em>other</em>: "
+                 f"{esc(oname)}). Rows marked <span class=\"flag\">differs</span>"
                  f" (highlighted) have different values: {n_changed} numeric parameter(s) at the start; scheduled "
                  f"events that differ are marked the same way below.</p>" + actors
                  + _parameter_tables(both) + "<h3>Scheduled events</h3>" + _events_table(both))
@@ -837,7 +855,7 @@ def _sweep_scenario(manifest: dict) -> tuple[dict | None, str]:
             continue
         fp = hashlib.sha256((text + json.dumps(scenario.model_dump(mode="json"), sort_keys=True)).encode()).hexdigest()
         if fp == manifest.get("fingerprint"):
-            return resolved_dict(scenario), (f"read from {cand.parent / rel}, unchanged since the sweep "
+            return resolved_dict(scenario), (f"read from {os.path.normpath(cand.parent / rel)}, unchanged since the sweep "
                                              f"(checked against the sweep's fingerprint)")
         return None, (f"{cand.parent / rel} or the experiment file changed since the sweep ran, so its current "
                       f"values are not shown")
@@ -888,14 +906,14 @@ def _sweep_report(page: _Page) -> None:
             dist += f" (mode {f.get('mode'):g})"
         elif dist == "truncnormal":
             dist += f" (mean {f.get('mean'):g}, sd {f.get('sd'):g})"
-        ftab.append([f"<code>{esc(fname)}</code>", f"<code>{esc(f['path'])}</code>",
+        ftab.append([f"<code>{esc(fname)}</code>", _path(f["path"]),
                      f"{f['low']:g} to {f['high']:g}, {esc(dist)}",
                      _value_text(base_value) if scen else '<span class="muted">not recorded</span>',
                      esc(info.get("unit", "")), esc(_range_text(info)) if info else "",
                      esc(f.get("source", "")), esc(info.get("source", ""))])
     factors_html = _table(["factor", "parameter", "range swept", "value in the base scenario", "scale (unit)",
                            "allowed range", "source of the range", "parameter's source claim"], ftab,
-                          caption="The factors varied", cls="params")
+                          caption="The factors varied", cls="params", widths=[13, 17, 12, 9, 14, 8, 11, 16])
     scen_html = _scenario_block(scen, 3, f"Base scenario: {scen.get('name')}") if scen else (
         f"<h3>Base scenario: {esc(manifest.get('scenario_name', ''))}</h3><p class=\"muted\">Its description and "
         f"parameters are not shown: {esc(scen_note)}.</p>")
@@ -927,6 +945,8 @@ def _sweep_report(page: _Page) -> None:
             if est["ci_low"] is not None and est["ci_high"] is not None:
                 text += (f" (95% CI {page.num(est['ci_low'], f'{base}.{key}_ci_low', 'index', src)} to "
                          f"{page.num(est['ci_high'], f'{base}.{key}_ci_high', 'index', src)})")
+            else:
+                text += " (no confidence interval: too few points to bootstrap)"
             parts.append(f"{esc(key)} {text}")
         sentences.append(f"<li>{rank}. <code>{esc(names[i])}</code>: {'; '.join(parts)}.</li>")
     out_rows = _csv(d / "outcomes.csv") if (d / "outcomes.csv").is_file() else []
@@ -1068,7 +1088,8 @@ def _backtest_report(page: _Page) -> None:
     from sim import plots
     d = page.directory
     bt = _json(d / "backtest.json")
-    manifest = _json(d / "manifest.json") if (d / "manifest.json").is_file() else {}
+    manifest = bt.get("manifest") if isinstance(bt.get("manifest"), dict) else (
+        _json(d / "manifest.json") if (d / "manifest.json").is_file() else {})
     src = "backtest.json"
     cases = bt.get("cases") or []
     scores = bt.get("scores") or {}
@@ -1104,13 +1125,16 @@ def _backtest_report(page: _Page) -> None:
             f"{page.num(cse['observed_months'], f'cases.{i}.observed_months', 'months', src)} months (ended by "
             f"{esc(cse.get('observed_initiator', '?'))}); predicted median {med_text}{pit_text}.</li>")
         pc = pred.get("p_collapse") or {}
+        ishare = pred.get("initiator_share") or {}
+        who = cse.get("observed_initiator")
         rows.append([f"<code>{esc(cse['name'])}</code>",
                      page.num(cse["observed_months"], f"cases.{i}.observed_months", "months", src),
-                     esc(cse.get("observed_initiator", "")), med_text,
+                     esc(who or "") + (f" (predicted {page.num(ishare[who], f'cases.{i}.predicted.initiator_share.{who}', 'pct', src)})"
+                                       if who in ishare else ""), med_text,
                      *(page.num(pc[k], f"cases.{i}.predicted.p_collapse.{k}", "pct", src) if k in pc else "n/a"
                        for k in months),
                      page.num(pit, f"cases.{i}.observed_percentile", "pct", src) if pit is not None else "n/a"])
-    case_table = _table(["case", "observed months", "ended by", "predicted median",
+    case_table = _table(["case", "observed months", "ended by (predicted share)", "predicted median",
                          *(f"P(collapse within {esc(k)} months)" for k in months), "observed percentile"], rows,
                         caption="Each case: what happened and what the model predicted without it")
     srows, bmonths = [], []
@@ -1149,15 +1173,21 @@ def _backtest_report(page: _Page) -> None:
     for _, p in fitted:
         pnames += [k for k in p if k not in pnames]
     if pnames:
+        crow = [[f"without <code>{esc(n)}</code>",
+                 *(esc(f"{p[pn]:.4g}") if isinstance(p.get(pn), (int, float)) else _value_text(p.get(pn))
+                   for pn in pnames)] for n, p in fitted]
         prow = []
         for pn in pnames:
             info = field_info(Dynamics, pn) if pn in Dynamics.model_fields else {}
-            prow.append([f"<code>{esc(pn)}</code>", *(_value_text(p.get(pn)) for _, p in fitted),
-                         esc(info.get("unit", "")), esc(info.get("source", ""))])
+            prow.append([_path(f"dynamics.{pn}") if info else f"<code>{esc(pn)}</code>", esc(info.get("unit", "")),
+                         esc(_range_text(info)) if info else "", esc(info.get("doc", "")), esc(info.get("source", ""))])
         page.section("parameters", "Parameters",
-                     "<p>The free rates fitted without each case (posterior mode).</p>"
-                     + _table(["parameter", *(f"without {esc(n)}" for n, _ in fitted), "scale (unit)", "source claim"],
-                              prow, cls="params"))
+                     "<p>The free global rates fitted without each case (posterior mode); every other parameter is "
+                     "the case's own, from its scenario file.</p>"
+                     + _table(["fit", *(f"<code>{esc(pn)}</code>" for pn in pnames)], crow,
+                              caption="Fitted values, leaving out one case at a time")
+                     + _table(["parameter", "scale (unit)", "allowed range", "what it means", "source claim"], prow,
+                              caption="What the fitted rates are", cls="params", widths=[20, 20, 9, 29, 22]))
     else:
         page.section("parameters", "Parameters", "<p class=\"muted\">The backtest file records no fitted parameters."
                      "</p>")
@@ -1186,7 +1216,7 @@ nav a { color: var(--accent); }
 .num { font-variant-numeric: tabular-nums; font-weight: 600; white-space: nowrap; }
 .muted { color: var(--muted); }
 code { font-family: ui-monospace, "SFMono-Regular", Menlo, Consolas, "Liberation Mono", monospace; font-size: .88em;
-       overflow-wrap: anywhere; }
+       overflow-wrap: break-word; }
 dl.facts { display: grid; grid-template-columns: max-content 1fr; gap: .1rem 1rem; }
 dl.facts dt { font-weight: 600; } dl.facts dd { margin: 0; }
 .table-wrap { overflow-x: auto; margin: .8rem 0 1.2rem; }

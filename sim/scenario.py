@@ -201,6 +201,32 @@ NOT_SCHEDULABLE = {
 }
 
 
+FRAGMENT_TABLES = {"dynamics", "processes"}
+
+
+def is_fragment(path: str | Path) -> bool:
+    """A parameter file meant only to be inherited: global tables, no name (e.g. calibrated rates)."""
+    raw = read_toml(Path(path))
+    return "name" not in raw and bool(raw) and set(raw) <= FRAGMENT_TABLES
+
+
+def validate_fragment(path: str | Path) -> None:
+    """Check a parameter fragment's tables against the schema."""
+    from sim.schema import Dynamics, Processes
+    path = Path(path)
+    raw = read_toml(path)
+    problems = []
+    for key, cls in (("dynamics", Dynamics), ("processes", Processes)):
+        if key in raw:
+            try:
+                cls.model_validate(raw[key])
+            except ValidationError as exc:
+                problems += [f"{path}: {format_error({**err, 'loc': (key, *err['loc'])}, raw)}"
+                             for err in exc.errors()]
+    if problems:
+        raise InputError(problems)
+
+
 def load_scenario(path: str | Path) -> Scenario:
     """Read, inherit and validate a scenario file. Raises :class:`InputError` on any problem."""
     path = Path(path)

@@ -128,8 +128,13 @@ def test_summary_json(small_run, runs_rows):
         assert sum(shares.values()) == pytest.approx(1.0, abs=1e-12)
         for label, share in shares.items():
             assert share == pytest.approx(sum(r[column] == label for r in collapsed) / len(collapsed), rel=1e-12)
-    # median: below half collapse by the horizon, so it lies beyond it
-    assert len(collapsed) < RUNS / 2 and summary["median_months_to_collapse"] is None
+    # median: the time by which half the runs collapsed (the k-th smallest, k = ceil(n/2)), or None
+    # when fewer than half collapse by the horizon
+    times = sorted(float(r["months_to_collapse"]) for r in collapsed)
+    if len(collapsed) < RUNS / 2:
+        assert summary["median_months_to_collapse"] is None
+    else:
+        assert summary["median_months_to_collapse"] == pytest.approx(times[int(np.ceil(RUNS / 2)) - 1])
 
 
 def test_timeseries_csv(small_run, runs_rows):
@@ -297,6 +302,7 @@ def test_invalid_scenario_exit_2(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     bad = tmp_path / "bad.toml"
     bad.write_text(SCENARIO.read_text().replace("deterrence = 0.75", "deterrence = 1.7"))
+    shutil.copy(SCENARIO.parent / "calibrated_dynamics.toml", tmp_path)  # the base the bundled file inherits
     assert "deterrence = 1.7" in bad.read_text()
     before = set(tmp_path.rglob("*"))
     out = tmp_path / "out"

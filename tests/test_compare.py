@@ -9,6 +9,7 @@ the comment next to it says how it follows from the sampling error.
 from __future__ import annotations
 
 import json
+import shutil
 import math
 import re
 from collections import defaultdict
@@ -498,6 +499,7 @@ def test_cli_compare_missing_other_is_a_usage_error(tmp_path, monkeypatch, capsy
 def test_cli_diff_lists_exactly_the_parameters_that_differ_after_inheritance(tmp_path, capsys):
     base_file = tmp_path / "base.toml"
     base_file.write_text(BASE_PATH.read_text())
+    shutil.copy(BASE_PATH.parent / "calibrated_dynamics.toml", tmp_path)  # the base the bundled file inherits
     variant = tmp_path / "variant.toml"
     # two real changes, and one override that repeats the base's value (no difference after inheritance)
     variant.write_text('base = "base.toml"\n[actors.hts]\npatrol_attack_rate = 3.0\n'
@@ -517,6 +519,7 @@ def test_cli_diff_lists_exactly_the_parameters_that_differ_after_inheritance(tmp
 def test_cli_diff_of_identical_files_says_identical(tmp_path, capsys):
     copy = tmp_path / "copy.toml"
     copy.write_text(BASE_PATH.read_text())
+    shutil.copy(BASE_PATH.parent / "calibrated_dynamics.toml", tmp_path)  # the base the bundled file inherits
     assert main(["diff", str(BASE_PATH), str(copy)]) == 0
     out = capsys.readouterr().out
     assert "identical" in out

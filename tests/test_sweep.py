@@ -32,7 +32,7 @@ from sim.store import SweepStore
 from sim.sweep import PointTask, design_for, wilson
 
 REPO = Path(__file__).resolve().parents[1]
-SCENARIO = REPO / "scenarios" / "idlib_2020_moscow.toml"
+SCENARIO = REPO / "tests" / "data" / "two_sided.toml"
 OUTCOMES = ["p_collapse", "rmst", "p_collapse_by_6", "p_initiated_by:regime", "initiator_share:regime"]
 RESULT_FILES = ["design.csv", "outcomes.csv", "sensitivity.csv", "sensitivity.json"]
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -232,7 +232,7 @@ def test_relative_scenario_path_is_read_beside_the_experiment(tmp_path):
     shutil.copy(SCENARIO, tmp_path / "base.toml")
     exp = write_experiment(tmp_path / "exp.toml", experiment(scenario="base.toml"))
     loaded = load_experiment(exp)
-    assert loaded.scenario.name == "idlib_2020_moscow"
+    assert loaded.scenario.name == "two_sided_test"
 
 
 def test_missing_scenario_file_message_names_experiment_and_key(tmp_path):
