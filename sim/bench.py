@@ -40,15 +40,15 @@ def median_time(fn, repeats: int) -> float:
     return statistics.median(times)
 
 
-def run_single_replications(scenario, seed: int, runs: int, horizon: float) -> dict:
-    """Batch size 1: one Mesa model per replication, the classic way."""
+def run_single_replications(scenario, seed: int, runs: int, horizon: float, first: int = 0) -> dict:
+    """Batch size 1: one Mesa model per replication, the classic way (replications first .. first+runs-1)."""
     months = np.empty(runs)
     collapsed = np.empty(runs, dtype=bool)
     initiator = np.empty(runs, dtype=np.int16)
-    for i in range(runs):
+    for k, i in enumerate(range(first, first + runs)):
         model = CeasefireModel(scenario, SingleReplicationStreams(seed, i), horizon_months=horizon)
         out = advance_to_horizon(model, [(i, 1)], record_fan=False)
-        months[i], collapsed[i], initiator[i] = out.months[0], out.collapsed[0], out.initiator[0]
+        months[k], collapsed[k], initiator[k] = out.months[0], out.collapsed[0], out.initiator[0]
     return {"months": months, "collapsed": collapsed, "initiator": initiator, "initiators": model.initiators}
 
 

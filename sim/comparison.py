@@ -62,9 +62,13 @@ class Comparison:
     def variance_reduction(self) -> dict:
         main = self.p_collapse[self.main_key]
         paired, unpaired = main.paired_ci_width, main.unpaired_ci_width
+        outcome = f"p_collapse by month {self.main_key}"
+        if not unpaired > 0:  # every run collapses (or none) in both: the RMST still varies
+            paired, unpaired = self.rmst.paired_ci_width, self.rmst.unpaired_ci_width
+            outcome = "rmst"
         ratio = paired / unpaired if unpaired > 0 else None
         return {
-            "outcome": f"p_collapse by month {self.main_key}",
+            "outcome": outcome,
             "paired_ci_width": paired,
             "unpaired_ci_width": unpaired,
             "width_ratio": ratio,

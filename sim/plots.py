@@ -347,7 +347,7 @@ def tornado_figure(swings: list[tuple[str, float, float]], centre: float, outcom
     ax.axvline(centre, color="black", linewidth=0.8)
     if percent:
         _percent_axis(ax.xaxis)
-    ax.set_xlabel(_wrap(f"mean {outcome_label} over the sweep's points", 80))
+    ax.set_xlabel(_wrap(f"{outcome_label}: mean over the sweep's points", 80))
     ax.set_title(_wrap(title))
     ax.grid(alpha=0.3, axis="x")
     ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.3), ncol=2, frameon=False)
@@ -426,7 +426,7 @@ def partial_dependence_figure(values, y, labels: list[str], outcome_label: str, 
                 centres.append(float(x[sel].mean()))
                 means.append(float(y[ok][sel].mean()))
         ax.plot(centres, means, marker="o", color=PALETTE[i % len(PALETTE)])
-        ax.set_xlabel(labels[i], fontsize=8)
+        ax.set_xlabel(_wrap(labels[i], 30), fontsize=8)
         ax.tick_params(labelsize=7)
         ax.grid(alpha=0.3)
         if i % ncols == 0:
@@ -440,7 +440,8 @@ def partial_dependence_figure(values, y, labels: list[str], outcome_label: str, 
     return fig
 
 
-def backtest_figure(cases: list[dict], title: str, horizon: float | None = None):
+def backtest_figure(cases: list[dict], title: str, horizon: float | None = None,
+                    curve_label: str = "predicted P(still holding), fitted without the case"):
     """Each past case: the predicted survival curve (fitted without it) and its observed duration, on a
     log time axis so that truces of days and of years are both legible."""
     from matplotlib.ticker import FuncFormatter
@@ -457,7 +458,7 @@ def backtest_figure(cases: list[dict], title: str, horizon: float | None = None)
         ax = axes[k // ncols][k % ncols]
         surv = case["predicted"]["survival"]
         ax.step([lo] + [p[0] for p in surv], [1.0] + [p[1] for p in surv], where="post", color=PALETTE[0],
-                linewidth=1.6, label="predicted P(still holding), fitted without the case")
+                linewidth=1.6, label=curve_label)
         obs = case["observed_months"]
         ax.axvline(obs, color=PALETTE[1], linestyle="--", linewidth=1.6, label="observed duration")
         ax.set_xscale("log")
@@ -480,4 +481,43 @@ def backtest_figure(cases: list[dict], title: str, horizon: float | None = None)
     fig.tight_layout(rect=(0, 0.06, 1, 1))
     if cases:
         fig.legend(handles, labels, loc="lower center", ncol=2, fontsize=8, frameon=False)
+    return fig
+
+
+def posterior_figure(panels: list[dict], title: str):
+    """Calibration: for each free parameter, the posterior weights of the design points (histogram on
+    the prior's scale), the prior's range, the posterior mode and the 90% interval.
+    Each panel: name, unit, values, weights, low, high, scale ('linear'|'log'), map, q05, q95."""
+    import numpy as np
+    from matplotlib.ticker import FuncFormatter
+    plt = _pyplot()
+    k = max(len(panels), 1)
+    ncols = 2 if k > 1 else 1
+    nrows = -(-k // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(7.5, 2.4 * nrows + 1.0), squeeze=False)
+    for i, p in enumerate(panels):
+        ax = axes[i // ncols][i % ncols]
+        log = p["scale"] == "log"
+        edges = (np.geomspace(p["low"], p["high"], 21) if log else np.linspace(p["low"], p["high"], 21))
+        ax.axvspan(p["q05"], p["q95"], color=PALETTE[2], alpha=0.18, linewidth=0, label="90% interval")
+        ax.hist(p["values"], bins=edges, weights=p["weights"], color=PALETTE[0], alpha=0.85,
+                label="posterior weight of the design points")
+        ax.axvline(p["map"], color=PALETTE[1], linestyle="--", linewidth=1.6, label="posterior mode (fitted value)")
+        if log:
+            ax.set_xscale("log")
+            ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+        ax.set_xlim(p["low"], p["high"])
+        ax.set_title(_wrap(p["name"], 48), fontsize=9)
+        ax.set_xlabel(_wrap(f"{p['unit']} (prior: {p['low']:g} to {p['high']:g}, {p['scale']})", 56), fontsize=7)
+        ax.set_ylabel("posterior weight", fontsize=8)
+        ax.tick_params(labelsize=7)
+        ax.grid(alpha=0.3)
+        if i == 0:
+            handles, labels = ax.get_legend_handles_labels()
+    for j in range(len(panels), nrows * ncols):
+        axes[j // ncols][j % ncols].set_visible(False)
+    fig.suptitle(_wrap(title, 72), fontsize=11)
+    fig.tight_layout(rect=(0, 0.07, 1, 1))
+    if panels:
+        fig.legend(handles, labels, loc="lower center", ncol=3, fontsize=7, frameon=False)
     return fig

@@ -9,6 +9,7 @@ Kinds of result directory, detected from their files:
 * run: ``manifest.json``, ``summary.json``, ``survival.csv`` (and ``runs.csv``, ``timeseries.csv``);
 * compare: ``comparison.json`` with ``base/`` and ``other/`` run files;
 * sweep: ``sensitivity.json``, ``design.csv``, ``outcomes.csv``, ``manifest.json``;
+* calibration: ``calibration.json`` (and ``posterior.csv``), as ``ceasefire calibrate`` writes them;
 * backtest: ``backtest.json`` (optionally ``manifest.json``), at least::
 
       {"cases": [{"name": str, "observed_months": float, "observed_initiator": str,
@@ -62,6 +63,7 @@ FORMATS: dict[str, Callable[[float], str]] = {
     "pct": lambda x: f"{100 * x:.1f}%",          # a probability or share
     "pp": lambda x: f"{100 * x:+.1f}",           # a difference of probabilities, in percentage points
     "months": lambda x: f"{x:.1f}",              # a duration in months
+    "num1": lambda x: f"{x:.1f}",                # any other number, one decimal
     "signed": lambda x: f"{x:+.2f}",             # a signed difference in months
     "index": lambda x: f"{x:.3f}",               # a sensitivity index or score
     "p": lambda x: f"{x:.3g}",                   # a p-value
@@ -89,11 +91,13 @@ def detect_kind(directory: Path) -> str:
         return "sweep"
     if (d / "backtest.json").is_file():
         return "backtest"
+    if (d / "calibration.json").is_file():
+        return "calibration"
     if (d / "summary.json").is_file() and (d / "manifest.json").is_file():
         return "run"
     raise NotAResultDirectory(
         f"{d}: not a result directory (expected summary.json and manifest.json, comparison.json, "
-        f"sensitivity.json or backtest.json)")
+        f"sensitivity.json, backtest.json or calibration.json)")
 
 
 def build_report(directory: Path) -> str:
@@ -237,7 +241,7 @@ def _render(directory: Path, png: bool) -> _Page:
     kind = detect_kind(directory)
     page = _Page(directory, png)
     {"run": _run_report, "compare": _compare_report, "sweep": _sweep_report,
-     "backtest": _backtest_report}[kind](page)
+     "backtest": _backtest_report, "calibration": _calibration_report}[kind](page)
     page.html = _document(page)
     return page
 
@@ -356,8 +360,8 @@ def _parameter_tables(scenarios: list[tuple[str, dict]], highlight: set[str] | N
                                                                for v in values),
                          esc(info["unit"]), esc(_range_text(info)), esc(info["doc"]), esc(info["source"])])
             classes.append("changed" if marked else "")
-        head = ["parameter", *(esc(label) for label, _ in scenarios), "scale (unit)", "allowed range", "what it means",
-                "source claim"]
+        values_head = [esc(label) for label, _ in scenarios] if len(scenarios) > 1 else ["value"]
+        head = ["parameter", *values_head, "scale (unit)", "allowed range", "what it means", "source claim"]
         widths = [16, 8, 17, 8, 29, 22] if len(scenarios) == 1 else [15, 7, 7, 15, 8, 27, 21]
         out.append(f"<h3>{esc(group)}</h3>")
         out.append(_table(head, rows, row_classes=classes, cls="params", widths=widths))
@@ -466,11 +470,6 @@ def _trigger_label(key: str) -> str:
     return key.replace("_", " ")
 
 
-def _key(month: float | str) -> str:
-    m = float(month)
-    return str(int(m)) if m.is_integer() else f"{m:g}"
-
-
 # --- run -----------------------------------------------------------------------------------------
 
 VARIABLE_TEXT = {
@@ -515,7 +514,7 @@ def _fan_panels(path: Path, scen: dict) -> list[tuple[str, str, list]]:
     return panels
 
 
-def _run_body(page: _Page, d: Path, prefix: str = "") -> dict:
+def _run_files(d: Path) -> dict:
     return {"summary": _json(d / "summary.json"), "manifest": _json(d / "manifest.json"),
             "survival": survival_rows(d / "survival.csv") if (d / "survival.csv").is_file() else []}
 
@@ -523,7 +522,7 @@ def _run_body(page: _Page, d: Path, prefix: str = "") -> dict:
 def _run_report(page: _Page) -> None:
     from sim import plots
     d = page.directory
-    data = _run_body(page, d)
+    data = _run_files(d)
     s, m, surv = data["summary"], data["manifest"], data["survival"]
     scen = m.get("scenario") or {}
     src = "summary.json"
@@ -571,23 +570,25 @@ def _run_report(page: _Page) -> None:
                              f"({page.num(trig[top], f'trigger_share.{top}', 'pct', src)} of collapses).</li>")
     else:
         sentences.append(f"<li>No replication collapsed within {h:g} months.</li>")
-    rows = [[f"within {esc(k)} months", page.num(s['p_collapse'][k]['estimate'], f'p_collapse.{k}.estimate', 'pct', src),
-             page.num(s['p_collapse'][k]['ci_low'], f'p_collapse.{k}.ci_low', 'pct', src),
-             page.num(s['p_collapse'][k]['ci_high'], f'p_collapse.{k}.ci_high', 'pct', src)] for k in months]
-    rows.append([f"mean months holding (of {h:g})", page.num(s['rmst_months']['estimate'], 'rmst_months.estimate', 'months', src),
-                 page.num(s['rmst_months']['ci_low'], 'rmst_months.ci_low', 'months', src),
-                 page.num(s['rmst_months']['ci_high'], 'rmst_months.ci_high', 'months', src)])
+    rows = [[f"within {esc(k)} months",
+             *(page.num(s["p_collapse"][k][part], f"p_collapse.{k}.{part}", "pct", src)
+               for part in ("estimate", "ci_low", "ci_high"))] for k in months]
+    rows.append([f"mean months holding (of {h:g})",
+                 *(page.num(s["rmst_months"][part], f"rmst_months.{part}", "months", src)
+                   for part in ("estimate", "ci_low", "ci_high"))])
     table = _table(["P(collapse)", "estimate", "95% CI low", "95% CI high"], rows,
                    caption=f"Headline figures from {s['runs']:,} replications")
     shares = [[esc(_actor_label(scen, k)) + f" <small><code>{esc(k)}</code></small>",
                page.num(v, f"initiator_share.{k}", "pct", src)] for k, v in sorted(init.items(), key=lambda kv: -kv[1])]
-    shares_table = _table(["initiator", "share of collapses"], shares, caption="Who broke the ceasefire") if shares else ""
+    shares_table = (_table(["initiator", "share of collapses"], shares, caption="Who broke the ceasefire")
+                    if shares else "")
     trig_rows = [[esc(_trigger_label(k)), page.num(v, f"trigger_share.{k}", "pct", src)]
                  for k, v in sorted((s.get("trigger_share") or {}).items(), key=lambda kv: -kv[1])]
     trig_table = _table(["trigger", "share of collapses"], trig_rows, caption="What triggered the collapse") \
         if trig_rows else ""
     page.section("headline", "Headline figures",
-                 f'<ul class="sentences">{"".join(sentences)}</ul>{table}<div class="two">{shares_table}{trig_table}</div>')
+                 f'<ul class="sentences">{"".join(sentences)}</ul>{table}'
+                 f'<div class="two">{shares_table}{trig_table}</div>')
 
     figs = []
     if surv:
@@ -670,7 +671,7 @@ def _compare_report(page: _Page) -> None:
     d = page.directory
     c = _json(d / "comparison.json")
     src = "comparison.json"
-    runs = {role: _run_body(page, d / role) for role in ("base", "other") if (d / role / "summary.json").is_file()}
+    runs = {role: _run_files(d / role) for role in ("base", "other") if (d / role / "summary.json").is_file()}
     scen = {role: (runs[role]["manifest"].get("scenario") or {}) for role in runs}
     bname, oname = c["scenarios"]["base"]["name"], c["scenarios"]["other"]["name"]
     h = c["horizon_months"]
@@ -717,7 +718,8 @@ def _compare_report(page: _Page) -> None:
     verdict = _verdict(r, f"lasts longer under {oname}", f"collapses sooner under {oname}", "lasts about as long")
     sentences.append(f"<li>Mean months holding within {h:g} months: the ceasefire {esc(verdict)} "
                      f"({page.ci(r, 'differences.rmst', 'signed', src)} months).</li>")
-    rows.append([f"mean months holding (of {h:g})", "", "", page.num(r["estimate"], "differences.rmst.estimate", "signed", src),
+    rows.append([f"mean months holding (of {h:g})", "", "",
+                 page.num(r["estimate"], "differences.rmst.estimate", "signed", src),
                  page.num(r["ci_low"], "differences.rmst.ci_low", "signed", src) + " to "
                  + page.num(r["ci_high"], "differences.rmst.ci_high", "signed", src)])
     med = c["differences"]["median"]
@@ -802,9 +804,8 @@ def _compare_report(page: _Page) -> None:
                  f" (highlighted) have different values: {n_changed} numeric parameter(s) at the start; scheduled "
                  f"events that differ are marked the same way below.</p>" + actors
                  + _parameter_tables(both) + "<h3>Scheduled events</h3>" + _events_table(both))
-    mans = [(f"base: {bname}", {k: v for k, v in runs["base"]["manifest"].items() if k != "scenario"})] if "base" in runs else []
-    if "other" in runs:
-        mans.append((f"other: {oname}", {k: v for k, v in runs["other"]["manifest"].items() if k != "scenario"}))
+    mans = [(f"{role}: {name}", {k: v for k, v in runs[role]["manifest"].items() if k != "scenario"})
+            for role, name in (("base", bname), ("other", oname)) if role in runs]
     stop = c.get("stopping") or {}
     page.section("provenance", "Provenance",
                  _provenance(mans) + f"<p>Stopping rule: {esc(stop.get('reason', ''))}; {c['runs']:,} paired "
@@ -855,8 +856,8 @@ def _sweep_scenario(manifest: dict) -> tuple[dict | None, str]:
             continue
         fp = hashlib.sha256((text + json.dumps(scenario.model_dump(mode="json"), sort_keys=True)).encode()).hexdigest()
         if fp == manifest.get("fingerprint"):
-            return resolved_dict(scenario), (f"read from {os.path.normpath(cand.parent / rel)}, unchanged since the sweep "
-                                             f"(checked against the sweep's fingerprint)")
+            return resolved_dict(scenario), (f"read from {os.path.normpath(cand.parent / rel)}, unchanged since "
+                                             f"the sweep (checked against the sweep's fingerprint)")
         return None, (f"{cand.parent / rel} or the experiment file changed since the sweep ran, so its current "
                       f"values are not shown")
     return None, f"the experiment file {exp_file} is not found from here"
@@ -891,6 +892,7 @@ def _sweep_report(page: _Page) -> None:
     scen, scen_note = _sweep_scenario(manifest)
     olabel = outcome_label(outcome, h, scen)
     percent = outcome != "rmst"
+    axis_label = f"{olabel}, %" if percent else olabel
     res = sens["outcomes"][outcome]
     method = res["method"]
     page.title = f"Which factor matters most? {sens['experiment']}"
@@ -899,7 +901,8 @@ def _sweep_report(page: _Page) -> None:
     ftab = []
     for fname, f in sens["factors"].items():
         cls = _factor_class(f["path"], scen)
-        info = field_info(cls, f["path"].split(".")[-1]) if cls is not None and f["path"].split(".")[-1] in cls.model_fields else {}
+        field_name = f["path"].split(".")[-1]
+        info = field_info(cls, field_name) if cls is not None and field_name in cls.model_fields else {}
         base_value = _get(scen, f["path"]) if scen else None
         dist = f.get("distribution", "uniform")
         if dist == "triangular":
@@ -962,7 +965,7 @@ def _sweep_report(page: _Page) -> None:
         lo_i, hi_i = int(np.nanargmin(y)), int(np.nanargmax(y))
 
         def at(i):
-            return ", ".join(f"{n} = {values[i, k]:g}" for k, n in enumerate(names))
+            return ", ".join(f"{n} = {values[i, k]:.3g}" for k, n in enumerate(names))
         extra.append(f"<li>Across the points, {esc(olabel)} ranges from {fmt_o(y[lo_i])} ({esc(at(lo_i))}) to "
                      f"{fmt_o(y[hi_i])} ({esc(at(hi_i))}).</li>")
     if res.get("r_squared") is not None:
@@ -1018,12 +1021,14 @@ def _sweep_report(page: _Page) -> None:
         centre = float(np.mean(y[ok]))
         s0 = swings[0]
         figs.append(page.figure(
-            plots.tornado_figure(swings, centre, olabel, f"{sens['experiment']}: tornado (conditional means)", percent),
+            plots.tornado_figure(swings, centre, axis_label, f"{sens['experiment']}: tornado (conditional means)",
+                                 percent),
             "tornado",
             f"Tornado chart: mean {olabel} with each factor in its lowest and highest fifth, around the overall mean "
             f"{fmt_o(centre)}; the widest swing is {s0[0]}, from {fmt_o(s0[1])} to {fmt_o(s0[2])}.",
-            f"Mean {esc(olabel)} over the points where the factor is in the lowest fifth of its range (left bar) and "
-            f"in the highest fifth (right, hatched), against the mean over all points (vertical line)."))
+            f"Mean {esc(olabel)} over the points where the factor is in the lowest fifth of its range (plain bars) "
+            f"and in its highest fifth (hatched bars), against the mean over all points (vertical line); factors "
+            f"sorted by the width of their swing."))
         if sens["sampler"] == "grid" and len(names) in (1, 2):
             low = np.array([_float(r.get(f"{outcome}_ci_low")) for r in out_rows])
             high = np.array([_float(r.get(f"{outcome}_ci_high")) for r in out_rows])
@@ -1039,13 +1044,13 @@ def _sweep_report(page: _Page) -> None:
                        f"{fmt_o(y[-1])}.")
                 cap = f"{esc(olabel)} against {esc(names[0])}, with the 95% confidence interval at each point."
             figs.append(page.figure(
-                plots.grid_figure(values, y, low, high, names, labels, olabel, f"{sens['experiment']}: {olabel}",
-                                  percent),
+                plots.grid_figure(values, y, low, high, names, labels, axis_label,
+                                  f"{sens['experiment']}: {olabel}", percent),
                 "grid", alt, cap))
         else:
             figs.append(page.figure(
                 plots.partial_dependence_figure(values, y, [f"{n} ({_unit_of(sens['factors'][n]['path'], scen)})"
-                                                            for n in names], olabel,
+                                                            for n in names], axis_label,
                                                 f"{sens['experiment']}: partial dependence", percent),
                 "partial_dependence",
                 f"Partial dependence of {olabel} on each of the {len(names)} factors: the mean outcome in five "
@@ -1055,7 +1060,7 @@ def _sweep_report(page: _Page) -> None:
 
     if scen:
         varied = {f["path"] for f in sens["factors"].values()}
-        body = (f"<p>Every numeric parameter of the base scenario ({esc(scen_note)}). Rows marked "
+        body = (f"<p>Every numeric parameter of the base scenario, {esc(scen_note)}. Rows marked "
                 f"<span class=\"flag\">varied</span> (highlighted) are the factors of this sweep; their value here "
                 f"is the base value, replaced at each point by the design's value.</p>"
                 + "<h3>Actors</h3>" + _actors_table(scen)
@@ -1066,6 +1071,9 @@ def _sweep_report(page: _Page) -> None:
                 f"recovered: {esc(scen_note)}. The factors and their ranges are in the table above.</p>")
     page.section("parameters", "Parameters", body)
     prov = {k: v for k, v in manifest.items() if k not in ("experiment_definition", "scenario")}
+    if prov:
+        prov.update({"seed": sens.get("seed"), "replications per point": sens.get("replications_per_point"),
+                     "horizon_months": sens.get("horizon_months"), "sampler": sens.get("sampler")})
     page.section("provenance", "Provenance", _provenance([("sweep", prov)]) if prov else
                  "<p class=\"muted\">No manifest.json in this directory.</p>")
 
@@ -1129,8 +1137,8 @@ def _backtest_report(page: _Page) -> None:
         who = cse.get("observed_initiator")
         rows.append([f"<code>{esc(cse['name'])}</code>",
                      page.num(cse["observed_months"], f"cases.{i}.observed_months", "months", src),
-                     esc(who or "") + (f" (predicted {page.num(ishare[who], f'cases.{i}.predicted.initiator_share.{who}', 'pct', src)})"
-                                       if who in ishare else ""), med_text,
+                     esc(who or "") + (" (predicted " + page.num(ishare[who], f"cases.{i}.predicted.initiator_share.{who}",
+                                                                 "pct", src) + ")" if who in ishare else ""), med_text,
                      *(page.num(pc[k], f"cases.{i}.predicted.p_collapse.{k}", "pct", src) if k in pc else "n/a"
                        for k in months),
                      page.num(pit, f"cases.{i}.observed_percentile", "pct", src) if pit is not None else "n/a"])
@@ -1142,8 +1150,8 @@ def _backtest_report(page: _Page) -> None:
         bmonths += [k for k in (s.get("brier") or {}) if k not in bmonths]
     for fname, s in scores.items():
         srows.append([esc(FORECAST_TEXT.get(fname, fname)),
-                      *(page.num(s["brier"][k], f"scores.{fname}.brier.{k}", "index", src) if k in (s.get("brier") or {})
-                        else "n/a" for k in bmonths),
+                      *(page.num(s["brier"][k], f"scores.{fname}.brier.{k}", "index", src)
+                        if k in (s.get("brier") or {}) else "n/a" for k in bmonths),
                       page.num(s.get("log"), f"scores.{fname}.log", "index", src),
                       page.num(s.get("crps"), f"scores.{fname}.crps", "index", src)])
     score_table = _table(["forecast", *(f"Brier, {esc(k)} months" for k in bmonths), "log score", "CRPS (months)"],
@@ -1196,6 +1204,109 @@ def _backtest_report(page: _Page) -> None:
                  "<p class=\"muted\">No manifest.json in this directory.</p>")
 
 
+# --- calibration ---------------------------------------------------------------------------------
+
+def _calibration_report(page: _Page) -> None:
+    from sim import plots
+    d = page.directory
+    cal = _json(d / "calibration.json")
+    src = "calibration.json"
+    params = cal.get("parameters") or {}
+    cases = cal.get("cases") or []
+    diag = cal.get("diagnostics") or {}
+    page.title = f"Fitting the model to past ceasefires: {cal.get('name', '')}"
+    page.kind_label = "Calibration"
+    names = ", ".join(c["name"] for c in cases)
+    page.section("question", "The question", (
+        f"<p class=\"lead\">Which values of the model's free global rates make the {len(cases)} past ceasefires "
+        f"({esc(names)}) most likely to have lasted as long as they did, and ended as they did?</p>"
+        f"<p>{page.num(cal.get('points'), 'points', 'int', src)} candidate sets of rates were drawn from the prior "
+        f"ranges below (a Latin hypercube); every case was simulated "
+        f"{page.num(cal.get('replications'), 'replications', 'int', src)} times at each set, on common random "
+        f"numbers, for {_float(cal.get('horizon_months')):g} months. Each set is weighted by how likely it makes the "
+        f"observed durations and initiators (posterior weights); the fitted value is the best set (posterior mode), "
+        f"with a 90% interval from the weights. Every other parameter is each case's own, from its scenario file."
+        f"</p>"))
+    sentences, rows = [], []
+    for key, p in params.items():
+        info = field_info(Dynamics, key) if key in Dynamics.model_fields else {}
+        unit = info.get("unit", "")
+        sentences.append(f"<li><code>{esc(p.get('path', key))}</code>: "
+                         f"{page.num(p.get('map'), f'parameters.{key}.map', 'index', src)} {esc(unit)} (90% interval "
+                         f"{page.num(p.get('q05'), f'parameters.{key}.q05', 'index', src)} to "
+                         f"{page.num(p.get('q95'), f'parameters.{key}.q95', 'index', src)}).</li>")
+        prior = p.get("prior") or [None, None, ""]
+        rows.append([_path(p.get("path", key)), page.num(p.get("map"), f"parameters.{key}.map", "index", src),
+                     page.num(p.get("q05"), f"parameters.{key}.q05", "index", src),
+                     page.num(p.get("q95"), f"parameters.{key}.q95", "index", src),
+                     esc(f"{prior[0]:g} to {prior[1]:g}, {prior[2]}") if prior[0] is not None else "",
+                     esc(unit), esc(info.get("doc", "")), esc(info.get("source", ""))])
+    if diag.get("effective_sample_size") is not None:
+        sentences.append(f"<li>Effective sample size of the posterior: "
+                         f"{page.num(diag['effective_sample_size'], 'diagnostics.effective_sample_size', 'num1', src)}"
+                         f" of {cal.get('points')} design points (small values mean the design covers the "
+                         f"posterior thinly); the largest single weight is "
+                         f"{page.num(diag.get('max_weight'), 'diagnostics.max_weight', 'pct', src)}.</li>")
+    for i, c in enumerate(cases):
+        pred = c.get("predicted") or {}
+        mkey = "median_months" if "median_months" in pred else "median"
+        med = pred.get(mkey)
+        sentences.append(
+            f"<li><code>{esc(c['name'])}</code>: held "
+            f"{page.num(c['observed_months'], f'cases.{i}.observed_months', 'months', src)} months; fitted model's median "
+            + ((page.num(med, f"cases.{i}.predicted.{mkey}", "months", src) + " months") if med is not None
+               else "beyond the horizon")
+            + (", observed duration at the "
+               + page.num(c["observed_percentile"], f"cases.{i}.observed_percentile", "pct", src)
+               + " point of the prediction" if c.get("observed_percentile") is not None else "") + ".</li>")
+    table = _table(["parameter", "fitted (mode)", "90% low", "90% high", "prior range", "scale (unit)",
+                    "what it means", "source claim"], rows, caption="Fitted global rates", cls="params",
+                   widths=[17, 8, 8, 8, 11, 14, 18, 16])
+    page.section("headline", "Headline figures", f'<ul class="sentences">{"".join(sentences)}</ul>{table}')
+    figs = []
+    if (d / "posterior.csv").is_file() and params:
+        post = _csv(d / "posterior.csv")
+        panels = []
+        for key, p in params.items():
+            prior = p.get("prior") or [min(_float(r[key]) for r in post), max(_float(r[key]) for r in post), "linear"]
+            info = field_info(Dynamics, key) if key in Dynamics.model_fields else {}
+            panels.append({"name": p.get("path", key), "unit": info.get("unit", "value"),
+                           "values": [_float(r[key]) for r in post], "weights": [_float(r["weight"]) for r in post],
+                           "low": prior[0], "high": prior[1], "scale": prior[2], "map": p["map"], "q05": p["q05"],
+                           "q95": p["q95"]})
+        figs.append(page.figure(
+            plots.posterior_figure(panels, "Posterior of the free rates over the prior ranges"), "posterior",
+            f"{len(panels)} histograms, one per fitted rate, of the posterior weight across its prior range, with the "
+            f"fitted value and its 90% interval; " + "; ".join(
+                f"{pp['name']} {pp['map']:.3g} ({pp['q05']:.3g} to {pp['q95']:.3g})" for pp in panels) + ".",
+            "Posterior weight of the design points over each free rate's prior range (log axis where the prior is "
+            "log-uniform), the fitted value (dashed) and the 90% interval (shaded)."))
+    if cases:
+        figs.append(page.figure(
+            plots.backtest_figure(cases, "Fitted model: predicted survival and observed duration, case by case",
+                                  curve_label="predicted P(still holding), all cases in the fit"),
+            "fit",
+            f"{len(cases)} small charts, one per past ceasefire, each with the fitted model's predicted survival "
+            f"curve and a dashed line at the observed duration.",
+            "In-sample fit: each case's predicted probability that the ceasefire still holds, with every case used in "
+            "the fit, and the duration actually observed (dashed). The backtest report gives the out-of-sample "
+            "version."))
+    page.section("figures", "Figures", "\n".join(figs))
+    ll = diag.get("loglik_by_case_at_map") or {}
+    page.section("parameters", "Parameters",
+                 "<p>The fitted rates are in the headline table. Log-likelihood of each case at the fitted values "
+                 "(higher is better; 0 is the most a case can give):</p>"
+                 + _table(["case", "log-likelihood at the mode"],
+                          [[f"<code>{esc(k)}</code>", esc(f"{v:.3f}")] for k, v in ll.items()])
+                 + f"<p>Smoothing window of the likelihood: ±{esc(cal.get('window'))} in log time; seed "
+                   f"{esc(cal.get('seed'))}.</p>")
+    man = cal.get("manifest") if isinstance(cal.get("manifest"), dict) else {}
+    prov = {k: v for k, v in man.items() if not isinstance(v, (dict, list))}
+    prov.update({"seed": cal.get("seed"), "points": cal.get("points"), "replications": cal.get("replications"),
+                 "horizon_months": cal.get("horizon_months")})
+    page.section("provenance", "Provenance", _provenance([("calibration", prov)]))
+
+
 # --- the document ----------------------------------------------------------------------------------
 
 CSS = """
@@ -1226,6 +1337,7 @@ th, td { border-bottom: 1px solid var(--rule); padding: .3rem .6rem; text-align:
 thead th { border-bottom: 2px solid var(--ink); background: #f4f6f8; }
 table.params td:nth-child(n+4) { font-size: .82rem; }
 table.params td, table.params th { max-width: 26rem; }
+table.params td { overflow-wrap: anywhere; }
 tr.changed > * { background: var(--flag); }
 tr.changed > th { border-left: 4px solid var(--flagb); }
 .flag { display: inline-block; font-size: .72rem; font-weight: 700; text-transform: uppercase; letter-spacing: .04em;
@@ -1234,7 +1346,8 @@ tr.changed > th { border-left: 4px solid var(--flagb); }
 figure { margin: 1.6rem 0; padding: .8rem; border: 1px solid var(--rule); border-radius: 4px; }
 figure svg.chart { display: block; width: 100%; max-width: 760px; height: auto; margin: 0 auto; }
 figcaption { font-size: .9rem; margin-top: .5rem; color: #333; }
-footer { margin-top: 3rem; font-size: .8rem; color: var(--muted); border-top: 1px solid var(--rule); padding-top: .6rem; }
+footer { margin-top: 3rem; font-size: .8rem; color: var(--muted); border-top: 1px solid var(--rule);
+         padding-top: .6rem; }
 @media print { body { max-width: none; } figure { break-inside: avoid; } nav { display: none; } }
 """.replace("@BLUE@", PALETTE[0]).replace("@ORANGE@", PALETTE[4])
 

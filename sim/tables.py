@@ -113,8 +113,7 @@ def comparison_text(c) -> str:
         f"  Log-rank test p = {d['logrank_p']:.3g}; initiators: {shares_text(d['initiator_test']['base_share'])} "
         f"vs {shares_text(d['initiator_test']['other_share'])}"
         + (f" (chi-square p = {d['initiator_test']['p_value']:.3g})" if d['initiator_test']['p_value'] is not None else ""),
-        f"  Pairing on common random numbers made the CI {1 / vr['width_ratio']:.1f} times narrower"
-        if vr["width_ratio"] else "  Pairing: the two scenarios gave identical outcomes in every replication",
+        _pairing_sentence(vr),
         "",
     ]
     for month, diffd in d["differences"]["p_collapse"].items():
@@ -128,6 +127,16 @@ def comparison_text(c) -> str:
         if len(d["parameter_diff"]) > 25:
             lines.append(f"    ... and {len(d['parameter_diff']) - 25} more (see comparison.json)")
     return "\n".join(lines)
+
+
+def _pairing_sentence(vr: dict) -> str:
+    ratio = vr["width_ratio"]
+    if ratio is None:
+        return "  Pairing: no outcome varies across replications, so there is no interval to narrow"
+    if ratio == 0:
+        return "  Pairing: the two scenarios gave identical outcomes in every replication"
+    return (f"  Pairing on common random numbers made the CI of {vr['outcome']} {1 / ratio:.1f} times narrower "
+            f"than independent runs would")
 
 
 def _difference_sentence(base, other, when, diffd, pa, pb) -> str:

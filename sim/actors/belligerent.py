@@ -61,6 +61,7 @@ class BelligerentAgent(ActorAgent):
         for s in self.supporters:
             power = power + s.contribution()
         self._own_power = power
+        self._grievance = -np.expm1(-self.recent_incidents / self.model.dynamics.grievance_scale)
 
     def effective_readiness(self):
         """Readiness cut by exhaustion (up to exhaustion_effect) and by forces drawn to other fronts
@@ -87,7 +88,7 @@ class BelligerentAgent(ActorAgent):
 
     def grievance(self):
         """0-1: how much recent attacks by the other side push it to answer (doc 002)."""
-        return -np.expm1(-self.recent_incidents / self.model.dynamics.grievance_scale)
+        return self._grievance
 
     def advantage_over(self, target, covered):
         """Share of the attacker in the balance of power across this line, 0-1."""
