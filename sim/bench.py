@@ -20,7 +20,7 @@ import numpy as np
 
 from sim.montecarlo import LocalExecutor, advance_to_horizon, simulate
 from sim.model import CeasefireModel
-from sim.rng import SingleReplicationStreams, blocks_for
+from sim.rng import SingleReplicationStreams
 
 TARGETS = {
     "batched_vs_batch_size_1": ">= 40",

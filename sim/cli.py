@@ -95,12 +95,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, metavar="DIR", help="result directory (default results/sweeps/<name>)")
     p.add_argument("--restart", action="store_true", help="discard a partial sweep in the directory")
     p.add_argument("--quiet", action="store_true", help="no progress bar, no table")
+    _report_flag(p)
 
     p = sub.add_parser("bench", help="measure throughput ratios (batched, kernel, jobs, memory, sweep)")
     p.add_argument("scenario", type=Path, nargs="?", default=Path("scenarios/idlib_2020_moscow.toml"))
     p.add_argument("--runs", type=_positive_int, default=10_000, metavar="N", help="replications (default 10000)")
     p.add_argument("--repeats", type=_positive_int, default=3, metavar="K", help="repetitions per figure (median)")
-    p.add_argument("--sweep", type=Path, default=Path("experiments/deterrence_vs_interest_grid.toml"),
+    p.add_argument("--sweep", type=Path, default=Path("experiments/bench_sweep.toml"),
                    metavar="EXPERIMENT", help="experiment for the sweep figure")
     p.add_argument("--out", type=Path, metavar="DIR", help="where bench.json goes (default results/bench/<stamp>)")
 
@@ -109,6 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--jobs", type=_positive_int, metavar="J", help="worker processes (default: all cores)")
     p.add_argument("--out", type=Path, metavar="DIR", help="result directory (default results/calibration/<name>)")
     p.add_argument("--quiet", action="store_true")
+    _report_flag(p)
 
     p = sub.add_parser("backtest", help="leave-one-out forecasts of the historical cases, scored")
     p.add_argument("--cases", type=Path, metavar="DIR", help="directory of historical scenario files "
@@ -118,6 +120,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, metavar="DIR", default=Path("results/reference/backtest"),
                    help="result directory (default results/reference/backtest)")
     p.add_argument("--quiet", action="store_true")
+    _report_flag(p)
+
+    p = sub.add_parser("report", help="write DIR/report.html: a self-contained page of a result directory")
+    p.add_argument("directory", type=Path, metavar="DIR", help="a run, compare, sweep or backtest directory")
+    p.add_argument("--open", action="store_true", help="open the report in the default web browser")
 
     p = sub.add_parser("diff", help="parameters that differ between two scenarios after inheritance")
     p.add_argument("a", type=Path)
@@ -136,6 +143,27 @@ def _common_run_flags(p) -> None:
     p.add_argument("--jobs", type=_positive_int, metavar="J", help="worker processes (default: all cores)")
     p.add_argument("--out", type=Path, metavar="DIR", help="result directory")
     p.add_argument("--quiet", action="store_true", help="no progress bar, no table")
+    _report_flag(p)
+
+
+def _report_flag(p) -> None:
+    p.add_argument("--no-report", action="store_true", help="do not write report.html (and figures/)")
+
+
+def _write_report(directory: Path, args) -> bool:
+    """DIR/report.html once the results are complete; False (and a message) if it could not be written."""
+    if args.no_report:
+        return True
+    from sim.report import write_report
+    try:
+        path = write_report(directory)
+    except Exception as exc:  # noqa: BLE001 - the results are written; say why the page is not
+        print(f"{directory}: report.html not written ({exc.__class__.__name__}: {exc}); the results are "
+              f"complete, run 'ceasefire report {directory}' to try again", file=sys.stderr)
+        return False
+    if not args.quiet:
+        print(f"Report written to {path}")
+    return True
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -203,8 +231,9 @@ def cmd_run(args) -> int:
     store.save_run(result, out)
     if not args.quiet:
         print(run_table(result))
+    reported = _write_report(out, args)
     print(f"Results written to {out}")
-    return EXIT_OK
+    return EXIT_OK if reported else EXIT_FAILURE
 
 
 def cmd_compare(args) -> int:
@@ -224,6 +253,7 @@ def cmd_compare(args) -> int:
                               progress=progress)
     stamp = store.utc_stamp()
     names = [c.other.scenario.name for c in comparisons]
+    reported = True
     for i, c in enumerate(comparisons):
         pair = f"{base.name}-vs-{names[i]}"
         if names.count(names[i]) > 1:  # variants that inherit their base's name must not overwrite each other
@@ -235,8 +265,9 @@ def cmd_compare(args) -> int:
         store.save_comparison(c, out)
         if not args.quiet:
             print(comparison_text(c))
+        reported = _write_report(out, args) and reported
         print(f"Results written to {out}")
-    return EXIT_OK
+    return EXIT_OK if reported else EXIT_FAILURE
 
 
 def cmd_sweep(args) -> int:
@@ -258,8 +289,9 @@ def cmd_sweep(args) -> int:
         return EXIT_USAGE
     if not args.quiet:
         print(sensitivity_text(loaded, analysis))
+    reported = _write_report(out, args)
     print(f"Results written to {out}")
-    return EXIT_OK
+    return EXIT_OK if reported else EXIT_FAILURE
 
 
 def cmd_bench(args) -> int:
@@ -278,38 +310,53 @@ def cmd_bench(args) -> int:
     return EXIT_OK
 
 
-def cmd_calibrate(args) -> int:
-    from sim import store
+def _calibrate(args, cases_dir=None):
+    """Load the calibration file and its cases, and simulate every case over the prior design."""
     from sim.calibration import calibrate, load_calibration
     from sim.montecarlo import LocalExecutor
+    cal, cases = load_calibration(args.calibration, cases_dir)
+    with _progress(args.quiet, cal.points * len(cases), "case-points") as progress, LocalExecutor(args.jobs) as ex:
+        return cal, cases, calibrate(cal, cases, ex, progress)
+
+
+def cmd_calibrate(args) -> int:
+    from sim import store
     from sim.tables import calibration_text
 
-    cal, cases = load_calibration(args.calibration)
+    cal, _, result = _calibrate(args)
     out = args.out or Path("results/calibration") / cal.name
-    with _progress(args.quiet, cal.points * len(cases), "case-points") as progress, LocalExecutor(args.jobs) as ex:
-        result = calibrate(cal, cases, ex, progress)
     store.save_calibration(result, out)
     if not args.quiet:
         print(calibration_text(result.calibration_report()))
+    reported = _write_report(out, args)
     print(f"Results written to {out}")
-    return EXIT_OK
+    return EXIT_OK if reported else EXIT_FAILURE
 
 
 def cmd_backtest(args) -> int:
     from sim import store
-    from sim.calibration import calibrate, load_calibration
-    from sim.montecarlo import LocalExecutor
     from sim.tables import backtest_text
 
-    cal, cases = load_calibration(args.calibration, args.cases)
-    with _progress(args.quiet, cal.points * len(cases), "case-points") as progress, LocalExecutor(args.jobs) as ex:
-        result = calibrate(cal, cases, ex, progress)
+    _, cases, result = _calibrate(args, args.cases)
     backtest = result.backtest()
     store.save_backtest(backtest, args.out, extra={"calibration_file": str(args.calibration),
                                                    "cases": [c.name for c in cases]})
     if not args.quiet:
         print(backtest_text(backtest))
+    reported = _write_report(args.out, args)
     print(f"Results written to {args.out}")
+    return EXIT_OK if reported else EXIT_FAILURE
+
+
+def cmd_report(args) -> int:
+    from sim.report import NotAResultDirectory, open_report, write_report
+    try:
+        path = write_report(args.directory)
+    except NotAResultDirectory as exc:
+        raise InputError([str(exc)]) from None
+    print(f"Report written to {path}")
+    if args.open and not open_report(path):
+        print(f"no web browser could be started; open {path.resolve().as_uri()}", file=sys.stderr)
     return EXIT_OK
 
 
@@ -355,7 +402,7 @@ class _progress:
 
 
 COMMANDS = {"validate": cmd_validate, "run": cmd_run, "compare": cmd_compare, "sweep": cmd_sweep, "bench": cmd_bench,
-            "calibrate": cmd_calibrate, "backtest": cmd_backtest,
+            "calibrate": cmd_calibrate, "backtest": cmd_backtest, "report": cmd_report,
             "diff": cmd_diff,
             "params": cmd_params}
 

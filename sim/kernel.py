@@ -16,7 +16,7 @@ import numpy as np
 
 from sim.incidents import poisson_from_uniform
 from sim.rng import BlockStreams, blocks_for
-from sim.schema import Belligerent, Guarantor, Patron, Pretext, Scenario, Supporter
+from sim.schema import Scenario
 
 
 def _roles(scenario: Scenario):
@@ -31,7 +31,7 @@ def kernel_supports(scenario: Scenario) -> bool:
     by = _roles(scenario)
     if len(by["guarantor"]) != 1 or len(by["patron"]) != 1 or len(by["belligerent"]) != 2:
         return False
-    (gk, g), (pk, p) = by["guarantor"][0], by["patron"][0]
+    (gk, g), (_, p) = by["guarantor"][0], by["patron"][0]
     (bk, b), (ok, o) = by["belligerent"]
     if g.protects != [ok] or p.backs != [bk] or p.guarantor != gk:
         return False
@@ -60,8 +60,8 @@ def run_kernel(scenario: Scenario, *, seed: int, runs: int, horizon_months: floa
 
 def _kernel_batch(scenario, seed, blocks, horizon_months):
     by = _roles(scenario)
-    (gk, g), (pk, p) = by["guarantor"][0], by["patron"][0]
-    (bk, b), (ok, o) = by["belligerent"]
+    (gk, _), (pk, _) = by["guarantor"][0], by["patron"][0]
+    (bk, _), (ok, _) = by["belligerent"]
     pretexts = by["pretext"]
     supporters = by["supporter"]
     st = BlockStreams(seed, blocks)

@@ -37,7 +37,6 @@ import json
 import math
 import os
 import re
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -110,7 +109,7 @@ def write_report(directory: Path) -> Path:
     directory = Path(directory)
     page = _render(directory, png=True)
     for name, data in page.pngs.items():
-        write_bytes_atomic(directory / FIGURE_DIR / f"{name}.png", data)
+        store.write_bytes_atomic(directory / FIGURE_DIR / f"{name}.png", data)
     path = directory / REPORT_NAME
     store.write_text_atomic(path, page.html)
     return path
@@ -119,24 +118,6 @@ def write_report(directory: Path) -> Path:
 def open_report(path: Path) -> bool:
     import webbrowser
     return webbrowser.open(Path(path).resolve().as_uri())
-
-
-def write_bytes_atomic(path: Path, data: bytes) -> None:
-    """Binary twin of :func:`sim.store.write_text_atomic`: a temporary name, fsync, then os.replace."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        os.chmod(tmp, 0o666 & ~store._UMASK)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 # --- reading the directory -----------------------------------------------------------------------

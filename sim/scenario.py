@@ -6,6 +6,7 @@ import copy
 import difflib
 import hashlib
 import json
+import re
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -150,7 +151,7 @@ def _validate_model(raw: dict[str, Any], source: str) -> Scenario:
                 for part in message.split("; "):
                     # "field: message" from a table's own validator names a key inside that table
                     head, sep, rest = part.partition(": ")
-                    if sep and path != "(top level)" and head.isidentifier():
+                    if sep and path != "(top level)" and re.fullmatch(r"[A-Za-z_][\w.]*", head):
                         problems.append(f"{source}: {path}.{head}: {rest}")
                     elif path == "(top level)":
                         problems.append(f"{source}: {part}")

@@ -362,6 +362,16 @@ class Event(Strict):
     set: dict[str, float] = Field(min_length=1)
     """Key paths (like `actors.russia.distraction`) and their new values."""
 
+    @model_validator(mode="before")
+    @classmethod
+    def _numeric_values(cls, data):
+        if isinstance(data, dict) and isinstance(data.get("set"), dict):
+            bad = [f"set.{k}: must be a number, not {_toml_text(v)}" for k, v in data["set"].items()
+                   if isinstance(v, (bool, str)) or (isinstance(v, float) and math.isnan(v))]
+            if bad:
+                raise ValueError("; ".join(bad))
+        return data
+
     @model_validator(mode="after")
     def _one_time(self) -> "Event":
         if (self.at is None) == (self.month is None):

@@ -13,7 +13,6 @@ import os
 import platform
 import shutil
 import subprocess
-import sys
 import tempfile
 from contextlib import contextmanager
 from datetime import datetime, timezone
@@ -57,14 +56,15 @@ def _current_umask() -> int:
 _UMASK = _current_umask()
 
 
-def write_text_atomic(path: Path, text: str) -> None:
+def write_bytes_atomic(path: Path, data: bytes) -> None:
+    """Write under a temporary name, fsync, then rename: readers never see a half-written file."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
         os.chmod(tmp, 0o666 & ~_UMASK)
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            fh.write(text)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
@@ -72,6 +72,10 @@ def write_text_atomic(path: Path, text: str) -> None:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    write_bytes_atomic(path, text.encode("utf-8"))
 
 
 def write_json(path: Path, data: Any) -> None:
@@ -348,7 +352,8 @@ class SweepStore:
             sweep_figures(loaded, values, rows, analysis, self.directory)
         write_json(self.directory / "manifest.json", {
             "experiment": e.name, "experiment_file": str(loaded.path), "fingerprint": self.fingerprint,
-            "scenario_name": loaded.scenario.name, "points": self.points, "created_utc": utc_stamp(),
+            "scenario_name": loaded.scenario.name, "scenario": loaded.scenario.model_dump(mode="json"),
+            "points": self.points, "created_utc": utc_stamp(),
             **environment(), "experiment_definition": e.model_dump(mode="json")})
 
 

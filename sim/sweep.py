@@ -137,10 +137,13 @@ def make_tasks(loaded: LoadedExperiment, values: np.ndarray, pending: list[int],
     e = loaded.experiment
     per_task = max(1, REPLICATIONS_PER_TASK // e.replications)
     per_task = max(1, min(per_task, math.ceil(len(pending) / max(1, 4 * jobs))))
+    n_tasks = math.ceil(len(pending) / per_task)
     paths = tuple(f.path for f in e.factors.values())
     tasks = []
-    for i in range(0, len(pending), per_task):
-        chunk = pending[i:i + per_task]
+    # Points are dealt out in turn: neighbouring points (a grid row, say) often cost alike, so
+    # consecutive chunks would leave one worker with all the slow ones.
+    for i in range(n_tasks):
+        chunk = pending[i::n_tasks]
         tasks.append(PointTask(loaded.scenario, e.seed, e.horizon_months, e.replications, paths, tuple(e.outcomes),
                                tuple(chunk), tuple(tuple(float(x) for x in values[p]) for p in chunk)))
     return tasks

@@ -65,7 +65,7 @@ def parameter_table(role: str | None = None) -> str:
     from sim.params import field_info
     from sim.schema import ROLE_CLASSES, CrossTheatreTension, Dynamics, Economy, OtherFronts
 
-    groups = {**{r: [(f"actors.<name>", c)] for r, c in ROLE_CLASSES.items()},
+    groups = {**{r: [("actors.<name>", c)] for r, c in ROLE_CLASSES.items()},
               "processes": [("processes.cross_theatre_tension", CrossTheatreTension),
                             ("processes.economy", Economy), ("processes.other_fronts", OtherFronts)],
               "dynamics": [("dynamics", Dynamics)]}

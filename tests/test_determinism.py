@@ -290,3 +290,20 @@ def test_poisson_from_uniform_is_monotone_in_u_and_in_the_mean():
     assert np.all(np.diff(counts) >= 0)
     assert np.all(poisson_from_uniform(u, 6.5) >= counts)
     assert poisson_from_uniform(u, 6.0).dtype.kind == "i"
+
+
+def test_numpy_kernel_reproduces_the_engine_exactly():
+    """The benchmark's yardstick (sim/kernel.py) is the same model: same streams, same outcomes."""
+    from sim.kernel import kernel_supports, run_kernel
+    from sim.montecarlo import LocalExecutor, simulate
+    from sim.scenario import load_scenario
+    root = Path(__file__).resolve().parents[1] / "scenarios"
+    for name in ("idlib_2020_moscow.toml", "idlib_2020_moscow_as_it_happened.toml", "history/sochi_2018.toml"):
+        scenario = load_scenario(root / name)
+        assert kernel_supports(scenario)
+        months, collapsed, initiator = run_kernel(scenario, seed=5, runs=1500, horizon_months=36)
+        r = simulate(scenario, runs=1500, seed=5, horizon_months=36, executor=LocalExecutor(1)).replications
+        assert collapsed.any()
+        np.testing.assert_array_equal(months, r.months)
+        np.testing.assert_array_equal(collapsed, r.collapsed)
+        np.testing.assert_array_equal(initiator, r.initiator)

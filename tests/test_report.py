@@ -38,10 +38,10 @@ from sim.report import NotAResultDirectory, build_report, detect_kind, write_rep
 
 REPO = Path(__file__).resolve().parents[1]
 SCENARIO = REPO / "scenarios" / "idlib_2020_moscow.toml"
-KINDS = ["run", "compare", "sweep", "backtest"]
-MIN_FIGURES = {"run": 5, "compare": 4, "sweep": 3, "backtest": 1}
+KINDS = ["run", "compare", "sweep", "backtest", "calibration"]
+MIN_FIGURES = {"run": 5, "compare": 4, "sweep": 3, "backtest": 1, "calibration": 2}
 JSON_FILE = {"run": "summary.json", "compare": "comparison.json", "sweep": "sensitivity.json",
-             "backtest": "backtest.json"}
+             "backtest": "backtest.json", "calibration": "calibration.json"}
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 CLI_HAS_REPORT = "report" in getattr(sim.cli, "COMMANDS", {})
 
@@ -81,6 +81,31 @@ def _backtest_fixture(directory: Path) -> None:
     (directory / "backtest.json").write_text(json.dumps(data, indent=2), encoding="utf-8")
 
 
+def _calibration_fixture(directory: Path, backtest: Path) -> None:
+    """calibration.json and posterior.csv of the shape 'ceasefire calibrate' writes."""
+    cases = [{k: v for k, v in c.items() if k in ("name", "observed_months", "observed_initiator", "predicted",
+                                                   "observed_percentile")}
+             for c in json.loads((backtest / "backtest.json").read_text())["cases"]]
+    rows = [(j, 0.5 * (80 ** ((j + 0.5) / 16)), 0.2 * (50 ** (((7 * j) % 16 + 0.5) / 16))) for j in range(16)]
+    weights = [math.exp(-((math.log(r[1]) - math.log(8)) ** 2)) for r in rows]
+    weights = [w / sum(weights) for w in weights]
+    data = {"name": "tiny_history", "points": 16, "replications": 10, "horizon_months": 60.0, "seed": 3,
+            "window": 0.4,
+            "parameters": {"offensive_rate": {"path": "dynamics.offensive_rate", "map": 7.9, "mean": 8.4, "q05": 3.1,
+                                              "q50": 7.9, "q95": 17.0, "prior": [0.5, 40.0, "log"]},
+                           "halt_rate": {"path": "dynamics.halt_rate", "map": 2.2, "mean": 2.5, "q05": 0.4,
+                                         "q50": 2.2, "q95": 6.8, "prior": [0.2, 10.0, "log"]}},
+            "diagnostics": {"effective_sample_size": 5.3, "max_weight": max(weights), "loglik_at_map": -2.5,
+                            "loglik_by_case_at_map": {c["name"]: -0.8 for c in cases}},
+            "cases": cases, "manifest": {"package_version": "test", "command": "hand-made fixture"}}
+    directory.mkdir(parents=True)
+    (directory / "calibration.json").write_text(json.dumps(data, indent=2), encoding="utf-8")
+    (directory / "posterior.csv").write_text(
+        "point,offensive_rate,halt_rate,weight,loglik_total\n"
+        + "".join(f"{j},{a:.6g},{b:.6g},{w:.6g},{math.log(w):.6g}\n" for (j, a, b), w in zip(rows, weights)),
+        encoding="utf-8")
+
+
 @pytest.fixture(scope="module")
 def result_dirs(tmp_path_factory):
     base = tmp_path_factory.mktemp("report")
@@ -104,6 +129,7 @@ def result_dirs(tmp_path_factory):
     rc, _, err = _cli("sweep", str(exp), "--out", str(dirs["sweep"]), "--jobs", "1", "--quiet")
     assert rc == 0, err
     _backtest_fixture(dirs["backtest"])
+    _calibration_fixture(dirs["calibration"], dirs["backtest"])
     written_by_cli = {}
     for kind, d in dirs.items():
         written_by_cli[kind] = (d / "report.html").exists()
@@ -246,7 +272,8 @@ def expected_text(value, kind: str) -> str:
     if value is None:
         return "n/a"
     return {"pct": lambda x: "%.1f%%" % (x * 100), "pp": lambda x: "%+.1f" % (x * 100),
-            "months": lambda x: "%.1f" % x, "signed": lambda x: "%+.2f" % x, "index": lambda x: "%.3f" % x,
+            "months": lambda x: "%.1f" % x, "num1": lambda x: "%.1f" % x, "signed": lambda x: "%+.2f" % x,
+            "index": lambda x: "%.3f" % x,
             "p": lambda x: "%.3g" % x, "int": lambda x: "{:,}".format(int(x))}[kind](value)
 
 
@@ -326,12 +353,14 @@ def test_headline_numbers_equal_the_json(result_dirs, pages, kind):
                         "p_collapse.base.24.estimate", "p_collapse.other.24.estimate", "differences.rmst.estimate"],
             "sweep": ["outcomes.p_collapse.factors.0.SRC", "outcomes.p_collapse.factors.1.SRC",
                       "outcomes.p_collapse.r_squared", "points"],
-            "backtest": ["cases.0.observed_months", "cases.2.observed_percentile", "scores.model.crps"]}[kind]
+            "backtest": ["cases.0.observed_months", "cases.2.observed_percentile", "scores.model.crps"],
+            "calibration": ["parameters.offensive_rate.map", "parameters.halt_rate.q95",
+                            "diagnostics.effective_sample_size"]}[kind]
     assert set(must) <= keys, set(must) - keys
 
 
 def test_run_sentence_reads_as_the_issue_asks(result_dirs):
-    text = build_report(result_dirs["dirs"]["run"])
+    text = (result_dirs["dirs"]["run"] / "report.html").read_text(encoding="utf-8")
     s = json.loads((result_dirs["dirs"]["run"] / "summary.json").read_text())["p_collapse"]["24"]
     plain = parse_plain(text)
     assert (f"P(collapse within 24 months): {100 * s['estimate']:.1f}% (95% CI {100 * s['ci_low']:.1f}% to "
@@ -378,6 +407,37 @@ def test_provenance_is_shown(result_dirs):
             assert str(value) in plain
 
 
+# --- the committed reference results each have their report, up to date --------------------------------
+
+def _reference_dirs() -> list[Path]:
+    root = REPO / "results" / "reference"
+    found = []
+    for d in sorted(p for p in root.rglob("*") if p.is_dir()) if root.is_dir() else []:
+        if d.name in ("base", "other") and (d.parent / "comparison.json").is_file():
+            continue                                  # the halves of a comparison: its report covers them
+        with contextlib.suppress(NotAResultDirectory):
+            detect_kind(d)
+            found.append(d)
+    return found
+
+
+REFERENCE_DIRS = _reference_dirs()
+
+
+@pytest.mark.parametrize("directory", REFERENCE_DIRS or [None],
+                         ids=[str(d.relative_to(REPO)) for d in REFERENCE_DIRS] or ["none"])
+def test_reference_results_have_an_up_to_date_report(directory):
+    if directory is None:
+        pytest.skip("no result directories under results/reference/ yet")
+    report = directory / "report.html"
+    assert report.is_file(), f"missing: run 'ceasefire report {directory.relative_to(REPO)}'"
+    page = parse_page(report.read_text(encoding="utf-8"))
+    assert page.problems == [] and len(page.figures) >= MIN_FIGURES[detect_kind(directory)]
+    check_keys(directory, page.keys)      # numbers of an older run: regenerate with 'ceasefire report'
+    for fig in page.figures:
+        assert (directory / "figures" / f"{fig['id'].removeprefix('fig-')}.png").is_file()
+
+
 # --- the CLI (once sim/cli.py has the report command) -------------------------------------------------
 
 needs_cli = pytest.mark.skipif(not CLI_HAS_REPORT, reason="sim/cli.py has no 'report' command yet")
@@ -385,7 +445,7 @@ needs_cli = pytest.mark.skipif(not CLI_HAS_REPORT, reason="sim/cli.py has no 're
 
 @needs_cli
 def test_run_compare_sweep_write_the_report_themselves(result_dirs):
-    assert {k: v for k, v in result_dirs["written_by_cli"].items() if k != "backtest"} == \
+    assert {k: result_dirs["written_by_cli"][k] for k in ("run", "compare", "sweep")} == \
         {"run": True, "compare": True, "sweep": True}
 
 
