@@ -105,7 +105,8 @@ def sweep(loaded, directory, *, jobs: int | None = None, scheduler: str | None =
         executor = LocalExecutor(jobs)
     with executor:
         store = SweepStore(directory, loaded.fingerprint, values.shape[0])
-        rows = store.open(restart, str(loaded.path))
+        rows = {p: {k: v for k, v in r.items() if k != "replications"}
+                for p, r in store.open(restart, str(loaded.path)).items()}
         pending = [p for p in range(values.shape[0]) if p not in rows]
         tasks = make_tasks(loaded, values, pending, executor.jobs)
         done = len(rows)
@@ -113,8 +114,8 @@ def sweep(loaded, directory, *, jobs: int | None = None, scheduler: str | None =
             progress(done, values.shape[0])
         for task_rows in executor.map_unordered(evaluate_points, tasks):
             store.append(task_rows)
-            for r in task_rows:
-                rows[r["point"]] = r
+            for r in task_rows:  # per-replication rows stay in the checkpoint only: memory stays flat
+                rows[r["point"]] = {k: v for k, v in r.items() if k != "replications"}
             done += len(task_rows)
             if progress is not None:
                 progress(done, values.shape[0])

@@ -103,6 +103,13 @@ class Experiment(BaseModel):
             problems.append(f"analyse: '{self.analyse}' is not one of the outcomes")
         if self.sampler == "sobol" and (self.points & (self.points - 1)):
             problems.append(f"points: {self.points} must be a power of 2 for the sobol sampler")
+        d = len(self.factors)
+        total = {"grid": self.points ** d, "random": self.points, "latin": self.points}.get(self.sampler)
+        if total is not None and total < d + 2:
+            problems.append(f"points: {self.points} gives {total} design points; the regression analysis of "
+                            f"{d} factor(s) needs at least {d + 2}")
+        if self.sampler in ("sobol", "morris") and self.points < 2:
+            problems.append(f"points: the {self.sampler} sampler needs at least 2")
         paths = [f.path for f in self.factors.values()]
         if len(set(paths)) != len(paths):
             problems.append("factors: the same path is varied twice")

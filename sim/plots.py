@@ -62,6 +62,8 @@ def sweep_figures(loaded, values, rows: dict, analysis: dict, directory: Path) -
                   for p in range(values.shape[0])])
     plt = _pyplot()
 
+    if res["method"] is None:  # the analysis was not possible; sensitivity.json says why
+        return _sweep_shape_figures(loaded, values, y, directory, plt)
     fig, ax = plt.subplots(figsize=(7, 0.6 * len(names) + 1.8))
     columns = INDEX_COLUMNS[res["method"]]
     height = 0.8 / len(columns)
@@ -82,6 +84,15 @@ def sweep_figures(loaded, values, rows: dict, analysis: dict, directory: Path) -
     _save(fig, directory / "indices.png")
     plt.close(fig)
 
+    _sweep_shape_figures(loaded, values, y, directory, plt)
+
+
+def _sweep_shape_figures(loaded, values, y, directory: Path, plt) -> None:
+    """Tornado of conditional means and, for small grids, the line or heat map of the outcome."""
+    import numpy as np
+    e = loaded.experiment
+    outcome = e.analysed_outcome
+    names = loaded.factor_names
     swings = []
     for i, name in enumerate(names):
         x = values[:, i]

@@ -914,7 +914,7 @@ def _sweep_report(page: _Page) -> None:
         f"The analysis uses {esc(METHOD_TEXT.get(method, method))}, with 95% bootstrap confidence intervals.</p>"
         + factors_html + scen_html))
 
-    cols = INDEX_COLUMNS[method] + ([("sigma", "Morris sigma")] if method == "morris" else [])
+    cols = INDEX_COLUMNS.get(method, []) + ([("sigma", "Morris sigma")] if method == "morris" else [])
     sentences = []
     for rank, i in enumerate(res["ranking"], 1):
         f = res["factors"][i]
@@ -959,7 +959,7 @@ def _sweep_report(page: _Page) -> None:
                      f"variance.</li>")
     trows = []
     for oname_, ores in sens["outcomes"].items():
-        ocols = INDEX_COLUMNS[ores["method"]]
+        ocols = INDEX_COLUMNS.get(ores["method"], [])
         for i, f in enumerate(ores["factors"]):
             cells = []
             for key, _ in ocols:
@@ -983,12 +983,13 @@ def _sweep_report(page: _Page) -> None:
 
     figs = []
     top = names[res["ranking"][0]] if res["ranking"] else names[0]
-    figs.append(page.figure(
-        plots.index_figure(res["factors"], names, method, olabel, f"{sens['experiment']}: which factor matters most"),
-        "indices",
-        f"Horizontal bar chart of the sensitivity indices of {olabel} for {len(names)} factors with 95% bootstrap "
-        f"intervals; the most influential factor is {top}.",
-        f"Sensitivity indices of {esc(olabel)} ({esc(method)}), with 95% bootstrap confidence intervals."))
+    if method is not None:
+        figs.append(page.figure(
+            plots.index_figure(res["factors"], names, method, olabel, f"{sens['experiment']}: which factor matters most"),
+            "indices",
+            f"Horizontal bar chart of the sensitivity indices of {olabel} for {len(names)} factors with 95% bootstrap "
+            f"intervals; the most influential factor is {top}.",
+            f"Sensitivity indices of {esc(olabel)} ({esc(method)}), with 95% bootstrap confidence intervals."))
     ok = np.isfinite(y)
     if ok.any() and values.shape[0] == y.size:
         swings = []

@@ -252,7 +252,7 @@ def save_comparison(comparison, directory: Path, *, figures: bool = True) -> Pat
 
 # --- a sweep's directory: checkpoint, then final files ------------------------------------------
 
-SWEEP_OUTPUTS = ("design.csv", "outcomes.csv", "sensitivity.json", "sensitivity.csv", "manifest.json",
+SWEEP_OUTPUTS = ("design.csv", "outcomes.csv", "replications.csv", "sensitivity.json", "sensitivity.csv", "manifest.json",
                  "indices.png", "tornado.png", "grid.png")
 
 
@@ -304,6 +304,29 @@ class SweepStore:
                     rows[int(row["point"])] = row
         return rows
 
+    def _replication_chunks(self, points: int):
+        """Per-replication rows in point order, read back from the checkpoint one point at a time."""
+        offsets: dict[int, int] = {}
+        with open(self.checkpoint_path, "rb") as fh:
+            while True:
+                at = fh.tell()
+                line = fh.readline()
+                if not line:
+                    break
+                try:
+                    offsets[int(json.loads(line)["point"])] = at
+                except (ValueError, KeyError, TypeError):
+                    continue
+            for p in range(points):
+                if p not in offsets:
+                    continue
+                fh.seek(offsets[p])
+                reps = json.loads(fh.readline()).get("replications")
+                if not reps:
+                    continue
+                yield [(p, i, int(c), float(m), who) for i, (m, c, who) in
+                       enumerate(zip(reps["months"], reps["collapsed"], reps["initiator"]))]
+
     def append(self, rows: list[dict]) -> None:
         text = "".join(json.dumps(r, sort_keys=True, allow_nan=True) + "\n" for r in rows)
         if self.checkpoint_path.exists() and self.checkpoint_path.stat().st_size:
@@ -336,6 +359,10 @@ class SweepStore:
                 cells.append(r["error"] or "")
                 yield cells
         write_csv(self.directory / "outcomes.csv", header, outcome_rows())
+        if e.keep_replications:
+            stream_csv(self.directory / "replications.csv",
+                       ["point", "replication", "collapsed", "months_to_collapse", "initiator"],
+                       self._replication_chunks(values.shape[0]))
         write_json(self.directory / "sensitivity.json", {
             "experiment": e.name, "question": e.question, "sampler": e.sampler,
             "factors": {k: f.model_dump() for k, f in e.factors.items()},

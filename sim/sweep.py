@@ -54,6 +54,7 @@ class PointTask:
     outcomes: tuple[str, ...]
     points: tuple[int, ...]
     values: tuple[tuple[float, ...], ...]
+    keep_replications: bool = False
 
 
 def evaluate_points(task: PointTask) -> list[dict]:
@@ -64,7 +65,7 @@ def evaluate_points(task: PointTask) -> list[dict]:
         rows = []
         for p, v in zip(task.points, task.values):
             single = PointTask(task.scenario, task.seed, task.horizon_months, task.replications, task.paths,
-                               task.outcomes, (p,), (v,))
+                               task.outcomes, (p,), (v,), task.keep_replications)
             try:
                 rows.extend(_evaluate_together(single))
             except Exception as exc:
@@ -86,9 +87,13 @@ def _evaluate_together(task: PointTask) -> list[dict]:
     for k, p in enumerate(task.points):
         sl = slice(k * reps, (k + 1) * reps)
         labels = np.array(["none", *out.initiators], dtype=object)[out.initiator[sl].astype(np.int64) + 1]
-        rows.append({"point": p, "values": list(task.values[k]), "error": None,
-                     "outcomes": point_outcomes(out.months[sl], out.collapsed[sl], labels, task.horizon_months,
-                                                task.outcomes)})
+        row = {"point": p, "values": list(task.values[k]), "error": None,
+               "outcomes": point_outcomes(out.months[sl], out.collapsed[sl], labels, task.horizon_months,
+                                          task.outcomes)}
+        if task.keep_replications:
+            row["replications"] = {"months": out.months[sl].tolist(), "collapsed": out.collapsed[sl].tolist(),
+                                   "initiator": labels.tolist()}
+        rows.append(row)
     return rows
 
 
@@ -145,7 +150,8 @@ def make_tasks(loaded: LoadedExperiment, values: np.ndarray, pending: list[int],
     for i in range(n_tasks):
         chunk = pending[i::n_tasks]
         tasks.append(PointTask(loaded.scenario, e.seed, e.horizon_months, e.replications, paths, tuple(e.outcomes),
-                               tuple(chunk), tuple(tuple(float(x) for x in values[p]) for p in chunk)))
+                               tuple(chunk), tuple(tuple(float(x) for x in values[p]) for p in chunk),
+                               e.keep_replications))
     return tasks
 
 
@@ -165,7 +171,12 @@ def analyse_outcomes(loaded: LoadedExperiment, design, rows: dict[int, dict]) ->
                 y[p] = r["outcomes"][name][0]
                 noise[p] = r["outcomes"][name][3]
         undefined = int(np.sum(np.isnan(y))) - len(failed)
-        res = analyse(design, y, noise_variance=np.where(np.isnan(noise), 0.0, noise), seed=e.seed)
+        try:
+            res = analyse(design, y, noise_variance=np.where(np.isnan(noise), 0.0, noise), seed=e.seed)
+        except ValueError as exc:  # e.g. too many failed points left: say so instead of guessing
+            analysis["outcomes"][name] = {"method": None, "factors": [], "ranking": [], "noise_share": None,
+                                          "undefined_points": undefined, "error": str(exc)}
+            continue
         out = res.as_dict(loaded.factor_names)
         out["undefined_points"] = undefined
         analysis["outcomes"][name] = out

@@ -190,6 +190,9 @@ def sensitivity_text(loaded, analysis: dict) -> str:
              f"  Question: {e.question}" if e.question else "",
              f"  Failed points: {analysis['failed_points']} (excluded from the analysis)",
              ""]
+    if res["method"] is None:
+        lines.append(f"  No sensitivity analysis of {outcome}: {res.get('error')}")
+        return "\n".join(lines)
     key = {"sobol": "ST", "morris": "mu_star", "src": "SRC"}[res["method"]]
     lines.append(f"  Ranking by {key} of {outcome}:")
     for rank, i in enumerate(res["ranking"], 1):

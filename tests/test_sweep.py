@@ -721,3 +721,56 @@ def test_wilson_interval_inside():
         assert 0 < lo < k / n < hi < 1
     lo, hi = wilson(25, 50)  # by hand: 0.5 -+ 1.96 sqrt(0.25/50 + 1.96^2/(4 * 50^2)) / (1 + 1.96^2/50)
     assert lo == pytest.approx(0.36645, abs=1e-5) and hi == pytest.approx(0.63355, abs=1e-5)
+
+
+# --- per-replication rows on request; analyses that cannot be done --------------------------------
+
+def test_keep_replications_writes_every_replication_consistent_with_the_outcomes(tmp_path):
+    exp = write_experiment(tmp_path / "exp.toml", experiment(keep_replications=True))
+    out = tmp_path / "out"
+    assert sweep_cli(exp, out, "--jobs", "2", "--no-report") == 0
+    reps = read_csv(out / "replications.csv")
+    outcomes = read_csv(out / "outcomes.csv")
+    assert len(reps) == len(outcomes) * 50
+    for row in outcomes:
+        mine = [r for r in reps if r["point"] == row["point"]]
+        assert [int(r["replication"]) for r in mine] == list(range(50))
+        share = sum(int(r["collapsed"]) for r in mine) / 50
+        assert share == pytest.approx(float(row["p_collapse"]))
+        assert all((r["initiator"] == "none") == (r["collapsed"] == "0") for r in mine)
+    # not asked for: not written
+    plain = tmp_path / "plain"
+    assert sweep_cli(write_experiment(tmp_path / "p.toml", experiment()), plain, "--no-report") == 0
+    assert not (plain / "replications.csv").exists()
+
+
+def test_an_outcome_that_cannot_be_analysed_is_reported_not_fatal(tmp_path, capsys, monkeypatch):
+    """An outcome can be undefined at most points (initiator_share where no run collapses): with too
+    few defined points left the regression cannot be fitted. The sweep still completes and says why
+    for that outcome, and analyses the others."""
+    real = sim.sweep.point_outcomes
+
+    def mostly_undefined(months, collapsed, initiators, horizon, outcomes):
+        out = real(months, collapsed, initiators, horizon, outcomes)
+        if not collapsed[:3].all():  # deterministic for the seed, and true at most points
+            out["initiator_share:regime"] = [float("nan")] * 4
+        return out
+    monkeypatch.setattr(sim.sweep, "point_outcomes", mostly_undefined)
+    data = experiment(outcomes=["p_collapse", "initiator_share:regime"], analyse="initiator_share:regime")
+    exp = write_experiment(tmp_path / "exp.toml", data)
+    out = tmp_path / "out"
+    assert main(["sweep", str(exp), "--out", str(out), "--jobs", "1"]) == 0
+    sens = json.loads((out / "sensitivity.json").read_text())
+    res = sens["outcomes"]["initiator_share:regime"]
+    assert res["method"] is None and "non-NaN values" in res["error"], res
+    assert sens["outcomes"]["p_collapse"]["method"] == "src"
+    assert "No sensitivity analysis of initiator_share:regime" in capsys.readouterr().out
+    assert (out / "report.html").exists() and (out / "tornado.png").exists()
+
+
+def test_too_few_points_for_the_analysis_are_refused(tmp_path):
+    data = experiment(points=1)
+    data["factors"] = {"deterrence": data["factors"]["deterrence"]}
+    with pytest.raises(InputError) as info:
+        load_experiment(write_experiment(tmp_path / "exp.toml", data))
+    assert any("points: 1 gives 1 design points" in p for p in info.value.problems)
