@@ -215,11 +215,12 @@ def _kernel_batch(scenario, seed, blocks, horizon_months):
         # retaliation reads the reinforced deterrence through the attacker's advantage
         shield_o = 0.0 + gd * (0.5 + 0.5 * A(f"{gk}.resolve"))
         a_b = adv_b(covered)
-        rate = dd("halt_rate") * gd * A(f"{gk}.resolve") * (1.0 - a_b)
+        rate = dd("halt_rate") * (gd * A(f"{gk}.resolve")) * (1.0 - a_b)
         halted = (steps_b > 0) & (st.uniform(f"retaliation/{bk}>{ok}/{gk}") < -np.expm1(-rate * dt))
         steps_b[halted] = 0
         # patron defends its client
-        rate = dd("halt_rate") * A(f"{pk}.air_power") * (1.0 - A(f"{pk}.distraction")) * A(f"{pk}.commitment") * (1.0 - adv_o)
+        rate = dd("halt_rate") * (A(f"{pk}.air_power") * (1.0 - A(f"{pk}.distraction")) * A(f"{pk}.commitment")) \
+            * (1.0 - adv_o)
         halted = (steps_o > 0) & (st.uniform(f"air_defence/{ok}>{bk}/{pk}") < -np.expm1(-rate * dt))
         steps_o[halted] = 0
         # clash

@@ -34,3 +34,16 @@ class ActorAgent(Agent):
 
     def link(self) -> None:
         """Resolve references to other actors once all are built."""
+
+    def halt_offensives_on(self, target, strength, process: str) -> None:
+        """Halt ongoing offensives on ``target``, each at rate halt_rate * strength * (1 - the attacker's
+        advantage): the guarantor's retaliation and the patron's air defence share this mechanism."""
+        m = self.model
+        for attacker in m.belligerents:
+            steps = attacker.offensive_steps.get(target.key)
+            if steps is None:
+                continue
+            advantage = attacker.advantage_over(target, attacker.covered[target.key])
+            rate = m.dynamics.halt_rate * strength * (1.0 - advantage)
+            halted = (steps > 0) & (self.uniform(f"{process}/{attacker.key}>{target.key}") < -np.expm1(-rate * m.dt))
+            attacker.halt_offensive(target.key, halted)

@@ -34,14 +34,7 @@ class GuarantorAgent(ActorAgent):
             1.0, self.deterrence + self.reinforcement * self.resolve * threat * (1.0 - self.deterrence) * m.dt)
         self.exposure = np.maximum(0.0, self.exposure * (1.0 - self.withdrawal * m.processes.tension * m.dt))
         for target in self.protected:
-            for attacker in m.belligerents:
-                if target.key not in attacker.offensive_steps:
-                    continue
-                ongoing = attacker.offensive_steps[target.key] > 0
-                advantage = attacker.advantage_over(target, attacker.covered[target.key])
-                rate = d.halt_rate * self.deterrence * self.resolve * (1.0 - advantage)
-                halted = ongoing & (self.uniform(f"retaliation/{attacker.key}>{target.key}") < -np.expm1(-rate * m.dt))
-                attacker.halt_offensive(target.key, halted)
+            self.halt_offensives_on(target, self.deterrence * self.resolve, "retaliation")
 
     def confront_patrons(self) -> None:
         """Direct clash with a rival patron whose strikes hit its posts while tension runs high.

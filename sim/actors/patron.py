@@ -84,14 +84,6 @@ class PatronAgent(ActorAgent):
 
     def defend_clients(self) -> None:
         """Its air force can halt an offensive against a client; thin when distracted (doc 002, 2024)."""
-        m = self.model
-        d = m.dynamics
+        strength = self.air_power * (1.0 - self.distraction) * self.commitment
         for client in self.clients:
-            for attacker in m.belligerents:
-                if client.key not in attacker.offensive_steps:
-                    continue
-                ongoing = attacker.offensive_steps[client.key] > 0
-                advantage = attacker.advantage_over(client, attacker.covered[client.key])
-                rate = d.halt_rate * self.air_power * (1.0 - self.distraction) * self.commitment * (1.0 - advantage)
-                halted = ongoing & (self.uniform(f"air_defence/{attacker.key}>{client.key}") < -np.expm1(-rate * m.dt))
-                attacker.halt_offensive(client.key, halted)
+            self.halt_offensives_on(client, strength, "air_defence")
