@@ -383,11 +383,19 @@ class Scenario(Strict):
     """A ceasefire scenario: who is involved, in what state, and what happens when."""
 
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    """Identifier used in result directory names: letters, digits, '_', '.', '-'."""
     description: str
+    """The arrangement whose durability is modelled and what counts as its collapse, in plain words."""
     sources: list[str] = Field(default_factory=list)
+    """Source documents (file names in shared/seeds) the values rest on."""
     start: dt.date
-    horizon_months: int = Field(ge=1, le=600)
-    step_days: int = Field(7, ge=1, le=31)
+    """Date the ceasefire (or the forecast) starts; events given by date are counted from it."""
+    horizon_months: int = Field(ge=1, le=600, description="Months simulated (1 to 600); runs still holding "
+                                "then are censored.", json_schema_extra={"unit": "months"})
+    """Months simulated, 1 to 600; runs still holding at the horizon are right-censored."""
+    step_days: int = Field(7, ge=1, le=31, description="Length of one step in days (1 to 31).",
+                           json_schema_extra={"unit": "days"})
+    """Days per step, 1 to 31 (default 7); hazards are per month and converted with dt = days / 30.44."""
     actors: dict[str, Actor] = Field(min_length=2)
     processes: Processes = Processes()
     dynamics: Dynamics = Dynamics()
