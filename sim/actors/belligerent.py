@@ -8,6 +8,11 @@ from sim.actors.base import ActorAgent
 from sim.incidents import poisson_from_uniform
 
 
+# A defending line counts as having given way once its defensive power has fallen by a quarter
+# since the start (exhaustion, forces drawn away, allies and patron air withdrawn).
+LINE_WEAKENED = 0.75
+
+
 class BelligerentAgent(ActorAgent):
     role = "belligerent"
 
@@ -34,6 +39,7 @@ class BelligerentAgent(ActorAgent):
             self.offensive_steps[target.key] = np.zeros(m.replications, dtype=np.int32)
             self.covered[target.key] = np.zeros(m.replications, dtype=bool)
         self._refresh_capacity()
+        self._defence_at_start = self.defensive_power()
 
     # --- state -------------------------------------------------------------------------------
     def update_state(self) -> None:
@@ -159,7 +165,9 @@ class BelligerentAgent(ActorAgent):
             crisis = m.processes.months_since_crisis < m.dynamics.memory_months
             return np.where(crisis, codes["cross_theatre_crisis"],
                             np.where(pretext > 0.1, codes["spoiler_pretext"], codes["territorial_ambition"]))
+        # doc 002: in 2024 the regime's line of conscripts gave way, its allies and Russian air thin
+        weakened = target.defensive_power() < LINE_WEAKENED * target._defence_at_start
         outweighs = self.advantage_over(target, self.covered[target.key]) > 0.5
         answered = self.grievance() > 0.35
-        return np.where(outweighs, codes["defending_line_collapse"],
+        return np.where(weakened | outweighs, codes["defending_line_collapse"],
                         np.where(answered, codes["attacks_answered"], codes["opportunity"]))
