@@ -22,49 +22,25 @@ class Parser(argparse.ArgumentParser):
         raise UsageError(f"{self.prog}: {message}")
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} must be at least 1")
-    return value
+def _checked(convert, what: str, ok, limits: str):
+    """An argparse type: convert the text, then check it, with messages that say what is allowed."""
+    def parse(text: str):
+        try:
+            value = convert(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"'{text}' is not {what}") from None
+        if not ok(value):
+            raise argparse.ArgumentTypeError(f"{value:g} {limits}")
+        return value
+    return parse
 
 
-def _seed(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{value} must be 0 or more")
-    return value
-
-
-def _months(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a number of months") from None
-    if not 1 <= value <= 600:
-        raise argparse.ArgumentTypeError(f"{value:g} is outside 1 to 600 months")
-    return value
-
-
-def _probability(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a number") from None
-    if not 0 < value < 1:
-        raise argparse.ArgumentTypeError(f"{value:g} must be between 0 and 1 (a probability difference)")
-    return value
-
-
-def _nonneg_int(text: str) -> int:
-    value = _seed(text)
-    return value
+_positive_int = _checked(int, "a whole number", lambda v: v >= 1, "must be at least 1")
+_seed = _checked(int, "a whole number", lambda v: v >= 0, "must be 0 or more")
+_nonneg_int = _seed
+_months = _checked(float, "a number of months", lambda v: 1 <= v <= 600, "is outside 1 to 600 months")
+_probability = _checked(float, "a number", lambda v: 0 < v < 1,
+                        "must be between 0 and 1 (a probability difference)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -221,6 +197,9 @@ def cmd_run(args) -> int:
 
     scenario = load_scenario(args.scenario)
     if args.replication is not None:
+        if args.out is not None:
+            print("note: --replication prints one replication's history and writes nothing; --out is not used",
+                  file=sys.stderr)
         rows, outcome = replay(scenario, seed=args.seed, replication=args.replication, horizon_months=args.horizon)
         print(history_table(scenario, args.replication, args.seed, rows, outcome))
         return EXIT_OK
