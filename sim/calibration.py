@@ -30,7 +30,7 @@ from sim import scoring
 from sim.model import CeasefireModel
 from sim.montecarlo import advance_to_horizon
 from sim.rng import BlockStreams
-from sim.scenario import InputError, format_error, get_path, load_scenario, read_toml
+from sim.scenario import InputError, format_error, load_scenario, read_toml
 from sim.schema import Dynamics, Scenario
 from sim.sweep import point_blocks
 
@@ -385,8 +385,3 @@ def dynamics_toml(result: CalibrationResult) -> str:
                      f"[{p['q05']:.4g}, {p['q95']:.4g}]")
     return "\n".join(lines) + "\n"
 
-
-def check_paths(cal: Calibration, scenario: Scenario) -> None:
-    data = scenario.model_dump()
-    for fp in cal.free.values():
-        get_path(data, fp.path)

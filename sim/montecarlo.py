@@ -180,13 +180,11 @@ class Replications:
         return labels[self.trigger.astype(np.int64) + 1]
 
     def concat(self, more: "Replications") -> "Replications":
-        return Replications(
-            np.concatenate([self.months, more.months]), np.concatenate([self.collapsed, more.collapsed]),
-            np.concatenate([self.initiator, more.initiator]), np.concatenate([self.trigger, more.trigger]),
-            {k: np.concatenate([v, more.incidents[k]]) for k, v in self.incidents.items()}, self.initiators)
+        return Replications.from_outputs([self, more])
 
     @classmethod
-    def from_outputs(cls, outputs: list[BatchOutput]) -> "Replications":
+    def from_outputs(cls, outputs: list) -> "Replications":
+        """Concatenated in order; each item is a BatchOutput or Replications (same field names)."""
         first = outputs[0]
         return cls(np.concatenate([o.months for o in outputs]), np.concatenate([o.collapsed for o in outputs]),
                    np.concatenate([o.initiator for o in outputs]), np.concatenate([o.trigger for o in outputs]),
