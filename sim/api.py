@@ -89,7 +89,7 @@ def extend(first, more):
 
 
 def sweep(loaded, directory, *, jobs: int | None = None, scheduler: str | None = None, restart: bool = False,
-          progress=None, figures: bool = True) -> dict:
+          progress=None) -> dict:
     """Evaluate every point of an experiment (resuming from a checkpoint), then analyse and write.
 
     Returns the sensitivity analysis (what ``sensitivity.json`` holds).
@@ -120,5 +120,5 @@ def sweep(loaded, directory, *, jobs: int | None = None, scheduler: str | None =
             if progress is not None:
                 progress(done, values.shape[0])
     analysis = analyse_outcomes(loaded, design, rows)
-    store.finish(loaded, design, values, rows, analysis, figures=figures)
+    store.finish(loaded, design, values, rows, analysis)
     return analysis

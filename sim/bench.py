@@ -104,7 +104,7 @@ def sweep_points_per_second(experiment_path: Path | None, jobs: int) -> dict | N
     loaded = load_experiment(experiment_path)
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
-        sweep(loaded, Path(tmp) / "s", jobs=jobs, figures=False)
+        sweep(loaded, Path(tmp) / "s", jobs=jobs)
         seconds = time.perf_counter() - start
     from sim.sweep import design_for
     points = design_for(loaded)[1].shape[0]

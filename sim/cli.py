@@ -99,7 +99,15 @@ def build_parser() -> argparse.ArgumentParser:
     _report_flag(p)
 
     p = sub.add_parser("report", help="write DIR/report.html: a self-contained page of a result directory")
-    p.add_argument("directory", type=Path, metavar="DIR", help="a run, compare, sweep or backtest directory")
+    p.add_argument("directory", type=Path, metavar="DIR",
+                   help="a run, compare, sweep, calibration or backtest directory")
+    p.add_argument("--lang", choices=["en", "ar"], default="en",
+                   help="language of the page: en (report.html) or ar (report.ar.html, right to left)")
+    p.add_argument("--digits", choices=["western", "arabic"], default="western",
+                   help="digits of the numbers: western (0-9, the default in both languages, as in the source "
+                        "documents) or arabic (Arabic-Indic)")
+    p.add_argument("--brief", action="store_true",
+                   help="also write brief.pdf (brief.ar.pdf): two A4 pages printed by headless Chromium")
     p.add_argument("--open", action="store_true", help="open the report in the default web browser")
 
     p = sub.add_parser("diff", help="parameters that differ between two scenarios after inheritance")
@@ -328,12 +336,17 @@ def cmd_backtest(args) -> int:
 
 
 def cmd_report(args) -> int:
-    from sim.report import NotAResultDirectory, open_report, write_report
+    from sim.report import BriefUnavailable, NotAResultDirectory, brief_name, open_report, write_report
     try:
-        path = write_report(args.directory)
+        path = write_report(args.directory, lang=args.lang, digits=args.digits, brief=args.brief)
     except NotAResultDirectory as exc:
         raise InputError([str(exc)]) from None
+    except BriefUnavailable as exc:
+        print(f"ceasefire report: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     print(f"Report written to {path}")
+    if args.brief:
+        print(f"Brief written to {args.directory / brief_name(args.lang)}")
     if args.open and not open_report(path):
         print(f"no web browser could be started; open {path.resolve().as_uri()}", file=sys.stderr)
     return EXIT_OK

@@ -206,47 +206,34 @@ def _run_rows(result, chunk: int = 20_000):
         yield rows
 
 
-def save_run(result, directory: Path, *, figures: bool = True, extra_manifest: dict | None = None) -> Path:
-    """Write manifest.json, runs.csv, survival.csv, summary.json, timeseries.csv, survival.png."""
+def save_run(result, directory: Path, *, extra_manifest: dict | None = None) -> Path:
+    """Write manifest.json, runs.csv, survival.csv, summary.json, timeseries.csv (figures: the report's)."""
     directory = Path(directory)
     with result_directory(directory) as tmp:
-        write_run_files(result, tmp, figures=figures, extra_manifest=extra_manifest)
+        write_run_files(result, tmp, extra_manifest=extra_manifest)
     return directory
 
 
-def write_run_files(result, tmp: Path, *, figures: bool = True, extra_manifest: dict | None = None,
-                    per_replication: bool = True) -> None:
+def write_run_files(result, tmp: Path, *, extra_manifest: dict | None = None, per_replication: bool = True) -> None:
     write_json(tmp / "summary.json", result.summary())
     if per_replication:
         stream_csv(tmp / "runs.csv", RUNS_HEADER, _run_rows(result))
     write_csv(tmp / "survival.csv", ["month", "survival", "ci_low", "ci_high"], result.survival_table())
     write_csv(tmp / "timeseries.csv", ["month", "variable", "n_holding", "q05", "q25", "q50", "q75", "q95"],
               result.simulation.fan.rows())
-    if figures:
-        from sim.plots import survival_figure
-        survival_figure([(result.scenario.name, result.survival_table())], tmp / "survival.png",
-                        f"{result.scenario.name}: survival of the ceasefire ({result.runs:,} runs)")
     write_json(tmp / "manifest.json", manifest(result, extra_manifest))
 
 
 # --- a comparison's directory ----------------------------------------------------------------
 
-def save_comparison(comparison, directory: Path, *, figures: bool = True) -> Path:
-    """Write comparison.json, base/ and other/ (each with the run files), survival_compare.png."""
+def save_comparison(comparison, directory: Path) -> Path:
+    """Write comparison.json, base/ and other/ (each with the run files; figures: the report's)."""
     directory = Path(directory)
     with result_directory(directory) as tmp:
         write_json(tmp / "comparison.json", comparison.as_dict())
         for role, result in (("base", comparison.base), ("other", comparison.other)):
             (tmp / role).mkdir()
-            write_run_files(result, tmp / role, figures=False, per_replication=False,
-                            extra_manifest={"role_in_comparison": role})
-        if figures:
-            from sim.plots import survival_figure
-            survival_figure([(comparison.base.scenario.name, comparison.base.survival_table()),
-                             (comparison.other.scenario.name, comparison.other.survival_table())],
-                            tmp / "survival_compare.png",
-                            f"{comparison.base.scenario.name} vs {comparison.other.scenario.name} "
-                            f"({comparison.base.runs:,} paired runs)")
+            write_run_files(result, tmp / role, per_replication=False, extra_manifest={"role_in_comparison": role})
     return directory
 
 
@@ -339,8 +326,7 @@ class SweepStore:
             fh.flush()
             os.fsync(fh.fileno())
 
-    def finish(self, loaded, design, values: np.ndarray, rows: dict[int, dict], analysis: dict,
-               figures: bool = True) -> None:
+    def finish(self, loaded, design, values: np.ndarray, rows: dict[int, dict], analysis: dict) -> None:
         e = loaded.experiment
         names = list(e.factors)
         write_csv(self.directory / "design.csv", ["point", *names],
@@ -374,9 +360,6 @@ class SweepStore:
                 srows.append({"outcome": outcome, **row})
         keys = ["outcome"] + [k for k in (srows[0].keys() if srows else []) if k != "outcome"]
         write_csv(self.directory / "sensitivity.csv", keys, ([r.get(k, "") for k in keys] for r in srows))
-        if figures:
-            from sim.plots import sweep_figures
-            sweep_figures(loaded, values, rows, analysis, self.directory)
         write_json(self.directory / "manifest.json", {
             "experiment": e.name, "experiment_file": str(loaded.path), "fingerprint": self.fingerprint,
             "scenario_name": loaded.scenario.name, "scenario": loaded.scenario.model_dump(mode="json"),
@@ -386,7 +369,7 @@ class SweepStore:
 
 # --- calibration and backtest -------------------------------------------------------------------
 
-def save_calibration(result, directory: Path, *, figures: bool = True) -> Path:
+def save_calibration(result, directory: Path) -> Path:
     """calibration.json (fit, diagnostics, per-case fit), posterior.csv, calibrated_dynamics.toml."""
     from sim.calibration import dynamics_toml
     directory = Path(directory)
@@ -400,14 +383,10 @@ def save_calibration(result, directory: Path, *, figures: bool = True) -> Path:
                   ([j, *map(float, result.values[j]), float(fit["weights"][j]), float(result.loglik[:, j].sum()),
                     *map(float, result.loglik[:, j])] for j in range(result.values.shape[0])))
         write_text_atomic(tmp / "calibrated_dynamics.toml", dynamics_toml(result))
-        if figures:
-            from sim.plots import case_survival_figure
-            case_survival_figure(report["cases"], tmp / "calibration_fit.png",
-                                 "Calibrated model: predicted survival per case, observed duration marked")
     return directory
 
 
-def save_backtest(backtest: dict, directory: Path, *, figures: bool = True, extra: dict | None = None) -> Path:
+def save_backtest(backtest: dict, directory: Path, *, extra: dict | None = None) -> Path:
     directory = Path(directory)
     with result_directory(directory) as tmp:
         write_json(tmp / "backtest.json", {**backtest, "manifest": {**environment(), **(extra or {})}})
@@ -424,8 +403,4 @@ def save_backtest(backtest: dict, directory: Path, *, figures: bool = True, extr
         for name, s in backtest["scores"].items():
             rows.append([name, *[s["brier"][m] for m in months], s["log"], s["crps"]])
         write_csv(tmp / "scores.csv", ["forecast", *[f"brier_{m}" for m in months], "log_score", "crps_months"], rows)
-        if figures:
-            from sim.plots import case_survival_figure
-            case_survival_figure(backtest["cases"], tmp / "backtest.png",
-                                 "Leave-one-out predictions: survival per case, observed duration marked")
     return directory
