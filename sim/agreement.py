@@ -10,7 +10,9 @@ import numpy as np
 class AgreementState:
     """Commitment of each signatory, batched over replications.
 
-    At signing a signatory's commitment is the agreement's strength (form x level, ``Agreement.strength``);
+    At signing a signatory's commitment is the agreement's strength (form x level, ``Agreement.strength``),
+    discounted by (1 + earlier failed agreements in the conflict) ** -failure_credibility (each further failure
+    costs less than the one before; [@seed000]: Idlib's agreements collapsed one after another);
     it erodes at ``dynamics.agreement_erosion`` per year ([@seed000]: vague texts are reinterpreted by the
     stronger side), and falls to 0 for good where the agreement lapses at the end of a term it is not
     renewed for. Renewal happens with probability ``renewal``, raised by the mediators' leverage.
@@ -21,13 +23,15 @@ class AgreementState:
         spec = model.scenario.agreement
         r = model.replications
         self.signatories = frozenset(spec.signatories) if spec is not None else frozenset()
-        self.strength = spec.strength if spec is not None else 0.0
+        failures = spec.earlier_failures if spec is not None else 0
+        self.strength = (spec.strength if spec is not None else 0.0) \
+            * (1.0 + failures) ** (-np.asarray(model.dynamics.failure_credibility, dtype=float))
         self.term = float(model.override("agreement.term_months", spec.term_months)) if spec is not None else 0.0
         self.renewal = np.broadcast_to(np.asarray(model.override("agreement.renewal", spec.renewal if spec else 1.0),
                                                   dtype=float), (r,))
         self.lapsed = np.zeros(r, dtype=bool)
         self.terms_done = 0
-        self._level = np.full(r, self.strength)
+        self._level = np.broadcast_to(self.strength, (r,)).astype(float)
 
     def renewal_probability(self):
         """renewal, with the unrenewed share cut by each mediator: 1 - (1 - renewal) prod(1 - effect * leverage)."""

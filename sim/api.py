@@ -22,6 +22,11 @@ def posterior_of(scenario: Scenario, use_posterior: bool = True) -> PosteriorDra
         raise InputError([f"{scenario.name}: posterior: cannot read '{scenario.posterior}' ({exc})"]) from None
 
 
+def run_plan(scenario: Scenario, *, runs: int, seed: int, use_posterior: bool = True) -> DrawPlan:
+    """The draw plan of a run: which parameter and setting draws each replication uses."""
+    return DrawPlan.for_run(scenario, runs=runs, seed=seed, posterior=posterior_of(scenario, use_posterior))
+
+
 def run(scenario: Scenario, *, runs: int = 1000, seed: int = 0, jobs: int | None = None,
         horizon_months: float | None = None, progress=None, executor: LocalExecutor | None = None,
         use_posterior: bool = True) -> RunResult:
@@ -30,7 +35,7 @@ def run(scenario: Scenario, *, runs: int = 1000, seed: int = 0, jobs: int | None
     Replications are spread over the calibrated posterior's draws (unless ``use_posterior`` is false) and
     over the scenario's uncertain settings. The result is the same for any ``jobs``.
     """
-    plan = DrawPlan.for_run(scenario, runs=runs, seed=seed, posterior=posterior_of(scenario, use_posterior))
+    plan = run_plan(scenario, runs=runs, seed=seed, use_posterior=use_posterior)
     if executor is not None:
         return RunResult(simulate(scenario, runs=runs, seed=seed, horizon_months=horizon_months,
                                   executor=executor, progress=progress, plan=plan))

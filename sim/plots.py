@@ -140,22 +140,34 @@ def _sweep_shape_figures(loaded, values, y, directory: Path, plt) -> None:
 
 
 def case_survival_figure(cases: list[dict], path: Path, title: str) -> None:
-    """Predicted survival of each historical case (log time axis) with its observed duration marked."""
+    """Predicted survival of each historical case (log time axis), one small panel per case, with its
+    observed outcome marked: a solid line at a collapse, a dashed line and an arrow where it still held."""
     plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(7.5, 4.5))
-    for i, c in enumerate(cases):
-        color = PALETTE[i % len(PALETTE)]
+    cols = 5
+    rows = max(1, -(-len(cases) // cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(11, 2.1 * rows + 0.6), sharex=True, sharey=True, squeeze=False)
+    for ax, c in zip(axes.flat, cases):
         surv = c["predicted"]["survival"]
-        ax.step([0.01] + [s[0] for s in surv], [1.0] + [s[1] for s in surv], where="post", color=color,
-                label=f"{c['name']} (observed {c['observed_months']:g} months)")
-        ax.axvline(c["observed_months"], color=color, linestyle=":", linewidth=1.2)
-    ax.set_xscale("log")
-    ax.set_xlabel("months since the truce began (log scale); dotted: observed collapse")
-    ax.set_ylabel("predicted P(truce still holding)")
-    ax.set_ylim(0, 1.02)
-    ax.set_title(title, fontsize=10)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, loc="lower left")
+        ax.step([0.01] + [x[0] for x in surv], [1.0] + [x[1] for x in surv], where="post", color=PALETTE[0])
+        obs = c["observed"]
+        if obs["collapsed"]:
+            ax.axvline(obs["months"], color=PALETTE[1], linewidth=1.4)
+        else:
+            ax.axvline(obs["months"], color=PALETTE[2], linewidth=1.4, linestyle="--")
+            ax.annotate("", xy=(min(obs["months"] * 2.5, 60), 0.9), xytext=(obs["months"], 0.9),
+                        arrowprops={"arrowstyle": "->", "color": PALETTE[2]})
+        ax.set_title(c["name"], fontsize=7)
+        ax.set_xscale("log")
+        ax.set_xlim(0.02, 70)
+        ax.set_ylim(0, 1.02)
+        ax.grid(alpha=0.3)
+        ax.tick_params(labelsize=6)
+    for ax in list(axes.flat)[len(cases):]:
+        ax.set_visible(False)
+    fig.supxlabel("months since the truce began (log scale); solid: observed collapse, dashed: still holding then",
+                  fontsize=8)
+    fig.supylabel("predicted P(still holding)", fontsize=8)
+    fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     _save(fig, path)
     plt.close(fig)

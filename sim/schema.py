@@ -410,6 +410,9 @@ class Agreement(Strict):
     back a campaign; a belligerent's on its decision to launch one."""
     comprehensive: bool = False
     """Part of a political settlement (true) or a plain cessation of hostilities (false)."""
+    earlier_failures: int = Field(0, ge=0, le=100)
+    """Ceasefire agreements in this conflict that had already failed at signing; they cost the new one
+    credibility (dynamics.failure_credibility)."""
     term_months: float = param(
         0.0, ge=0, le=120, unit="months (0: open-ended)",
         source="[@clayton-sticher-2021] (truces with a fixed term)",
@@ -424,7 +427,8 @@ class Agreement(Strict):
 
     @property
     def strength(self) -> float:
-        """How firmly the agreement binds its signatories at signing, 0-1: form score x level score."""
+        """How firmly the text binds its signatories, 0-1: form score x level score (x 0.85 for a plain
+        cessation); the model discounts it for earlier failures (``AgreementState``)."""
         bonus = 1.0 if self.comprehensive else 0.85
         return FORM_SCORE[self.form] * LEVEL_SCORE[self.signatory_level] * bonus
 
@@ -508,18 +512,18 @@ class Dynamics(Strict):
                                   source="[@seed000] (violations continued under the ceasefire)",
                                   doc="Rate of shelling and raids across a line.")
     air_strike_rate: float = param(60.0, ge=0, le=500, unit="strikes per month at full air power, in a campaign",
-                                   source="[@acled] (Russian attacks in north-west Syria)",
+                                   source="[@acled-regional-overviews] (Russian attacks in north-west Syria)",
                                    doc="Rate of a patron's air strikes on the other side of a front during a campaign "
                                    "it backs; a quarter of it outside campaigns.")
     offensive_rate_covered: float = param(
         8.0, ge=0, le=60, unit="launches per month at full motive, under air cover",
-        source="[@history] (Idlib truces ended by regime offensives under Russian air cover)",
+        source="[@seed000] (every earlier Idlib agreement ended in a regime offensive under Russian air cover)",
         prior=("log", 0.5, 40.0),
         doc="Hazard that a side which needs a patron's air cover launches a ground offensive while a campaign "
         "backs it, at full ambition, readiness and advantage.")
     offensive_rate_independent: float = param(
         0.5, ge=0, le=60, unit="launches per month at full motive",
-        source="[@history]; [@clayton-2023-ccd] (base rates of ceasefire failure)",
+        source="[@clayton-et-al-2022-cf-dataset]; [@stevenson-2016] (base rates of ceasefire failure)",
         prior=("log", 0.02, 10.0),
         doc="Hazard that a side which needs no patron's air cover launches a ground offensive, at full ambition, "
         "readiness, advantage and consent, before deterrence, agreement, monitors and mediators.")
@@ -562,6 +566,12 @@ class Dynamics(Strict):
                                     prior=("linear", 0.0, 4.0),
                                     doc="Cost of breaking the agreement to a bound actor, per unit of its "
                                     "commitment.")
+    failure_credibility: float = param(0.2, ge=0, le=2, unit="exponent",
+                                       source="[@seed000] (Idlib's agreements collapsed one after another for "
+                                       "Moscow's lack of will to keep them); the literature is divided on the sign",
+                                       prior=("linear", 0.0, 1.0),
+                                       doc="How much the agreements that had already failed in the conflict lower "
+                                       "the commitment a new one commands: strength x (1 + failures) ** -this.")
     agreement_erosion: float = param(0.5, ge=0, le=12, unit="per year",
                                      source="[@seed000] (constructive ambiguity: the stronger side reinterprets vague texts)",
                                      prior=("log", 0.05, 3.0),
@@ -590,10 +600,10 @@ class Dynamics(Strict):
                              doc="Rate at which a guarantor's retaliation (or a patron's defensive air) halts an "
                              "offensive, at full deterrence and resolve.")
     sustain_days: float = param(14.0, ge=1, le=120, unit="days",
-                                source="[@history] (collapse = start of the next major ground offensive)",
+                                source="judgement: collapse = the start of the next major ground offensive, not a raid",
                                 doc="Days a ground offensive must be sustained to count as collapse.")
     clash_rate: float = param(0.05, ge=0, le=5, unit="per month at full friction, exposure and operations",
-                              source="[@history] (the Balyun strike, 27 Feb 2020)",
+                              source="[@seed000] (the Balyun strike on Turkish troops, 27 Feb 2020)",
                               doc="Hazard of a direct guarantor-patron clash.")
     threat_scale: float = param(60.0, ge=1, le=1000, unit="incidents per month",
                                 source="judgement", doc="Monthly incidents against a side that count as full threat.")

@@ -104,7 +104,7 @@ class GuarantorAgent(ActorAgent):
         """Direct clash with a rival patron whose air operations reach its exposed troops.
 
         Hazard per month = clash_rate * friction * exposure * resolve * (1 - patron's interest)
-        * the patron's air operations against the protected side ([@history]: the Balyun strike).
+        * the patron's air operations against the protected side ([@seed000]: the Balyun strike).
         """
         m = self.model
         d = m.dynamics
