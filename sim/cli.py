@@ -49,6 +49,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("validate", help="check scenario files")
     p.add_argument("files", nargs="+", type=Path)
+    p.add_argument("--citations", action="store_true",
+                   help="also audit citations against docs/SOURCES.md: keys exist, none dated after the "
+                        "file's start, every value cites a source or says 'judgement'")
 
     p = sub.add_parser("run", help="Monte Carlo replications of one scenario")
     p.add_argument("scenario", type=Path)
@@ -61,8 +64,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("others", type=Path, nargs="+", metavar="OTHER")
     _common_run_flags(p)
     p.add_argument("--precision", type=_probability, metavar="P",
-                   help="add replications until the 95%% CI half-width of the headline difference is at most P")
+                   help="treat --runs as a pilot, then run the replications that give a 95%% CI half-width of P "
+                        "on the headline difference (a fresh batch, reported alone)")
     p.add_argument("--max-runs", type=_positive_int, metavar="N", help="cap for --precision (default 100 x --runs)")
+    p.add_argument("--attribute", action="store_true",
+                   help="split the headline difference into the Shapley contributions of the settings that differ")
+    p.add_argument("--permutations", type=_positive_int, default=64, metavar="M",
+                   help="random orders for --attribute above 8 settings (default 64)")
 
     p = sub.add_parser("sweep", help="sensitivity sweep of an experiment file (resumable)")
     p.add_argument("experiment", type=Path)
@@ -70,6 +78,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scheduler", metavar="ADDRESS", help="run on a Dask cluster, e.g. tcp://host:8786")
     p.add_argument("--out", type=Path, metavar="DIR", help="result directory (default results/sweeps/<name>)")
     p.add_argument("--restart", action="store_true", help="discard a partial sweep in the directory")
+    p.add_argument("--no-posterior", action="store_true",
+                   help="point values of the calibrated rates instead of spreading replications over their posterior")
     p.add_argument("--quiet", action="store_true", help="no progress bar, no table")
     _report_flag(p)
 
@@ -81,20 +91,28 @@ def build_parser() -> argparse.ArgumentParser:
                    metavar="EXPERIMENT", help="experiment for the sweep figure")
     p.add_argument("--out", type=Path, metavar="DIR", help="where bench.json goes (default results/bench/<stamp>)")
 
-    p = sub.add_parser("calibrate", help="fit the free global rates to the historical cases")
+    p = sub.add_parser("calibrate", help="fit the mechanism parameters to the historical cases (two seeds)")
     p.add_argument("calibration", type=Path)
     p.add_argument("--jobs", type=_positive_int, metavar="J", help="worker processes (default: all cores)")
+    p.add_argument("--scheduler", metavar="ADDRESS", help="run on a Dask cluster, e.g. tcp://host:8786")
+    p.add_argument("--single", action="store_true",
+                   help="one run of the sampler only (no reproducibility check from a second seed)")
     p.add_argument("--out", type=Path, metavar="DIR", help="result directory (default results/calibration/<name>)")
     p.add_argument("--quiet", action="store_true")
     _report_flag(p)
 
-    p = sub.add_parser("backtest", help="leave-one-out forecasts of the historical cases, scored")
+    p = sub.add_parser("backtest", help="out-of-sample forecasts of the historical cases, scored against baselines")
+    p.add_argument("--calibration", type=Path, default=Path("experiments/calibration_cases.toml"), metavar="FILE",
+                   help="the calibration definition (default experiments/calibration_cases.toml)")
+    p.add_argument("--from", dest="from_dir", type=Path, metavar="DIR",
+                   help="reuse the particles of a calibration result directory instead of calibrating again")
     p.add_argument("--cases", type=Path, metavar="DIR", help="directory of historical scenario files "
                    "(default: the calibration file's list)")
-    p.add_argument("--calibration", type=Path, default=Path("experiments/calibration_idlib.toml"), metavar="FILE")
+    p.add_argument("--no-neutralise", action="store_true", help="skip the neutralisation check")
     p.add_argument("--jobs", type=_positive_int, metavar="J")
-    p.add_argument("--out", type=Path, metavar="DIR", default=Path("results/reference/backtest"),
-                   help="result directory (default results/reference/backtest)")
+    p.add_argument("--scheduler", metavar="ADDRESS", help="run on a Dask cluster, e.g. tcp://host:8786")
+    p.add_argument("--out", type=Path, metavar="DIR", default=Path("results/backtest"),
+                   help="result directory (default results/backtest)")
     p.add_argument("--quiet", action="store_true")
     _report_flag(p)
 
@@ -121,6 +139,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _common_run_flags(p) -> None:
+    p.add_argument("--no-posterior", action="store_true",
+                   help="point values of the calibrated rates instead of spreading replications over their posterior")
     p.add_argument("--runs", type=_positive_int, default=1000, metavar="N", help="replications (default 1000)")
     p.add_argument("--seed", type=_seed, default=0, metavar="S", help="root seed (default 0)")
     p.add_argument("--horizon", type=_months, metavar="MONTHS", help="months to simulate (default: the scenario's)")
@@ -185,8 +205,11 @@ def cmd_validate(args) -> int:
         try:
             if is_fragment(path):
                 validate_fragment(path)
+                start = None
             else:
-                load_scenario(path)
+                start = load_scenario(path).start
+            if args.citations:
+                problems.extend(_citation_problems(path, start))
         except InputError as exc:
             problems.extend(exc.problems)
     for line in problems:
@@ -194,6 +217,14 @@ def cmd_validate(args) -> int:
     if not problems:
         print(f"{len(args.files)} file(s) valid")
     return EXIT_USAGE if problems else EXIT_OK
+
+
+def _citation_problems(path: Path, start) -> list[str]:
+    from sim.sources import audit_file, find_bibliography, read_bibliography
+    found = find_bibliography(path)
+    if found is None:
+        return [f"{path}: --citations: no docs/SOURCES.md in this directory or above it"]
+    return audit_file(path, read_bibliography(found), start)
 
 
 def cmd_run(args) -> int:
@@ -208,13 +239,16 @@ def cmd_run(args) -> int:
         if args.out is not None:
             print("note: --replication prints one replication's history and writes nothing; --out is not used",
                   file=sys.stderr)
-        rows, outcome = replay(scenario, seed=args.seed, replication=args.replication, horizon_months=args.horizon)
+        from sim.api import run_plan
+        plan = run_plan(scenario, runs=args.runs, seed=args.seed, use_posterior=not args.no_posterior)
+        rows, outcome = replay(scenario, seed=args.seed, replication=args.replication, horizon_months=args.horizon,
+                               plan=plan)
         print(history_table(scenario, args.replication, args.seed, rows, outcome))
         return EXIT_OK
     out = args.out or Path("results/runs") / f"{scenario.name}-{store.utc_stamp()}"
     with _progress(args.quiet, args.runs, "replications") as progress:
         result = run(scenario, runs=args.runs, seed=args.seed, jobs=args.jobs, horizon_months=args.horizon,
-                     progress=progress)
+                     progress=progress, use_posterior=not args.no_posterior)
     store.save_run(result, out)
     if not args.quiet:
         print(run_table(result))
@@ -237,7 +271,8 @@ def cmd_compare(args) -> int:
     with _progress(args.quiet, total, "replications") as progress:
         comparisons = compare(base, others, runs=args.runs, seed=args.seed, jobs=args.jobs,
                               horizon_months=args.horizon, precision=args.precision, max_runs=args.max_runs,
-                              progress=progress)
+                              progress=progress, use_posterior=not args.no_posterior, attribute=args.attribute,
+                              permutations=args.permutations)
     stamp = store.utc_stamp()
     names = [c.other.scenario.name for c in comparisons]
     reported = True
@@ -270,7 +305,7 @@ def cmd_sweep(args) -> int:
     try:
         with _progress(args.quiet, None, "points") as progress:
             analysis = sweep(loaded, out, jobs=args.jobs, scheduler=args.scheduler, restart=args.restart,
-                             progress=progress)
+                             progress=progress, use_posterior=False if args.no_posterior else None)
     except DistributedUnavailable as exc:
         print(str(exc), file=sys.stderr)
         return EXIT_USAGE
@@ -297,24 +332,46 @@ def cmd_bench(args) -> int:
     return EXIT_OK
 
 
-def _calibrate(args, cases_dir=None):
-    """Load the calibration file and its cases, and simulate every case over the prior design."""
-    from sim.calibration import calibrate, load_calibration
+def _executor(args):
+    if getattr(args, "scheduler", None) is not None:
+        if args.jobs is not None:
+            raise UsageError(f"ceasefire {args.command}: give either --jobs (local) or --scheduler (Dask), not both")
+        from sim.distributed import DaskExecutor
+        return DaskExecutor(args.scheduler)
     from sim.montecarlo import LocalExecutor
-    cal, cases = load_calibration(args.calibration, cases_dir)
-    with _progress(args.quiet, cal.points * len(cases), "case-points") as progress, LocalExecutor(args.jobs) as ex:
-        return cal, cases, calibrate(cal, cases, ex, progress)
+    return LocalExecutor(args.jobs)
+
+
+def _stage_printer(args, seed: int):
+    """A line on stderr per stage of the sampler (temperature, ESS, acceptance), unless --quiet."""
+    if args.quiet:
+        return None
+
+    def show(phi, stage):
+        print(f"  seed {seed}: temperature {phi:.3f}, ESS {stage['ess']:.0f}, acceptance {stage['acceptance']:.2f}, "
+              f"{stage['evaluations']} likelihood evaluations", file=sys.stderr, flush=True)
+    return show
 
 
 def cmd_calibrate(args) -> int:
     from sim import store
+    from sim.calibration import (calibration_report, fit_report, load_calibration, reproducibility, run_smc)
+    from sim.backtest import predictive_runs
     from sim.tables import calibration_text
 
-    cal, _, result = _calibrate(args)
+    cal, priors, cases = load_calibration(args.calibration)
     out = args.out or Path("results/calibration") / cal.name
-    store.save_calibration(result, out)
+    with _executor(args) as ex:
+        first = run_smc(cal, priors, cases, ex, progress=_stage_printer(args, cal.seed))
+        second = None if args.single else run_smc(cal, priors, cases, ex, seed=cal.seed + 1,
+                                                  progress=_stage_printer(args, cal.seed + 1))
+        fit = fit_report(first, predictive_runs(first, ex, new_conflict=False))
+    report = calibration_report(first, None if second is None else reproducibility(first, second), fit)
+    conflicts = sorted({c.conflict for c in cases})
+    posteriors = {"": "", **{c: f"_{c}" for c in conflicts}}
+    store.save_calibration(first, report, out, posteriors=posteriors, definition_file=args.calibration)
     if not args.quiet:
-        print(calibration_text(result.calibration_report()))
+        print(calibration_text(report))
     reported = _write_report(out, args)
     print(f"Results written to {out}")
     return EXIT_OK if reported else EXIT_FAILURE
@@ -322,14 +379,22 @@ def cmd_calibrate(args) -> int:
 
 def cmd_backtest(args) -> int:
     from sim import store
+    from sim.backtest import backtest
+    from sim.calibration import load_calibration, read_particles, run_smc
     from sim.tables import backtest_text
 
-    _, cases, result = _calibrate(args, args.cases)
-    backtest = result.backtest()
-    store.save_backtest(backtest, args.out, extra={"calibration_file": str(args.calibration),
-                                                   "cases": [c.name for c in cases]})
+    cal, priors, cases = load_calibration(args.calibration, args.cases)
+    with _executor(args) as ex:
+        if args.from_dir is not None:
+            result = read_particles(args.from_dir, cal, priors, cases, cal.seed)
+        else:
+            result = run_smc(cal, priors, cases, ex, progress=_stage_printer(args, cal.seed))
+        bt = backtest(result, ex, neutralise=not args.no_neutralise)
+    store.save_backtest(bt, args.out, extra={"calibration_file": str(args.calibration),
+                                             "particles_from": None if args.from_dir is None else str(args.from_dir),
+                                             "cases": [c.name for c in cases]})
     if not args.quiet:
-        print(backtest_text(backtest))
+        print(backtest_text(bt))
     reported = _write_report(args.out, args)
     print(f"Results written to {args.out}")
     return EXIT_OK if reported else EXIT_FAILURE

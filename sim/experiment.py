@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from scipy import stats
 
 from sim.scenario import InputError, format_error, get_path, load_scenario, read_toml
-from sim.schema import ROLE_CLASSES, Scenario
+from sim.schema import Scenario
 
 SAMPLERS = ("grid", "random", "latin", "sobol", "morris")
 OUTCOME_PATTERN = re.compile(r"^(p_collapse_by_(\d+(\.\d+)?)|p_collapse|rmst|initiator_share:[A-Za-z0-9_:.-]+"
@@ -88,6 +88,8 @@ class Experiment(BaseModel):
     factors: dict[str, Factor] = Field(min_length=1)
     keep_replications: bool = False
     """Write per-replication rows too (large)."""
+    use_posterior: bool = True
+    """Spread each point's replications over the scenario's calibrated posterior draws (false: point values)."""
 
     @model_validator(mode="after")
     def _check(self) -> "Experiment":
@@ -182,9 +184,14 @@ def _factor_problems(experiment: Experiment, scenario: Scenario) -> list[str]:
         except KeyError as exc:
             problems.append(f"{where}: {exc.args[0]} (in scenario {experiment.scenario})")
             continue
-        if factor.path.split(".")[0] not in ("actors", "processes", "dynamics") or not isinstance(value, float):
+        if factor.path.split(".")[0] not in ("actors", "processes", "dynamics") or isinstance(value, bool) \
+                or not isinstance(value, float):
             problems.append(f"{where}: '{factor.path}' is not a numeric parameter a sweep can vary (the float "
                             f"parameters of actors, processes and dynamics)")
+            continue
+        if factor.path in scenario.uncertain:
+            problems.append(f"{where}: '{factor.path}' is an uncertain setting of the scenario (its [uncertain] "
+                            f"table); vary it there or here, not both")
             continue
         setters = [name for name, ev in scenario.events.items() if factor.path in ev.set]
         if setters:
@@ -197,9 +204,9 @@ def _factor_problems(experiment: Experiment, scenario: Scenario) -> list[str]:
             problems.append(f"factors.{name}.low: {factor.low:g} is below the minimum {lo:g} of {factor.path}")
         if hi is not None and factor.high > hi:
             problems.append(f"factors.{name}.high: {factor.high:g} is above the maximum {hi:g} of {factor.path}")
-    initiators = {k for k, a in scenario.actors.items() if a.role == "belligerent"}
-    initiators |= {f"clash:{g}-{p}" for p, a in scenario.actors.items() if a.role == "patron" and a.guarantor
-                   for g in [a.guarantor]}
+    initiators = {k for k, a in scenario.actors.items() if "belligerent" in a.roles}
+    initiators |= {f"clash:{a.guarantor}-{p}" for p, a in scenario.actors.items()
+                   if "patron" in a.roles and a.guarantor}
     for outcome in experiment.outcomes:
         if ":" in outcome:
             who = outcome.split(":", 1)[1]
@@ -214,7 +221,7 @@ def _schema_range(scenario: Scenario, path: str) -> tuple[float | None, float | 
     from sim.schema import CrossTheatreTension, Dynamics, Economy, OtherFronts
     parts = path.split(".")
     if parts[0] == "actors":
-        cls = ROLE_CLASSES[scenario.actors[parts[1]].role]
+        cls = type(scenario.actors[parts[1]])
     elif parts[0] == "dynamics":
         cls = Dynamics
     elif parts[0] == "processes":

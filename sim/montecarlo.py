@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from sim.draws import DrawPlan
 from sim.model import NOT_COLLAPSED, TRIGGERS, CeasefireModel
 from sim.rng import BLOCK_SIZE, BlockStreams, blocks_for
 from sim.schema import Scenario
@@ -29,20 +30,40 @@ class BatchOutput:
     """What one batch of blocks produced, compact enough to ship between processes."""
 
     blocks: list[tuple[int, int]]
-    months: np.ndarray          # float64, time to collapse; the horizon where censored
+    months: np.ndarray          # float64, time to the first collapse; the horizon where censored
     collapsed: np.ndarray       # bool
     initiator: np.ndarray       # int16 code into ``initiators``; -1 where censored
     trigger: np.ndarray         # int16 code into TRIGGERS; -1 where censored
     incidents: dict[str, np.ndarray]
     initiators: list[str]
+    front_months: np.ndarray    # (replications, fronts): time to each front's collapse; NaN where it held
+    front_initiator: np.ndarray  # (replications, fronts) int16; -1 where it held
+    front_names: list[str]
     fan: MonthlyFan | None = None
 
 
+def replication_indices(blocks) -> np.ndarray:
+    """Replication numbers (within the run, or within a sweep point or calibration case) of the blocks."""
+    parts = []
+    for block, n in blocks:
+        index = block[-1] if isinstance(block, tuple) else block
+        parts.append(int(index) * BLOCK_SIZE + np.arange(n))
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+
+
+def build_model(scenario: Scenario, seed: int, blocks, horizon_months: float, plan: DrawPlan | None = None,
+                overrides: dict | None = None) -> CeasefireModel:
+    """A model over the given blocks, with the plan's draws for their replications (``overrides`` win)."""
+    plan = plan or DrawPlan.for_run(scenario, runs=1, seed=seed, posterior=None)
+    merged = plan.overrides(replication_indices(blocks))
+    merged.update(overrides or {})
+    return CeasefireModel(scenario, BlockStreams(seed, blocks), horizon_months=horizon_months, overrides=merged)
+
+
 def simulate_batch(scenario: Scenario, seed: int, blocks: list[tuple[int, int]], horizon_months: float,
-                   overrides: dict | None = None, record_fan: bool = True) -> BatchOutput:
+                   overrides: dict | None = None, record_fan: bool = True, plan: DrawPlan | None = None) -> BatchOutput:
     """Advance one model over the given blocks to the horizon."""
-    streams = BlockStreams(seed, blocks)
-    model = CeasefireModel(scenario, streams, horizon_months=horizon_months, overrides=overrides)
+    model = build_model(scenario, seed, blocks, horizon_months, plan, overrides)
     return advance_to_horizon(model, blocks, record_fan)
 
 
@@ -60,13 +81,13 @@ def advance_to_horizon(model: CeasefireModel, blocks, record_fan: bool = True) -
         if fan is not None and month_done < n_months:
             for name, values in model.incidents_now().items():
                 monthly[name] += values * holding_before
-            reached = min(int(math.floor(model.steps * model.dt + 1e-9)), n_months)
+            reached = min(int(math.floor(model.month_end + 1e-9)), n_months)
             while month_done < reached:
                 month_done += 1
                 _snapshot(fan, model, month_done, monthly)
                 for values in monthly.values():
                     values[:] = 0
-        if not model.holding.any():
+        if not model.active.any():
             break
     collapsed = ~np.isnan(model.collapse_month)
     return BatchOutput(
@@ -77,6 +98,9 @@ def advance_to_horizon(model: CeasefireModel, blocks, record_fan: bool = True) -
         trigger=model.trigger.copy(),
         incidents={k: v.astype(np.int32) for k, v in model.incident_totals().items()},
         initiators=list(model.initiators),
+        front_months=np.column_stack([f.collapse_month for f in model.fronts]),
+        front_initiator=np.column_stack([f.initiator for f in model.fronts]),
+        front_names=[f.name for f in model.fronts],
         fan=fan.compact() if fan is not None else None,
     )
 
@@ -167,6 +191,9 @@ class Replications:
     trigger: np.ndarray
     incidents: dict[str, np.ndarray]
     initiators: list[str]
+    front_months: np.ndarray
+    front_initiator: np.ndarray
+    front_names: list[str]
 
     def __len__(self) -> int:
         return int(self.months.size)
@@ -189,7 +216,8 @@ class Replications:
         return cls(np.concatenate([o.months for o in outputs]), np.concatenate([o.collapsed for o in outputs]),
                    np.concatenate([o.initiator for o in outputs]), np.concatenate([o.trigger for o in outputs]),
                    {k: np.concatenate([o.incidents[k] for o in outputs]) for k in first.incidents},
-                   first.initiators)
+                   first.initiators, np.concatenate([o.front_months for o in outputs]),
+                   np.concatenate([o.front_initiator for o in outputs]), first.front_names)
 
 
 @dataclass
@@ -203,14 +231,18 @@ class SimulationRun:
     fan: MonthlyFan
     wall_seconds: float
     jobs: int
+    plan: DrawPlan
+    first_replication: int = 0
     extra: dict = field(default_factory=dict)
 
 
 def simulate(scenario: Scenario, *, runs: int, seed: int, horizon_months: float | None = None,
-             executor: LocalExecutor | None = None, progress=None, first_replication: int = 0) -> SimulationRun:
+             executor: LocalExecutor | None = None, progress=None, first_replication: int = 0,
+             plan: DrawPlan | None = None) -> SimulationRun:
     """Run ``runs`` replications (starting at ``first_replication``) and gather their outcomes.
 
-    ``progress(done, total)`` is called as replications finish.
+    ``plan`` says which parameter and setting draws each replication uses (default: the scenario's
+    uncertain settings, no posterior). ``progress(done, total)`` is called as replications finish.
     """
     if runs < 1:
         raise ValueError("runs must be at least 1")
@@ -220,8 +252,10 @@ def simulate(scenario: Scenario, *, runs: int, seed: int, horizon_months: float 
     own = executor is None
     executor = executor or LocalExecutor(1)
     started = time.perf_counter()
+    if plan is None:
+        plan = DrawPlan.for_run(scenario, runs=runs, seed=seed, posterior=None)
     blocks = blocks_for(runs, first_replication)
-    tasks = [(scenario, seed, chunk, horizon) for chunk in task_chunks(blocks, executor.jobs)]
+    tasks = [(scenario, seed, chunk, horizon, None, True, plan) for chunk in task_chunks(blocks, executor.jobs)]
     outputs = []
     fan = MonthlyFan(int(math.floor(horizon + 1e-9)))
     done = 0
@@ -237,15 +271,15 @@ def simulate(scenario: Scenario, *, runs: int, seed: int, horizon_months: float 
         if own:
             executor.close()
     return SimulationRun(scenario, seed, horizon, Replications.from_outputs(outputs), fan,
-                         time.perf_counter() - started, executor.jobs)
+                         time.perf_counter() - started, executor.jobs, plan, first_replication)
 
 
-def replay(scenario: Scenario, *, seed: int, replication: int, horizon_months: float | None = None) -> list[dict]:
-    """Month-by-month history of one replication, re-run exactly as in the full run."""
+def replay(scenario: Scenario, *, seed: int, replication: int, horizon_months: float | None = None,
+           plan: DrawPlan | None = None) -> list[dict]:
+    """Month-by-month history of one replication, re-run exactly as in the full run (same plan)."""
     block, offset = divmod(replication, BLOCK_SIZE)
     horizon = float(scenario.horizon_months if horizon_months is None else horizon_months)
-    streams = BlockStreams(seed, [(block, BLOCK_SIZE)])
-    model = CeasefireModel(scenario, streams, horizon_months=horizon)
+    model = build_model(scenario, seed, [(block, BLOCK_SIZE)], horizon, plan)
     rows = []
     n_months = int(math.floor(horizon + 1e-9))
     month_done = 0
@@ -266,7 +300,7 @@ def replay(scenario: Scenario, *, seed: int, replication: int, horizon_months: f
         model.step()
         for name, values in model.incidents_now().items():
             tally[name] += int(values[offset])
-        reached = min(int(math.floor(model.steps * model.dt + 1e-9)), n_months)
+        reached = min(int(math.floor(model.month_end + 1e-9)), n_months)
         while month_done < reached:
             month_done += 1
             rows.append(snapshot(month_done))

@@ -11,18 +11,20 @@ from typing import Any
 from pydantic import Field
 
 
-def param(default: Any, *, ge: float, le: float, unit: str, source: str, doc: str) -> Any:
-    """A pydantic field with a closed range, a unit and the document claim it represents.
+def param(default: Any, *, ge: float, le: float, unit: str, source: str, doc: str,
+          prior: tuple[str, float, float] | None = None) -> Any:
+    """A pydantic field with a closed range, a unit and the claim it represents.
 
-    ``default=...`` makes the field required.
+    ``default=...`` makes the field required. ``prior`` = (scale, low, high), scale "linear" or "log",
+    marks a parameter a calibration may fit and gives the default prior it starts from.
     """
-    return Field(
-        default,
-        ge=ge,
-        le=le,
-        description=doc,
-        json_schema_extra={"unit": unit, "source": source, "minimum": ge, "maximum": le},
-    )
+    extra = {"unit": unit, "source": source, "minimum": ge, "maximum": le}
+    if prior is not None:
+        scale, low, high = prior
+        if scale not in ("linear", "log") or not ge <= low < high <= le:
+            raise ValueError(f"prior {prior} must be ('linear' or 'log', low, high) inside [{ge}, {le}]")
+        extra["prior"] = [scale, low, high]
+    return Field(default, ge=ge, le=le, description=doc, json_schema_extra=extra)
 
 
 def field_info(model_cls: type, name: str) -> dict[str, Any]:
@@ -35,4 +37,5 @@ def field_info(model_cls: type, name: str) -> dict[str, Any]:
         "minimum": extra.get("minimum"),
         "maximum": extra.get("maximum"),
         "doc": info.description or "",
+        "prior": extra.get("prior"),
     }

@@ -1,4 +1,6 @@
-"""The figures of a Monte Carlo run: survival, P(collapse by month), median, initiator and trigger shares."""
+"""The figures of a Monte Carlo run: survival, P(collapse by month), median, initiator and trigger shares,
+per front, each with its Monte Carlo interval and, where the run used them, its spread over calibrated
+parameters (credible) and over the scenario's uncertain settings."""
 
 from __future__ import annotations
 
@@ -7,10 +9,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from sim import uncertainty
 from sim.montecarlo import SimulationRun
-from sim.survival import KaplanMeier, kaplan_meier, p_collapse_by, rmst
+from sim.survival import KaplanMeier, kaplan_meier, p_collapse_by, rmst, wilson
 
 REPORT_MONTHS = (3, 6, 12, 24)
+CREDIBLE_NOTE = ("ci_low/ci_high: 95% Monte Carlo interval (the dice only). credible_low/credible_high: 90% range of "
+                 "the quantity over the calibrated parameters' posterior draws. settings_low/settings_high: 90% range "
+                 "over the scenario's uncertain settings. Group estimates are corrected for Monte Carlo noise "
+                 "(sim.uncertainty).")
 
 
 @dataclass
@@ -22,6 +29,12 @@ class RunResult:
     def __post_init__(self):
         r = self.simulation.replications
         self.km: KaplanMeier = kaplan_meier(r.months, r.collapsed)
+
+    def __repr__(self) -> str:
+        p = self.p_collapse()
+        last = p[_month_key(self.horizon_months)]
+        return (f"RunResult({self.scenario.name!r}, runs={self.runs}, seed={self.simulation.seed}, "
+                f"P(collapse by {self.horizon_months:g} months)={last['estimate']:.3f})")
 
     @property
     def scenario(self):
@@ -39,8 +52,36 @@ class RunResult:
         months = [m for m in REPORT_MONTHS if m < self.horizon_months]
         return [*months, self.horizon_months]
 
+    # --- groups of replications ------------------------------------------------------------
+    def _groups(self):
+        """(parameter groups, G, setting groups, S) of the replications, from the run's draw plan."""
+        plan = self.simulation.plan
+        idx = self.simulation.first_replication + np.arange(self.runs)
+        return plan.parameter_group(idx), plan.parameter_groups, plan.setting_group(idx), plan.setting_groups
+
+    def _spread(self, fn) -> dict:
+        """``fn(groups, n_groups)`` over parameter groups (credible) and setting groups (settings)."""
+        pg, g, sg, s = self._groups()
+        out = {}
+        for name, groups, n in (("credible", pg, g), ("settings", sg, s)):
+            res = fn(groups, n) if n > 1 else None
+            if res is not None:
+                out[name] = res
+        return out
+
+    # --- headline figures --------------------------------------------------------------------
     def p_collapse(self) -> dict[str, dict]:
-        return {_month_key(m): p_collapse_by(self.km, m).as_dict() for m in self.report_months()}
+        r = self.simulation.replications
+        months = self.report_months()
+        spread = self._spread(lambda groups, n: uncertainty.curve_interval(r.months, r.collapsed, months, groups, n))
+        out = {}
+        for m in months:
+            entry = p_collapse_by(self.km, m).as_dict()
+            for name, curves in spread.items():
+                if curves.get(m) is not None:
+                    entry[f"{name}_low"], entry[f"{name}_high"] = curves[m]
+            out[_month_key(m)] = entry
+        return out
 
     def median_months(self) -> float | None:
         med = self.km.median()
@@ -65,6 +106,64 @@ class RunResult:
         keys = sorted(counts)
         return {k: counts[k] / total for k in keys} if total else {}
 
+    def initiator_share_intervals(self) -> dict[str, dict]:
+        """Per initiator: Monte Carlo interval of its share of collapses, and its spread over groups."""
+        r = self.simulation.replications
+        labels = r.initiator_labels()
+        total = int(r.collapsed.sum())
+        out = {}
+        for who, share in self.initiator_share().items():
+            hit = r.collapsed & (labels == who)
+            entry = {"estimate": share}
+            entry["ci_low"], entry["ci_high"] = wilson(int(hit.sum()), total)
+            spread = self._spread(lambda groups, n: uncertainty.ratio_interval(hit, r.collapsed, groups, n))
+            for name, (low, high) in spread.items():
+                entry[f"{name}_low"], entry[f"{name}_high"] = low, high
+            out[who] = entry
+        return out
+
+    def rmst_summary(self) -> dict:
+        r = self.simulation.replications
+        restricted = np.minimum(r.months, self.horizon_months)
+        out = rmst(r.months, self.horizon_months).as_dict()
+        for name, (low, high) in self._spread(lambda groups, n: uncertainty.interval(restricted, groups, n)).items():
+            out[f"{name}_low"], out[f"{name}_high"] = low, high
+        return out
+
+    def median_spread(self) -> dict:
+        r = self.simulation.replications
+        spread = self._spread(lambda groups, n: uncertainty.median_interval(r.months, r.collapsed,
+                                                                            self.horizon_months, groups, n))
+        return {f"median_{name}": list(v) for name, v in spread.items()}
+
+    def fronts(self) -> dict[str, dict]:
+        """Per front: P(collapse of that front by month) and, per initiator, its cumulative incidence
+        (competing risks; censoring only at the horizon, so it is a plain share of replications)."""
+        r = self.simulation.replications
+        if len(r.front_names) < 2:
+            return {}
+        labels = np.array(r.initiators, dtype=object)
+        out = {}
+        sides = {name: list(sides) for name, sides, _ in self.scenario.front_list()}
+        for f, name in enumerate(r.front_names):
+            months = r.front_months[:, f]
+            fell = ~np.isnan(months)
+            p = {}
+            cif = {}
+            for m in self.report_months():
+                hit = fell & (months <= m + 1e-9)
+                k = int(hit.sum())
+                low, high = wilson(k, self.runs)
+                p[_month_key(m)] = {"estimate": k / self.runs, "ci_low": low, "ci_high": high}
+                codes = r.front_initiator[:, f][hit]
+                for code, count in zip(*np.unique(codes, return_counts=True)):
+                    cif.setdefault(str(labels[code]), {})[_month_key(m)] = count / self.runs
+            codes = r.front_initiator[:, f][fell]
+            share = {str(labels[c]): n / codes.size for c, n in zip(*np.unique(codes, return_counts=True))}
+            out[name] = {"between": sides.get(name, []), "p_collapse": p, "initiator_share": share,
+                         "cumulative_incidence": cif}
+        return out
+
     def survival_table(self) -> list[tuple[int, float, float, float]]:
         months = np.arange(0, int(np.floor(self.horizon_months + 1e-9)) + 1)
         s = self.km.at(months)
@@ -73,7 +172,7 @@ class RunResult:
 
     def summary(self) -> dict:
         r = self.simulation.replications
-        return {
+        out = {
             "scenario": self.scenario.name,
             "runs": self.runs,
             "seed": self.simulation.seed,
@@ -81,11 +180,19 @@ class RunResult:
             "collapsed": int(r.collapsed.sum()),
             "p_collapse": self.p_collapse(),
             "median_months_to_collapse": self.median_months(),
-            "rmst_months": rmst(r.months, self.horizon_months).as_dict(),
+            **self.median_spread(),
+            "rmst_months": self.rmst_summary(),
             "initiator_share": self.initiator_share(),
+            "initiator_share_intervals": self.initiator_share_intervals(),
             "trigger_share": self.trigger_share(),
             "mean_incidents_per_replication": {k: float(v.mean()) for k, v in r.incidents.items()},
+            "uncertainty": {**self.simulation.plan.describe(), "credible_level": uncertainty.LEVEL,
+                            "note": CREDIBLE_NOTE},
         }
+        fronts = self.fronts()
+        if fronts:
+            out["fronts"] = fronts
+        return out
 
 
 def _month_key(month: float) -> str:

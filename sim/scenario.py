@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from sim.schema import ROLE_CLASSES, Event, Scenario
+from sim.schema import ROLE_CLASSES, Distribution, Event, Scenario, actor_class, roles_in
 
 
 class InputError(Exception):
@@ -56,6 +56,8 @@ def resolve_inheritance(path: Path, _chain: tuple[Path, ...] = ()) -> dict[str, 
         cycle = " -> ".join(str(p) for p in (*_chain, real))
         raise InputError([f"{path}: base: inheritance cycle: {cycle}"])
     raw = read_toml(path)
+    if isinstance(raw.get("posterior"), str):  # a posterior file is named relative to the file naming it
+        raw["posterior"] = str((path.parent / raw["posterior"]).resolve())
     base_ref = raw.pop("base", None)
     if base_ref is None:
         return raw
@@ -83,7 +85,11 @@ def _model_at(loc: tuple, data: dict[str, Any]) -> type[BaseModel] | None:
             table = node.get(part) if isinstance(node, dict) else None
             entry = table.get(parts[i + 1]) if isinstance(table, dict) else None
             entry = entry if isinstance(entry, dict) else {}
-            cls = ROLE_CLASSES.get(entry.get("role")) if part == "actors" else Event
+            if part == "actors":
+                roles = roles_in(entry)
+                cls = actor_class(roles) if roles and all(r in ROLE_CLASSES for r in roles) else None
+            else:
+                cls = Event
             node, i = entry, i + 2
             continue
         field = cls.model_fields.get(str(part))
@@ -167,8 +173,10 @@ def _event_problems(scenario: Scenario) -> list[str]:
     """Each event key path must name a numeric parameter, and its new value must be in range."""
     problems = []
     base = scenario.model_dump(mode="python")
+    for key, dist in scenario.uncertain.items():
+        problems += _numeric_key_problems(scenario, base, f"uncertain.{key}", key, dist)
     for name, event in scenario.events.items():
-        if scenario.event_month(event) < 0:
+        if event.at is not None and scenario.event_month(event) < 0:
             problems.append(f"events.{name}.at: {event.at} is before the scenario start {scenario.start}")
         for key, value in event.set.items():
             where = f"events.{name}.set.{key}"
@@ -187,10 +195,31 @@ def _event_problems(scenario: Scenario) -> list[str]:
             if key.rsplit(".", 1)[-1] in NOT_SCHEDULABLE:
                 problems.append(f"{where}: {NOT_SCHEDULABLE[key.rsplit('.', 1)[-1]]}")
                 continue
-            try:
-                with_value(scenario, {key: value})
-            except InputError as exc:
-                problems.extend(f"{where}: " + p.split(": ", 2)[-1] for p in exc.problems)
+            for v in (value.bounds if isinstance(value, Distribution) else (value,)):
+                try:
+                    with_value(scenario, {key: v})
+                except InputError as exc:
+                    problems.extend(f"{where}: " + p.split(": ", 2)[-1] for p in exc.problems)
+    return problems
+
+
+def _numeric_key_problems(scenario: Scenario, base: dict, where: str, key: str, dist: Distribution) -> list[str]:
+    """An uncertain setting must name a numeric parameter, and its range must lie inside the allowed one."""
+    if key.split(".")[0] not in ("actors", "processes", "dynamics", "agreement"):
+        return [f"{where}: uncertain settings are numeric parameters of actors, processes, dynamics or the "
+                f"agreement, not '{key.split('.')[0]}'"]
+    try:
+        current = get_path(base, key)
+    except KeyError as exc:
+        return [f"{where}: {exc.args[0]}"]
+    if isinstance(current, bool) or not isinstance(current, (int, float)):
+        return [f"{where}: not a numeric parameter"]
+    problems = []
+    for v in dist.bounds:
+        try:
+            with_value(scenario, {key: v})
+        except InputError as exc:
+            problems.extend(f"{where}: " + p.split(": ", 2)[-1] for p in exc.problems)
     return problems
 
 
@@ -262,8 +291,13 @@ def with_value(scenario: Scenario, changes: dict[str, float]) -> Scenario:
     return _validate_model(data, scenario.name)
 
 
-def resolved_dict(scenario: Scenario) -> dict[str, Any]:
-    return scenario.model_dump(mode="json")
+def resolved_dict(scenario: Scenario, portable: bool = True) -> dict[str, Any]:
+    """The scenario after inheritance as plain data. ``portable``: the posterior file by name only, so that
+    manifests, hashes and diffs do not depend on where the repository is checked out."""
+    data = scenario.model_dump(mode="json", exclude_none=True)
+    if portable and data.get("posterior"):
+        data["posterior"] = Path(data["posterior"]).name
+    return data
 
 
 def scenario_sha256(scenario: Scenario) -> str:

@@ -369,20 +369,22 @@ class SweepStore:
 
 # --- calibration and backtest -------------------------------------------------------------------
 
-def save_calibration(result, directory: Path) -> Path:
-    """calibration.json (fit, diagnostics, per-case fit), posterior.csv, calibrated_dynamics.toml."""
-    from sim.calibration import dynamics_toml
+def save_calibration(result, report: dict, directory: Path, *, posteriors: dict[str, str],
+                     definition_file: Path | None = None) -> Path:
+    """calibration.json, particles.csv (for the backtest), the posterior draws and the fragments scenarios inherit."""
+    from sim.calibration import dynamics_toml, particles_table, posterior_rows
     directory = Path(directory)
-    report = result.calibration_report()
-    fit = result.fit()
     with result_directory(directory) as tmp:
-        write_json(tmp / "calibration.json", {**report, **{"manifest": environment()}})
-        names = list(result.cal.free)
-        header = ["point", *names, "weight", "loglik_total", *[f"loglik_{c.name}" for c in result.cases]]
-        write_csv(tmp / "posterior.csv", header,
-                  ([j, *map(float, result.values[j]), float(fit["weights"][j]), float(result.loglik[:, j].sum()),
-                    *map(float, result.loglik[:, j])] for j in range(result.values.shape[0])))
-        write_text_atomic(tmp / "calibrated_dynamics.toml", dynamics_toml(result))
+        write_json(tmp / "calibration.json", {**report, "manifest": environment()})
+        header, rows = particles_table(result)
+        write_csv(tmp / "particles.csv", header, rows)
+        for conflict, stem in posteriors.items():
+            names, draws = posterior_rows(result, conflict or None)
+            write_csv(tmp / f"posterior{stem}.csv", names, draws.tolist())
+            fragment = "calibrated_dynamics.toml" if conflict == "syria" else f"calibrated{stem}.toml"
+            write_text_atomic(tmp / fragment, dynamics_toml(result, f"posterior{stem}.csv", conflict or None))
+        if definition_file is not None:
+            write_text_atomic(tmp / "calibration.toml", Path(definition_file).read_text(encoding="utf-8"))
     return directory
 
 
@@ -391,16 +393,24 @@ def save_backtest(backtest: dict, directory: Path, *, extra: dict | None = None)
     with result_directory(directory) as tmp:
         write_json(tmp / "backtest.json", {**backtest, "manifest": {**environment(), **(extra or {})}})
         months = list(backtest["cases"][0]["predicted"]["p_collapse"])
-        header = ["case", "observed_months", "observed_initiator", *[f"p_collapse_{m}" for m in months],
-                  "predicted_median", "observed_percentile", "predicted_share_observed_initiator"]
+        header = ["case", "conflict", "observed_collapsed", "observed_months", "observed_initiator",
+                  *[f"p_collapse_{m}" for m in months], "predicted_median", "observed_percentile", "pareto_k",
+                  "predicted_share_observed_initiator"]
         write_csv(tmp / "backtest.csv", header, (
-            [c["name"], c["observed_months"], c["observed_initiator"],
-             *[c["predicted"]["p_collapse"][m] for m in months],
+            [c["name"], c["conflict"], int(c["observed"]["collapsed"]), c["observed"]["months"],
+             c["observed"]["initiator"] or "", *[c["predicted"]["p_collapse"][m] for m in months],
              c["predicted"]["median"] if c["predicted"]["median"] is not None else "",
-             c["observed_percentile"], c["predicted"]["initiator_share"].get(c["observed_initiator"], 0.0)]
+             c["observed_percentile"], c["pareto_k"],
+             c["predicted"]["initiator_share"].get(c["observed"]["initiator"] or "", "")]
             for c in backtest["cases"]))
         rows = []
-        for name, s in backtest["scores"].items():
-            rows.append([name, *[s["brier"][m] for m in months], s["log"], s["crps"]])
-        write_csv(tmp / "scores.csv", ["forecast", *[f"brier_{m}" for m in months], "log_score", "crps_months"], rows)
+        for scope, scores in (("leave_one_out", backtest["scores"]),
+                              ("leave_one_conflict_out", backtest["leave_one_conflict_out"]["scores"])):
+            for name, s in scores.items():
+                if s is None:
+                    continue
+                rows.append([scope, name, *[s["brier"].get(m, "") for m in months], s["log"], s["crps"],
+                             s["coverage"]["50"], s["coverage"]["90"]])
+        write_csv(tmp / "scores.csv", ["scope", "forecast", *[f"brier_{m}" for m in months], "log_score",
+                                       "crps_months", "coverage_50", "coverage_90"], rows)
     return directory

@@ -214,38 +214,50 @@ def sensitivity_text(loaded, analysis: dict) -> str:
 
 def calibration_text(report: dict) -> str:
     d = report["diagnostics"]
-    lines = [f"Calibration '{report['name']}': {report['points']} design points x {report['replications']} "
-             f"replications per case, seed {report['seed']}",
-             f"  effective sample size of the posterior: {d['effective_sample_size']:.1f} "
-             f"(largest weight {d['max_weight']:.2f})", "",
-             f"  {'parameter':<22}{'mode':>10}{'mean':>10}   90% interval"]
+    r = report.get("reproducibility")
+    lines = [f"Calibration '{report['name']}': {len(report['cases'])} cases, {d['particles']} particles, "
+             f"{d['evaluations']} likelihood evaluations",
+             f"  effective sample size: {d['effective_sample_size']:.0f}"
+             + (f"; reproducibility (seeds {r['seeds'][0]} and {r['seeds'][1]}): largest shift of a median "
+                f"{r['max_shift']:.2f} of its 90% interval" if r else ""), "",
+             f"  {'parameter':<40}{'median':>10}   90% interval"]
     for name, p in report["parameters"].items():
-        lines.append(f"  {name:<22}{p['map']:>10.4g}{p['mean']:>10.4g}   [{p['q05']:.4g}, {p['q95']:.4g}]")
-    lines += ["", f"  {'case':<24}{'observed':>10}{'P(by 1)':>9}{'P(by 3)':>9}{'P(by 12)':>9}{'median':>9}  percentile"]
-    for c in report["cases"]:
+        lines.append(f"  {name:<40}{p['median']:>10.4g}   [{p['q05']:.4g}, {p['q95']:.4g}]")
+    lines += ["", f"  {'case':<34}{'observed':>12}{'P(by 1)':>9}{'P(by 12)':>9}{'median':>9}  percentile"]
+    for c in report["fit"]:
         p = c["predicted"]["p_collapse"]
         med = c["predicted"]["median"]
-        lines.append(f"  {c['name']:<24}{c['observed_months']:>10.1f}{pct(p['1'], 0):>9}{pct(p['3'], 0):>9}"
-                     f"{pct(p['12'], 0):>9}{(f'{med:.1f}' if med is not None else '>hzn'):>9}  "
-                     f"{c['observed_percentile']:.2f}")
+        obs = c["observed"]
+        seen = f"{obs['months']:.1f}" if obs["collapsed"] else f">{obs['months']:.0f}"
+        lines.append(f"  {c['name']:<34}{seen:>12}{pct(p['1'], 0):>9}{pct(p['12'], 0):>9}"
+                     f"{(f'{med:.1f}' if med is not None else '>hzn'):>9}  {c['observed_percentile']:.2f}")
     return "\n".join(lines)
 
 
 def backtest_text(backtest: dict) -> str:
-    lines = ["Leave-one-out backtest (each case predicted from a fit on the others)", "",
-             f"  {'case':<24}{'observed':>10}{'P(by 1)':>9}{'P(by 3)':>9}{'P(by 6)':>9}{'P(by 12)':>9}"
-             f"{'median':>9}{'pctile':>8}  initiator (predicted share)"]
+    lines = ["Out-of-sample forecasts of the case base (leave-one-out by importance sampling)", "",
+             f"  {'case':<34}{'observed':>10}{'P(by 1)':>9}{'P(by 12)':>9}{'median':>9}{'pctile':>8}{'k-hat':>7}"]
     for c in backtest["cases"]:
         p = c["predicted"]["p_collapse"]
         med = c["predicted"]["median"]
-        share = c["predicted"]["initiator_share"].get(c["observed_initiator"], 0.0)
-        lines.append(f"  {c['name']:<24}{c['observed_months']:>10.1f}{pct(p['1'], 0):>9}{pct(p['3'], 0):>9}"
-                     f"{pct(p['6'], 0):>9}{pct(p['12'], 0):>9}{(f'{med:.1f}' if med is not None else '>hzn'):>9}"
-                     f"{c['observed_percentile']:>8.2f}  {c['observed_initiator']} ({pct(share, 0)})")
-    lines += ["", f"  {'forecast':<14}{'Brier 1':>9}{'Brier 3':>9}{'Brier 6':>9}{'Brier 12':>9}{'log':>8}{'CRPS':>8}"]
-    for name, s in backtest["scores"].items():
-        b = s["brier"]
-        lines.append(f"  {name:<14}{b['1']:>9.3f}{b['3']:>9.3f}{b['6']:>9.3f}{b['12']:>9.3f}{s['log']:>8.3f}"
-                     f"{s['crps']:>8.2f}")
-    lines.append("  (lower is better for every score)")
+        obs = c["observed"]
+        seen = f"{obs['months']:.1f}" if obs["collapsed"] else f">{obs['months']:.0f}"
+        lines.append(f"  {c['name']:<34}{seen:>10}{pct(p['1'], 0):>9}{pct(p['12'], 0):>9}"
+                     f"{(f'{med:.1f}' if med is not None else '>hzn'):>9}{c['observed_percentile']:>8.2f}"
+                     f"{c['pareto_k']:>7.2f}")
+    for title, scores in (("leave one case out", backtest["scores"]),
+                          ("leave one conflict out", backtest["leave_one_conflict_out"]["scores"])):
+        lines += ["", f"  {title}:",
+                  f"  {'forecast':<14}{'Brier 3':>9}{'Brier 12':>9}{'log':>8}{'CRPS':>8}{'cover 50':>10}{'cover 90':>10}"]
+        for name, s in scores.items():
+            if s is None:
+                continue
+            b = s["brier"]
+            lines.append(f"  {name:<14}{_num(b.get('3'), 3):>9}{_num(b.get('12'), 3):>9}{_num(s['log'], 3):>8}"
+                         f"{s['crps']:>8.2f}{s['coverage']['50']:>10.2f}{s['coverage']['90']:>10.2f}")
+    lines.append("  (lower is better for Brier, log and CRPS; coverage should be near 0.5 and 0.9)")
     return "\n".join(lines)
+
+
+def _num(x, digits: int) -> str:
+    return "-" if x is None else f"{x:.{digits}f}"
