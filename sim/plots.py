@@ -133,7 +133,7 @@ def _short(text: str, width: int = 48) -> str:
     return text if len(text) <= width else text[:width - 1].rstrip() + "…"
 
 
-def _mark_events(ax, t, events, observed, top: float = 0.97) -> list[str]:
+def _mark_events(ax, t, events, observed, top: float = 1.015) -> list[str]:
     """Dotted vertical lines at scheduled events, numbered (events within half a month share a number),
     and a dashed line at the observed collapse, labelled. Returns the key of the numbers, one line each."""
     from matplotlib.transforms import blended_transform_factory
@@ -148,8 +148,8 @@ def _mark_events(ax, t, events, observed, top: float = 0.97) -> list[str]:
     for k, (month, labels) in enumerate(groups, 1):
         number = t.digits_of(str(k))
         ax.axvline(month, color=EVENT_COLOR, linestyle=":", linewidth=1.3, zorder=1)
-        ax.text(month, top, number, ha="center", va="top", fontsize=7.5, color="white", fontweight="bold",
-                transform=trans, zorder=5,
+        ax.text(month, top, number, ha="center", va="bottom", fontsize=7.5, color="white", fontweight="bold",
+                transform=trans, zorder=5, clip_on=False,
                 bbox={"boxstyle": "circle,pad=0.25", "facecolor": EVENT_COLOR, "edgecolor": "none"})
         key.append(t._("%(n)s: month %(m)s, %(what)s") % {"n": number, "m": t.digits_of(f"{round(month, 1):g}"),
                                                           "what": "; ".join(_short(x, 90) for x in labels)})
@@ -194,7 +194,7 @@ def report_survival_figure(curves: list[tuple[str, list[tuple[float, float, floa
     ax.set_ylim(0, 1.02)
     ax.set_xlim(0, max((r[0] for _, rows in curves for r in rows), default=1))
     _percent_axis(ax.yaxis)
-    ax.set_title(_wrap(title))
+    ax.set_title(_wrap(title), pad=16 if key else 6)
     ax.grid(alpha=0.3)
     ax.legend(loc="lower left", fontsize=7.5, framealpha=0.9)
     if key:
@@ -215,7 +215,7 @@ def hazard_figure(months: list[float], hazard: list[float], title: str, t=None, 
     _percent_axis(ax.yaxis)
     ax.set_xlim(0.3, max(months, default=1) + 0.7)
     ax.set_ylim(0, max(max((h for h in hazard if math.isfinite(h)), default=0) * 1.15, 0.001))
-    ax.set_title(_wrap(title))
+    ax.set_title(_wrap(title), pad=16 if key else 6)
     ax.grid(alpha=0.3, axis="y")
     if key:
         fig.set_figheight(fig.get_figheight() + 0.16 * len(key))
@@ -551,7 +551,12 @@ def backtest_figure(cases: list[dict], title: str, t=None, case_titles: list[str
         ax.step([lo] + [p[0] for p in surv], [1.0] + [p[1] for p in surv], where="post", color=PALETTE[0],
                 linewidth=1.6, label=curve_label)
         obs = case["observed_months"]
-        ax.axvline(obs, color=OBSERVED_COLOR, linestyle="--", linewidth=1.6, label=t._("observed duration"))
+        if case.get("collapsed", True):
+            ax.axvline(obs, color=OBSERVED_COLOR, linestyle="--", linewidth=1.6, label=t._("observed duration"))
+        else:
+            ax.axvline(obs, color=PALETTE[2], linestyle="--", linewidth=1.6, label=t._("still holding when observed"))
+            ax.annotate("", xy=(min(obs * 2.5, hi), 0.9), xytext=(obs, 0.9),
+                        arrowprops={"arrowstyle": "->", "color": PALETTE[2]})
         ax.set_xscale("log")
         ax.set_xlim(lo, hi)
         ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
@@ -559,12 +564,14 @@ def backtest_figure(cases: list[dict], title: str, t=None, case_titles: list[str
         _percent_axis(ax.yaxis)
         name = (case_titles or [])[k] if case_titles and k < len(case_titles) else case["name"]
         ax.set_title(_wrap(t._("%(case)s (observed %(m)s months)") % {"case": _short(name, 44),
-                                                                      "m": t.digits_of(f"{obs:g}")}, 50),
+                                                                      "m": t.digits_of(f"{obs:.3g}")}, 50),
                      fontsize=8.5)
         ax.tick_params(labelsize=7)
         ax.grid(alpha=0.3)
-        if k == 0:
-            handles, labels = ax.get_legend_handles_labels()
+        for h, lab in zip(*ax.get_legend_handles_labels()):
+            if lab not in labels:
+                handles.append(h)
+                labels.append(lab)
         if k % ncols == 0:
             ax.set_ylabel(t._("P(still holding)"), fontsize=8)
     for j in range(len(cases), nrows * ncols):

@@ -55,6 +55,8 @@ JSON_FILE = {"run": "summary.json", "compare": "comparison.json", "sweep": "sens
              "backtest": "backtest.json", "calibration": "calibration.json"}
 ESS_MIN = 50
 """Effective sample sizes below this are flagged: the posterior rests on too few design points."""
+REPRODUCIBILITY_MAX = 0.5
+"""A calibration whose fitted values move by more than half an interval's width between two seeds is flagged."""
 SIZE_WORDS = ((0.02, N_("negligible")), (0.05, N_("small")), (0.15, N_("moderate")), (math.inf, N_("large")))
 """How a difference of probabilities is judged, by its size in percentage points: under 2 negligible,
 2 to 5 small, 5 to 15 moderate, over 15 large (what matters to a reader, not a p-value)."""
@@ -282,6 +284,26 @@ def _schema() -> dict[str, Any]:
             "dynamics": model_of("dynamics")}
 
 
+def _actor_class(actor: dict):
+    """The schema class of a resolved actor table (one role, or a list of roles)."""
+    from sim import schema
+    role = actor.get("role")
+    roles = (role,) if isinstance(role, str) else tuple(role or ())
+    if not roles:
+        return None
+    if hasattr(schema, "actor_class"):
+        try:
+            return schema.actor_class(roles)
+        except (KeyError, TypeError, ValueError):
+            return None
+    return _schema()["roles"].get(roles[0]) if len(roles) == 1 else None
+
+
+def _role_text(actor: dict) -> str:
+    role = actor.get("role")
+    return " + ".join(role) if isinstance(role, list) else str(role or "")
+
+
 def _field_info(cls, name: str) -> dict[str, Any]:
     if cls is None or name not in getattr(cls, "model_fields", {}):
         return {}
@@ -301,9 +323,9 @@ def _factor_class(path: str, scen: dict | None):
     if parts[0] == "processes" and len(parts) == 3:
         return sch["processes"].get(parts[1])
     if parts[0] == "actors" and len(parts) == 3:
-        role = (((scen or {}).get("actors") or {}).get(parts[1]) or {}).get("role")
-        if role:
-            return sch["roles"].get(role)
+        actor = ((scen or {}).get("actors") or {}).get(parts[1])
+        if actor and actor.get("role"):
+            return _actor_class(actor)
         owners = [c for c in sch["roles"].values() if parts[2] in c.model_fields]
         return owners[0] if len(owners) == 1 else None
     return None
@@ -334,8 +356,13 @@ def scenario_title(scen: dict | None, fallback: str = "") -> str:
 
 
 def event_month(ev: dict, start: str | None) -> float | None:
-    if ev.get("month") is not None:
-        return float(ev["month"])
+    """The month of a scheduled event (the middle of its range when the month is uncertain)."""
+    month = ev.get("month")
+    if isinstance(month, dict):
+        values = next((x for k, x in month.items() if k in ("uniform", "loguniform", "triangular") and x), None)
+        return (float(values[0]) + float(values[-1])) / 2 if values else None
+    if month is not None:
+        return float(month)
     if ev.get("at") and start:
         try:
             return (dt.date.fromisoformat(str(ev["at"])) - dt.date.fromisoformat(str(start))).days / DAYS_PER_MONTH
@@ -504,6 +531,13 @@ class Page:
         out.append(escape(text[pos:]))
         return Markup("").join(out)
 
+    def cite_source(self, source: str) -> Any:
+        """One entry of a scenario's ``sources``: a bibliography key, a seed file name or free text."""
+        source = str(source)
+        if source in self.bib or (re.fullmatch(r"[A-Za-z0-9][\w:.\-]*", source) and not SEED_FILE.search(source)):
+            return self._cite_key(source)
+        return self.cite(source)
+
     def _cite_key(self, key: str, locator: str = "", original: str = "") -> Any:
         self.cited.setdefault(key, None)
         entry = self.bib.get(key)
@@ -596,7 +630,8 @@ WITHIN = {3: N_("within three months"), 6: N_("within six months"), 12: N_("with
 TRIGGERS = {"attacks_answered": N_("answering attacks"), "cross_theatre_crisis": N_("a crisis in another theatre"),
             "opportunity": N_("seizing an opportunity"), "spoiler_pretext": N_("a spoiler attack used as a pretext"),
             "strike_on_guarantor_posts": N_("a strike on the guarantor's posts"),
-            "territorial_ambition": N_("territorial ambition"), "none": N_("none")}
+            "territorial_ambition": N_("territorial ambition"),
+            "defending_line_collapse": N_("the collapse of the other side's defending line"), "none": N_("none")}
 QUANTIFIERS = ((0.9, N_("Nearly all collapses")), (0.6, N_("Most collapses")), (0.4, N_("About half of the collapses")),
                (0.0, N_("The largest share of collapses")))
 FORECASTS = {"model": N_("the model (fitted without the case)"), "base_rate": N_("literature base rate"),
@@ -624,6 +659,8 @@ PROVENANCE_LABELS = {
     "points": N_("design points"), "calibration_file": N_("calibration file"), "cases": N_("cases"),
     "replications_per_point": N_("replications per point"), "sampler": N_("sampler"),
 }
+DIAGNOSTICS = {"unique_particles": N_("distinct parameter sets among the final particles"),
+               "particles": N_("particles"), "evaluations": N_("likelihood evaluations")}
 INCIDENTS = {"violations": N_("violations"), "air_strikes": N_("air strikes"), "spoiler_attacks": N_("spoiler attacks")}
 STOPPING = {"fixed run count": N_("fixed run count"), "precision reached": N_("precision reached"),
             "max_runs reached": N_("the cap on runs (--max-runs) reached")}
@@ -634,6 +671,10 @@ VARIABLES = {
     "exhaustion": (N_("exhaustion of %(actor)s"), N_("index 0-1")),
     "readiness": (N_("effective readiness of %(actor)s"), N_("index 0-1")),
     "deterrence": (N_("deterrence by %(actor)s"), N_("index 0-1")),
+    "strength": (N_("fighting strength of %(actor)s"), N_("index 0-1")),
+    "restraint": (N_("restraint of %(actor)s"), N_("index 0-1")),
+    "campaign": (N_("campaign intensity of %(actor)s"), N_("index 0-1")),
+    "friction": (N_("friction between %(actor)s"), N_("index 0-1")),
     "violations_per_month": (N_("violations across the line"), N_("incidents per month")),
     "air_strikes_per_month": (N_("air strikes by the patron"), N_("strikes per month")),
     "spoiler_attacks_per_month": (N_("spoiler attacks on joint patrols"), N_("attacks per month")),
@@ -732,8 +773,29 @@ def _value_text(page: Page, v: Any) -> Any:
     if isinstance(v, list):
         return ", ".join(str(x) for x in v) if v else page.m.muted(page.t._("none"))
     if isinstance(v, dict):
-        return ", ".join(f"{k} = {x}" for k, x in v.items())
+        dist = _distribution_text(page, v)
+        return dist if dist is not None else ", ".join(f"{k} = {x}" for k, x in v.items())
     return page.bdi(v)
+
+
+def _distribution_text(page: Page, v: Any) -> Any:
+    """An uncertain setting ({'uniform': [a, b]}, 'uniform[0.5, 0.9]') in words, or None if it is not one."""
+    if isinstance(v, str):
+        m = re.fullmatch(r"(uniform|loguniform|triangular)\[([^\]]*)\]", v)
+        if not m:
+            return None
+        kind, values = m[1], [float(x) for x in m[2].split(",")]
+    elif isinstance(v, dict):
+        given = [(k, x) for k, x in v.items() if k in ("uniform", "loguniform", "triangular") and x is not None]
+        if len(given) != 1 or set(v) - {"uniform", "loguniform", "triangular"}:
+            return None
+        kind, values = given[0]
+    else:
+        return None
+    words = {"uniform": N_("uniform from %(low)s to %(high)s"), "loguniform": N_("log-uniform from %(low)s to %(high)s"),
+             "triangular": N_("triangular from %(low)s to %(high)s, most likely %(mode)s")}
+    return page._(words[kind], low=page.num(values[0], None, "g"), high=page.num(values[-1], None, "g"),
+                  mode=page.num(values[1] if len(values) == 3 else values[0], None, "g"))
 
 
 def _range_text(page: Page, info: dict) -> Any:
@@ -777,15 +839,21 @@ def _scenario_block(page: Page, scen: dict, heading: Any, show_title: bool = Tru
     """The scenario in plain words: title, description, dates, sources and scheduled events."""
     events = []
     for key, ev in (scen.get("events") or {}).items():
-        when = ev.get("at") or page._("month %(m)s", m=page.num(ev.get("month"), None, "g"))
+        month = ev.get("month")
+        when = ev.get("at") or (page._("month %(m)s", m=_distribution_text(page, month)) if isinstance(month, dict)
+                                else page._("month %(m)s", m=page.num(month, None, "g")))
         events.append({"label": page.cite(ev.get("label") or key), "when": when,
                        "changes": [(k, page.num(v, None, "g") if isinstance(v, (int, float)) else v)
                                    for k, v in (ev.get("set") or {}).items()]})
     return {"heading": heading, "title": scenario_title(scen) if show_title else "",
             "description": page.cite(scen.get("description", "")),
-            "name": scen.get("name", ""), "start": scen.get("start"), "horizon": scen.get("horizon_months"),
-            "step_days": scen.get("step_days"), "sources": [page.cite(s) for s in scen.get("sources") or []],
-            "events": events}
+            "name": scen.get("name", ""), "start": scen.get("start"),
+            "horizon": page.num(scen.get("horizon_months"), None, "g"),
+            "step_days": page.num(scen.get("step_days"), None, "g"),
+            "sources": [page.cite_source(x) for x in scen.get("sources") or []], "events": events,
+            "uncertain": [(k, _distribution_text(page, v) or _value_text(page, v))
+                          for k, v in (scen.get("uncertain") or {}).items()],
+            "posterior": scen.get("posterior")}
 
 
 def _parameter_groups(page: Page, scen: dict, highlight: set[str] | None = None,
@@ -794,11 +862,11 @@ def _parameter_groups(page: Page, scen: dict, highlight: set[str] | None = None,
     sch = _schema()
     specs: list[tuple[Any, str, str, Any]] = []
     for key, actor in (scen.get("actors") or {}).items():
-        cls = sch["roles"].get(actor.get("role"))
+        cls = _actor_class(actor)
         if cls is None:
             continue
         group = page._("%(actor)s (%(role)s; actors.%(key)s)", actor=_actor(page, scen, key),
-                       role=actor.get("role"), key=key)
+                       role=_role_text(actor), key=key)
         specs += [(group, f"actors.{key}.{n}", n, cls) for n in _numeric_fields(cls)]
     for pname, cls in sch["processes"].items():
         group = page._("Process: %(name)s (processes.%(name)s)", name=pname.replace("_", " "))
@@ -828,7 +896,7 @@ def _actors_table(page: Page, scen: dict) -> dict:
     for key, a in (scen.get("actors") or {}).items():
         rel = [f"{k.replace('_', ' ')}: {_plain(_value_text(page, a[k]))}" for k in keys
                if k in a and a[k] not in ("", None, [])]
-        rows.append([page.m.code(key), _actor(page, scen, key), a.get("role", ""), "; ".join(rel)])
+        rows.append([page.m.code(key), _actor(page, scen, key), _role_text(a), "; ".join(rel)])
     return page.table([page.t._("actor"), page.t._("name"), page.t._("role"), page.t._("relations")], rows)
 
 
@@ -922,33 +990,62 @@ def _observed_for_plot(page: Page, scenarios: list[dict]) -> list[tuple[float, s
     return out
 
 
+def month_lengths(scen: dict, months: int) -> list[float]:
+    """For month m = 1..months, the length in months of the steps whose incidents the fan chart counts in m:
+    the model's steps (daily for ``fine_start_days``, then ``step_days``) from the one that first reaches
+    month m-1 to the one that first reaches m (see ``sim.montecarlo.advance_to_horizon``)."""
+    step_days = float(scen.get("step_days") or 7)
+    fine = int(scen.get("fine_start_days") or 0)
+    needed = (months + 1) * DAYS_PER_MONTH
+    fine = min(fine, math.ceil(needed))
+    ends = [d / DAYS_PER_MONTH for d in range(1, fine + 1)]
+    day = float(fine)
+    while day < needed:
+        day += step_days
+        ends.append(day / DAYS_PER_MONTH)
+
+    def reach(m):
+        return next((e for e in ends if e >= m - 1e-9), ends[-1]) if m > 0 else 0.0
+    return [reach(m) - reach(m - 1) for m in range(1, months + 1)]
+
+
+def _fan_title(page: Page, name: str, scen: dict) -> tuple[str, str]:
+    head, _, who = name.partition(".")
+    title_msg, unit_msg = VARIABLES.get(head, (None, None))
+    if title_msg is None:
+        return name.replace("_", " "), page.t._("per month") if name.endswith("_per_month") else ""
+    if not who:
+        return page.t._(title_msg), page.t._(unit_msg)
+    actors = (scen.get("actors") or {})
+    if who not in actors and "-" in who and all(p in actors for p in who.split("-", 1)):
+        a, b = who.split("-", 1)
+        actor = page.t._("%(a)s and %(b)s") % {"a": _actor_text(page, scen, a), "b": _actor_text(page, scen, b)}
+    else:
+        actor = _actor_text(page, scen, who)
+    return page.t._(title_msg) % {"actor": actor}, page.t._(unit_msg)
+
+
 def _fan_panels(page: Page, path: Path, scen: dict) -> tuple[list, list[str]]:
     """Fan chart panels of the state variables that vary (flat panels and rare counts that are zero in the
-    median month are left out, and named); monthly counts normalised to a 30.44-day month."""
+    median month are left out, and named); monthly counts per 30.44 days, as the model's steps cover them."""
     by_var: dict[str, list] = {}
     for r in _csv(path):
         by_var.setdefault(r["variable"], []).append(
             (_float(r["month"]), *(_float(r[q]) for q in ("q05", "q25", "q50", "q75", "q95"))))
-    order = ["tension", "economic_stress", "exhaustion.", "readiness.", "deterrence.", "violations_per_month",
-             "air_strikes_per_month", "spoiler_attacks_per_month"]
+    order = ["tension", "economic_stress", "exhaustion.", "readiness.", "strength.", "deterrence.", "restraint.",
+             "campaign.", "friction.", "violations_per_month", "air_strikes_per_month", "spoiler_attacks_per_month"]
 
     def rank(name):
         for i, p in enumerate(order):
             if name == p or (p.endswith(".") and name.startswith(p)):
                 return (i, name)
         return (len(order), name)
-    step_days = float(scen.get("step_days") or 7)
-    dt_months = step_days / DAYS_PER_MONTH
+    n_months = int(max((r[0] for rows in by_var.values() for r in rows), default=0))
+    lengths = month_lengths(scen, n_months) if n_months else []
     panels, skipped = [], []
     for name in sorted(by_var, key=rank):
         rows = sorted(by_var[name])
-        head, _, who = name.partition(".")
-        title_msg, unit_msg = VARIABLES.get(head, (None, None))
-        if title_msg is None:
-            title, unit = name.replace("_", " "), page.t._("per month") if name.endswith("_per_month") else ""
-        else:
-            title = page.t._(title_msg) % {"actor": _actor_text(page, scen, who)} if who else page.t._(title_msg)
-            unit = page.t._(unit_msg)
+        title, unit = _fan_title(page, name, scen)
         values = [v for r in rows for v in r[1:]]
         if not values or max(values) - min(values) < 1e-6:
             skipped.append(page._("%(name)s (the same in every run and month)", name=title))
@@ -960,10 +1057,10 @@ def _fan_panels(page: Page, path: Path, scen: dict) -> tuple[list, list[str]]:
             scaled = []
             for r in rows:
                 m = int(r[0])
-                steps = math.ceil((m - 1e-9) / dt_months) - math.ceil((m - 1 - 1e-9) / dt_months) if m >= 1 else 0
-                factor = 1.0 / (steps * dt_months) if steps > 0 else math.nan
-                scaled.append((r[0], *(v * factor for v in r[1:])))
-            rows = [r for r in scaled if math.isfinite(r[1])]
+                length = lengths[m - 1] if 1 <= m <= len(lengths) else 0.0
+                if length > 0:
+                    scaled.append((r[0], *(v / length for v in r[1:])))
+            rows = scaled
             unit = page.t._("%(unit)s (per 30.44 days)") % {"unit": unit}
         panels.append((title, unit, rows))
     return panels, skipped
@@ -1005,43 +1102,44 @@ def _run_report(page: Page) -> None:
                            level=page.num(page.credible_level, None, "pct0")))
     if any_settings:
         cols.append(page.t._("90% range (uncertain settings)"))
-    rows = []
-    for k in months:
-        est = pc[k]
-        row = [_within(page, k), page.num(est.get("estimate"), f"p_collapse.{k}.estimate", "pct"),
-               page.span(est, f"p_collapse.{k}", "pct") if _has(est, "ci_low", "ci_high") else ""]
-        if any_credible:
-            row.append(page.span(est, f"p_collapse.{k}", "pct", "credible_low", "credible_high")
-                       if _has(est, "credible_low", "credible_high") else "")
-        if any_settings:
-            row.append(page.span(est, f"p_collapse.{k}", "pct", "settings_low", "settings_high")
-                       if _has(est, "settings_low", "settings_high") else "")
-        rows.append(row)
+
+    def interval_cells(est: dict, key: str, kind: str) -> list:
+        cells = [page.span(est, key, kind) if _has(est, "ci_low", "ci_high") else ""]
+        for name, shown in (("credible", any_credible), ("settings", any_settings)):
+            if shown:
+                cells.append(page.span(est, key, kind, f"{name}_low", f"{name}_high")
+                             if _has(est, f"{name}_low", f"{name}_high") else "")
+        return cells
+    rows = [[_within(page, k), page.num(pc[k].get("estimate"), f"p_collapse.{k}.estimate", "pct"),
+             *interval_cells(pc[k], f"p_collapse.{k}", "pct")] for k in months]
     rm = s.get("rmst_months") or {}
     if rm:
-        row = [page._("mean months holding (of %(h)s)", h=page.num(h, None, "g")),
-               page.num(rm.get("estimate"), "rmst_months.estimate", "months"),
-               page.span(rm, "rmst_months", "months") if _has(rm, "ci_low", "ci_high") else ""]
-        row += [""] * (len(cols) - 3)
-        rows.append(row)
+        rows.append([page._("mean months holding (of %(h)s)", h=page.num(h, None, "g")),
+                     page.num(rm.get("estimate"), "rmst_months.estimate", "months"),
+                     *interval_cells(rm, "rmst_months", "months")])
     med = s.get("median_months_to_collapse")
-    med_cred = s.get("median_credible") or None
-    row = [page.t._("median months to collapse"),
-           page.num(med, "median_months_to_collapse", "months") if med is not None
-           else page._("beyond the %(h)s-month horizon", h=page.num(h, None, "g")), ""]
-    if any_credible:
-        row.append(page._("%(low)s to %(high)s", low=page.num(med_cred[0], "median_credible.0", "months"),
-                          high=page.num(med_cred[1], "median_credible.1", "months"))
-                   if isinstance(med_cred, list) and len(med_cred) == 2 and None not in med_cred else "")
-    if any_settings:
-        row.append("")
-    rows.append(row)
+
+    def median_cell(name):
+        pair = s.get(f"median_{name}")
+        if not isinstance(pair, list) or len(pair) != 2 or pair[0] is None:
+            return ""
+        high = page.num(pair[1], f"median_{name}.1", "months") if pair[1] is not None else \
+            page._("beyond %(h)s", h=page.num(h, None, "g"))
+        return page._("%(low)s to %(high)s", low=page.num(pair[0], f"median_{name}.0", "months"), high=high)
+    rows.append([page.t._("median months to collapse"),
+                 page.num(med, "median_months_to_collapse", "months") if med is not None
+                 else page._("beyond the %(h)s-month horizon", h=page.num(h, None, "g")), "",
+                 *([median_cell("credible")] if any_credible else []),
+                 *([median_cell("settings")] if any_settings else [])])
     headline = page.table(cols, rows, caption=page._("Probability of collapse, from %(runs)s replications",
                                                      runs=page.num(s["runs"], "runs", "int")))
     init = s.get("initiator_share") or {}
+    intervals = s.get("initiator_share_intervals") or {}
     trig = s.get("trigger_share") or {}
     shares = page.table([page.t._("initiator"), page.t._("share of collapses")],
-                        [[_actor(page, scen, k), page.num(v, f"initiator_share.{k}", "pct")]
+                        [[_actor(page, scen, k),
+                          page.estimate(intervals[k], f"initiator_share_intervals.{k}", "pct") if k in intervals
+                          else page.num(v, f"initiator_share.{k}", "pct")]
                          for k, v in sorted(init.items(), key=lambda kv: -kv[1])],
                         caption=page.t._("Who broke the ceasefire")) if init else None
     triggers = page.table([page.t._("trigger"), page.t._("share of collapses")],
@@ -1136,12 +1234,12 @@ def _run_report(page: Page) -> None:
 
     # the bottom line, last: it mentions the flags raised above
     est = pc[hm]
-    bl = [page._("The ceasefire collapses %(within)s in %(freq)s (%(value)s).", within=_within(page, hm),
+    bl = [page._("The ceasefire collapses %(within)s in %(freq)s: %(value)s.", within=_within(page, hm),
                  freq=_frequency(page, est.get("estimate")), value=page.estimate(est, f"p_collapse.{hm}", "pct"))]
     if months[-1] != hm:
         last = pc[months[-1]]
-        bl[0] = page._("The ceasefire collapses %(within)s in %(freq)s (%(value)s), and %(within2)s in %(freq2)s "
-                       "(%(value2)s).", within=_within(page, hm), freq=_frequency(page, est.get("estimate")),
+        bl[0] = page._("The ceasefire collapses %(within)s in %(freq)s: %(value)s; and %(within2)s in %(freq2)s: "
+                       "%(value2)s.", within=_within(page, hm), freq=_frequency(page, est.get("estimate")),
                        value=page.estimate(est, f"p_collapse.{hm}", "pct"), within2=_within(page, months[-1]),
                        freq2=_frequency(page, last.get("estimate")),
                        value2=page.estimate(last, f"p_collapse.{months[-1]}", "pct"))
@@ -1223,8 +1321,29 @@ def _p_values(data: Any, path: str = "", depth: int = 0) -> list[tuple[str, floa
     return out
 
 
-P_VALUE_TEXT = {"logrank_p": N_("Log-rank test that the two survival curves are the same"),
-                "initiator_test.p_value": N_("Chi-square test that who breaks the ceasefire is the same")}
+P_VALUE_TEXT = {
+    "logrank_p": N_("Log-rank test that the two survival curves are the same"),
+    "initiator_test.p_value": N_("Chi-square test that who breaks the ceasefire is the same"),
+    "tests.collapse_by_horizon.p_value": N_("Paired test (exact McNemar) that collapse by the horizon is as likely "
+                                            "under both scenarios"),
+    "tests.time_to_collapse.p_value": N_("Paired test (log-rank stratified by pair) that the ceasefire lasts as long "
+                                         "under both scenarios"),
+    "as_if_independent_runs.logrank_p": N_("Log-rank test as if the runs were independent (it ignores the pairing)"),
+    "as_if_independent_runs.initiator_chi_square.p_value": N_("Chi-square test of who breaks the ceasefire, as if the "
+                                                              "runs were independent (it ignores the pairing)"),
+}
+
+
+def _p_value_label(page: Page, c: dict, key: str, scen: dict | None) -> Any:
+    if key in P_VALUE_TEXT:
+        return page.t._(P_VALUE_TEXT[key])
+    m = re.fullmatch(r"tests\.initiators\.by_initiator\.(.+)\.p_value", key)
+    if m:
+        return page._("Paired test (exact McNemar) that collapses started by %(actor)s are as frequent under both "
+                      "scenarios", actor=_actor(page, scen, m[1]))
+    method = _get(c, key.rsplit(".", 1)[0] + ".method") if "." in key else None
+    return page._("%(method)s %(key)s", method=method, key=page.m.small_code(key)) if isinstance(method, str) \
+        else page.m.code(key)
 
 
 def _compare_report(page: Page) -> None:
@@ -1384,7 +1503,12 @@ def _compare_report(page: Page) -> None:
             page._("Shapley contribution of each setting that differs between the scenarios to the difference in "
                    "P(collapse %(within)s), in percentage points, with 95%% intervals; the contributions add up to "
                    "the total difference.", within=_within(page, months[-1])), brief=True)
-    bs, os_ = it.get("base_share") or {}, it.get("other_share") or {}
+    shares = c.get("initiator_share") if isinstance(c.get("initiator_share"), dict) else {}
+    if shares:
+        bs, os_, share_key = shares.get("base") or {}, shares.get("other") or {}, "initiator_share.{role}.{who}"
+    else:
+        bs, os_, share_key = (it.get("base_share") or {}, it.get("other_share") or {},
+                              "initiator_test.{role}_share.{who}")
     if bs or os_:
         panels = [(page.t._("Who broke it"), [(btitle, {_actor_text(page, scen["base"], k): v for k, v in bs.items()}),
                                               (otitle, {_actor_text(page, scen["other"], k): v
@@ -1409,11 +1533,16 @@ def _compare_report(page: Page) -> None:
     # details: the tests' p-values, the pairing
     items = []
     for key, p in _p_values(c):
-        label = page.t._(P_VALUE_TEXT[key]) if key in P_VALUE_TEXT else page.m.code(key)
-        items.append(page._("%(test)s: p = %(p)s.", test=label, p=page.num(p, key, "p")))
+        items.append(page._("%(test)s: p = %(p)s.", test=_p_value_label(page, c, key, scen["base"]),
+                            p=page.num(p, key, "p")))
     if items:
         items.append(page._("With many paired replications, p-values measure computing effort more than importance: "
                             "read the size of the difference above instead."))
+    am = c.get("attribution_method") or {}
+    if am.get("method"):
+        items.append(page._("Attribution: %(method)s; the contributions add up to %(total)s points.",
+                            method=am["method"], total=page.num(am.get("sum_of_contributions"),
+                                                                "attribution_method.sum_of_contributions", "pp")))
     vr = c.get("variance_reduction") or {}
     if vr.get("width_ratio"):
         items.append(page._("Pairing on common random numbers made the headline interval %(x)s times narrower than "
@@ -1474,8 +1603,9 @@ def _compare_report(page: Page) -> None:
                N_("What changes most is who breaks it: collapses started by %(actor)s fall from %(a)s to %(b)s of "
                   "collapses."))
         bl.append(page._(msg, actor=_actor(page, scen["base"], k),
-                         a=page.num(bs.get(k, 0), f"initiator_test.base_share.{k}" if k in bs else None, "pct"),
-                         b=page.num(os_.get(k, 0), f"initiator_test.other_share.{k}" if k in os_ else None, "pct")))
+                         a=page.num(bs.get(k, 0), share_key.format(role="base", who=k) if k in bs else None, "pct"),
+                         b=page.num(os_.get(k, 0), share_key.format(role="other", who=k) if k in os_ else None,
+                                    "pct")))
     elif bs or os_:
         bl.append(page._("Who breaks the ceasefire hardly changes (no initiator's share moves by 5 points or more)."))
     bl.append(page._("Both come from the same model on common random numbers, so the difference is more reliable than "
@@ -1864,25 +1994,52 @@ def _case_title(page: Page, name: str) -> Any:
     return page._("%(name)s %(year)s", name=words, year=page.num(m[2], None, "str"))
 
 
+def _cases(rows: list[dict], prefix: str) -> list[dict]:
+    """Past cases in one shape, from either layout of the files: ``observed = {collapsed, months, initiator}``
+    (and ``conflict``, ``pareto_k``, ``reliable``), or the earlier ``observed_months``/``observed_initiator``.
+    ``key`` is the JSON path of the case, for the data-key marks."""
+    out = []
+    for i, c in enumerate(rows):
+        obs = c.get("observed") if isinstance(c.get("observed"), dict) else {}
+        out.append({"name": str(c.get("name", "")), "key": f"{prefix}.{i}", "conflict": c.get("conflict") or "",
+                    "observed_months": obs.get("months", c.get("observed_months")),
+                    "months_key": "observed.months" if "months" in obs else "observed_months",
+                    "collapsed": bool(obs.get("collapsed", True)),
+                    "initiator": obs.get("initiator", c.get("observed_initiator")),
+                    "predicted": c.get("predicted") or {}, "pit": c.get("observed_percentile"),
+                    "pareto_k": c.get("pareto_k"), "reliable": c.get("reliable", True),
+                    "fit_without_case": c.get("fit_without_case") or {}})
+    return out
+
+
 def _resolution(cases: list[dict]) -> float:
-    """The model's time resolution: one step (the first point of the predicted survival curves)."""
-    firsts = [c["predicted"]["survival"][0][0] for c in cases
-              if (c.get("predicted") or {}).get("survival")]
+    """The model's time resolution: its first step (the first point of the predicted survival curves)."""
+    firsts = [c["predicted"]["survival"][0][0] for c in cases if c["predicted"].get("survival")]
+    firsts = [f for f in firsts if f > 0]
     return min(firsts) if firsts else 7 / DAYS_PER_MONTH
 
 
 def _case_flags(page: Page, c: dict, where: Any, resolution: float) -> list[Any]:
     out = []
-    obs = _float(c.get("observed_months"))
-    pit = c.get("observed_percentile")
-    if math.isfinite(obs) and obs < resolution:
+    obs = _float(c["observed_months"])
+    pit = c["pit"]
+    if c["collapsed"] and math.isfinite(obs) and obs < resolution:
         out.append(page.flag(where, page._("it lasted %(obs)s months, less than one step of the model (%(step)s "
                                            "months): below the model's resolution",
                                            obs=page.num(obs, None, "months"), step=page.num(resolution, None, "g4"))))
-    if pit is not None and (pit <= 0.005 or pit >= 0.995):
+    if c["collapsed"] and pit is not None and (pit <= 0.005 or pit >= 0.995):
         out.append(page.flag(where, page._("the observation falls at the %(pct)s point of the prediction: outside "
                                            "what the model thought possible", pct=page.num(pit, None, "pct0"))))
+    if c["reliable"] is False:
+        out.append(page.flag(where, page._("its leave-one-out forecast is unreliable (Pareto k = %(k)s, above 0.7): "
+                                           "the other cases say too little about it",
+                                           k=page.num(c["pareto_k"], None, "index2"))))
     return out
+
+
+def _observed_cell(page: Page, c: dict) -> Any:
+    value = page.num(c["observed_months"], f"{c['key']}.{c['months_key']}", "months")
+    return value if c["collapsed"] else page._("still holding after %(m)s", m=value)
 
 
 def _median_cell(page: Page, pred: dict, key: str) -> Any:
@@ -1892,123 +2049,183 @@ def _median_cell(page: Page, pred: dict, key: str) -> Any:
         page.t._("beyond the horizon")
 
 
+def _within_90(c: dict) -> bool:
+    return c["pit"] is not None and 0.05 <= c["pit"] <= 0.95
+
+
+def _plot_cases(page: Page, cases: list[dict]) -> list[dict]:
+    return [{"name": _plain(_case_title(page, c["name"])), "observed_months": c["observed_months"],
+             "collapsed": c["collapsed"], "predicted": c["predicted"]} for c in cases
+            if c["predicted"].get("survival") and c["observed_months"] is not None]
+
+
+def _cal_parameters(params: dict) -> list[dict]:
+    """Fitted parameters in one shape: the posterior mode ('map') or median, the 90% interval and the prior."""
+    out = []
+    for key, p in params.items():
+        point = "map" if "map" in p else "median"
+        prior = p.get("prior") or []
+        if len(prior) == 3 and isinstance(prior[0], str):
+            scale, low, high = prior
+        elif len(prior) == 3:
+            low, high, scale = prior
+        else:
+            scale = low = high = None
+        out.append({"key": key, "path": p.get("path", key), "point": point, "value": p.get(point),
+                    "q05": p.get("q05"), "q95": p.get("q95"), "low": low, "high": high, "scale": scale})
+    return out
+
+
+def _posterior_panels(page: Page, d: Path, params: list[dict], dyn) -> list[dict]:
+    """Histogram panels of the posterior: posterior.csv holds draws (one column per parameter path) or
+    weighted design points (a 'weight' column)."""
+    path = d / "posterior.csv"
+    if not path.is_file():
+        return []
+    post = _csv(path)
+    if not post:
+        return []
+    weights = [_float(r["weight"]) for r in post] if "weight" in post[0] else [1.0 / len(post)] * len(post)
+    panels = []
+    for p in params:
+        column = p["key"] if p["key"] in post[0] else p["path"] if p["path"] in post[0] else None
+        if column is None or p["value"] is None:
+            continue
+        values = [_float(r[column]) for r in post]
+        low = p["low"] if p["low"] is not None else min(values)
+        high = p["high"] if p["high"] is not None else max(values)
+        info = _field_info(dyn, p["path"].split(".")[-1])
+        panels.append({"name": p["path"], "unit": info.get("unit") or page.t._("value"), "values": values,
+                       "weights": weights, "low": low, "high": high, "scale": p["scale"] or "linear",
+                       "map": p["value"], "q05": p["q05"], "q95": p["q95"]})
+    return panels
+
+
 def _calibration_report(page: Page) -> None:
     from sim import plots
     d = page.directory
     cal = _json(d / "calibration.json")
-    params = cal.get("parameters") or {}
-    cases = cal.get("cases") or []
+    params = _cal_parameters(cal.get("parameters") or {})
+    rows_key = "fit" if isinstance(cal.get("fit"), list) else "cases"
+    cases = _cases(cal.get(rows_key) or [], rows_key)
     diag = cal.get("diagnostics") or {}
     dyn = _schema()["dynamics"]
     page.ctx.update(title=page.t._("Fitting the model to past ceasefires"),
-                    subtitle=[page.m.code(cal.get("name", ""))],
-                    kind_label=page.t._("Calibration"))
+                    subtitle=[page.m.code(cal.get("name", ""))], kind_label=page.t._("Calibration"))
+    n_points = cal.get("points") or diag.get("particles")
     page.ctx["question"] = {
         "lead": page._("Which values of the model's free global rates make the %(n)s past ceasefires most likely to "
                        "have lasted as long as they did, and ended as they did?",
                        n=page.num(len(cases), None, "int")),
-        "method": page._("%(points)s candidate sets of rates were drawn from the prior ranges below (a Latin "
-                         "hypercube); every case was simulated %(reps)s times at each set, on common random numbers, "
-                         "for %(h)s months. Each set is weighted by how likely it makes the observed durations and "
-                         "initiators (posterior weights); the fitted value is the best set (posterior mode), with a "
-                         "90%% interval from the weights. Every other parameter is each case's own, from its scenario "
-                         "file.", points=page.num(cal.get("points"), "points", "int"),
-                         reps=page.num(cal.get("replications"), "replications", "int"),
-                         h=page.num(_float(cal.get("horizon_months")), None, "g")),
+        "method": page.bdi(cal["method"]) if cal.get("method") else page._(
+            "%(points)s candidate sets of rates were drawn from the prior ranges below (a Latin hypercube); every "
+            "case was simulated %(reps)s times at each set, on common random numbers, for %(h)s months. Each set is "
+            "weighted by how likely it makes the observed durations and initiators (posterior weights); the fitted "
+            "value is the best set (posterior mode), with a 90%% interval from the weights. Every other parameter "
+            "is each case's own, from its scenario file.", points=page.num(cal.get("points"), "points", "int"),
+            reps=page.num(cal.get("replications"), "replications", "int"),
+            h=page.num(_float(cal.get("horizon_months")), None, "g")),
+        "description": page.bdi(cal["description"]) if cal.get("description") else None,
     }
     rows = []
-    for key, p in params.items():
-        info = _field_info(dyn, key)
-        prior = p.get("prior") or [None, None, ""]
-        rows.append([page.m.path(p.get("path", key)), page.num(p.get("map"), f"parameters.{key}.map", "index"),
-                     page._("%(low)s to %(high)s", low=page.num(p.get("q05"), f"parameters.{key}.q05", "index"),
-                            high=page.num(p.get("q95"), f"parameters.{key}.q95", "index")),
-                     page._("%(low)s to %(high)s, %(scale)s", low=page.num(prior[0], None, "g"),
-                            high=page.num(prior[1], None, "g"), scale=prior[2]) if prior[0] is not None else "",
-                     info.get("unit", "")])
-    params_table = page.table([page.t._("parameter"), page.t._("fitted (mode)"), page.t._("90% interval"),
-                               page.t._("prior range"), page.t._("scale (unit)")], rows,
-                              caption=page.t._("Fitted global rates"))
+    for p in params:
+        base = f"parameters.{p['key']}"
+        rows.append([page.m.path(p["path"]), page.num(p["value"], f"{base}.{p['point']}", "index"),
+                     page._("%(low)s to %(high)s", low=page.num(p["q05"], f"{base}.q05", "index"),
+                            high=page.num(p["q95"], f"{base}.q95", "index")),
+                     page._("%(low)s to %(high)s, %(scale)s", low=page.num(p["low"], None, "g"),
+                            high=page.num(p["high"], None, "g"), scale=page.t._(p["scale"]))
+                     if p["low"] is not None else "",
+                     _field_info(dyn, p["path"].split(".")[-1]).get("unit", "")])
+    point_label = page.t._("fitted (mode)") if any(p["point"] == "map" for p in params) else \
+        page.t._("fitted (posterior median)")
+    params_table = page.table([page.t._("parameter"), point_label, page.t._("90% interval"), page.t._("prior range"),
+                               page.t._("scale (unit)")], rows, caption=page.t._("Fitted global rates"))
     ess = diag.get("effective_sample_size")
     items = []
     if ess is not None:
-        item = page._("Effective sample size of the posterior: %(ess)s of %(points)s design points (small values mean "
-                      "the design covers the posterior thinly); the largest single weight is %(w)s.",
-                      ess=page.num(ess, "diagnostics.effective_sample_size", "num1"),
-                      points=page.num(cal.get("points"), None, "int"),
-                      w=page.num(diag.get("max_weight"), "diagnostics.max_weight", "pct"))
+        of = page._(" of %(points)s", points=page.num(n_points, None, "int")) if n_points else ""
+        item = page._("Effective sample size of the posterior: %(ess)s%(of)s (small values mean the posterior rests "
+                      "on few distinct parameter sets).", ess=page.num(ess, "diagnostics.effective_sample_size", "num1"),
+                      of=of)
+        if diag.get("max_weight") is not None:
+            item = page._("%(item)s The largest single weight is %(w)s.", item=item,
+                          w=page.num(diag.get("max_weight"), "diagnostics.max_weight", "pct"))
         if ess < ESS_MIN:
             item = page._("%(item)s %(flag)s", item=item, flag=page.flag(
                 page.t._("the fitted rates and their intervals"),
-                page._("the posterior rests on an effective sample size of %(ess)s design points (under %(min)s)",
+                page._("the posterior rests on an effective sample size of %(ess)s (under %(min)s)",
                        ess=page.num(ess, None, "num1"), min=page.num(ESS_MIN, None, "int"))))
         items.append(item)
     rep = cal.get("reproducibility") or {}
     if rep.get("max_shift") is not None:
-        items.append(page._("Reproducibility: repeating the calibration with other seeds moves a fitted value by at most "
-                            "%(shift)s.", shift=page.num(rep["max_shift"], "reproducibility.max_shift", "index")))
+        item = page._("Reproducibility: two calibrations with different seeds put a fitted value apart by at most "
+                      "%(shift)s of its 90%% interval's width.",
+                      shift=page.num(rep["max_shift"], "reproducibility.max_shift", "pct"))
+        if rep["max_shift"] > REPRODUCIBILITY_MAX:
+            item = page._("%(item)s %(flag)s", item=item, flag=page.flag(
+                page.t._("the fitted rates"),
+                page._("two calibrations with different seeds disagree by %(shift)s of an interval's width",
+                       shift=page.num(rep["max_shift"], None, "pct"))))
+        items.append(item)
     resolution = _resolution(cases)
+    has_conflict = len({c["conflict"] for c in cases}) > 1
     crows = []
-    for i, c in enumerate(cases):
-        pred = c.get("predicted") or {}
-        pit = c.get("observed_percentile")
-        flags = _case_flags(page, c, _case_title(page, c["name"]), resolution)
-        crows.append([_case_title(page, c["name"]),
-                      page.num(c.get("observed_months"), f"cases.{i}.observed_months", "months"),
-                      _median_cell(page, pred, f"cases.{i}"),
-                      page.num(pit, f"cases.{i}.observed_percentile", "pct") if pit is not None else page.t._("n/a"),
-                      page.join(flags, " ")])
-    cases_table = page.table([page.t._("case"), page.t._("observed months"), page.t._("fitted model's median"),
+    for c in cases:
+        crows.append([_case_title(page, c["name"]), *([page.bdi(c["conflict"])] if has_conflict else []),
+                      _observed_cell(page, c), _median_cell(page, c["predicted"], c["key"]),
+                      page.num(c["pit"], f"{c['key']}.observed_percentile", "pct") if c["pit"] is not None
+                      else page.t._("n/a"),
+                      page.join(_case_flags(page, c, _case_title(page, c["name"]), resolution), " ")])
+    cases_table = page.table([page.t._("case"), *([page.t._("conflict")] if has_conflict else []),
+                              page.t._("observed months"), page.t._("fitted model's median"),
                               page.t._("observed percentile"), page.t._("read with care")], crows,
                              caption=page.t._("Each case: how long it held and what the fitted model predicts"))
     page.ctx["headline"] = {"table": params_table, "cases": cases_table, "items": items}
 
-    if cases:
-        within = sum(1 for c in cases if c.get("observed_percentile") is not None
-                     and 0.05 <= c["observed_percentile"] <= 0.95)
-        page.figure(plots.backtest_figure(cases, page.t._("Fitted model: predicted survival and observed duration"),
-                                          page.t, [_plain(_case_title(page, c["name"])) for c in cases],
-                                          curve_label=page.t._("predicted P(still holding), all cases in the fit")),
+    plot_cases = _plot_cases(page, cases)
+    within = sum(1 for c in cases if _within_90(c))
+    if plot_cases:
+        page.figure(plots.backtest_figure(plot_cases, page.t._("Fitted model: predicted survival and observed duration"),
+                                          page.t, curve_label=page.t._("predicted P(still holding), all cases in the fit")),
                     "fit",
                     page.t._("%(n)s small charts, one per past ceasefire, each with the fitted model's predicted "
                              "survival curve and a dashed line at the observed duration; %(k)s of %(n)s observations "
                              "fall within the central 90%% of their prediction.")
-                    % {"n": page.t.fmt(len(cases), "int"), "k": page.t.fmt(within, "int")},
+                    % {"n": page.t.fmt(len(plot_cases), "int"), "k": page.t.fmt(within, "int")},
                     page._("In-sample fit: each case's predicted probability that the ceasefire still holds, with every "
                            "case used in the fit, and the duration actually observed (dashed). The backtest report "
                            "gives the out-of-sample version."), brief=True)
-    if (d / "posterior.csv").is_file() and params:
-        post = _csv(d / "posterior.csv")
-        panels = []
-        for key, p in params.items():
-            prior = p.get("prior") or [min(_float(r[key]) for r in post), max(_float(r[key]) for r in post), "linear"]
-            info = _field_info(dyn, key)
-            panels.append({"name": p.get("path", key), "unit": info.get("unit") or page.t._("value"),
-                           "values": [_float(r[key]) for r in post], "weights": [_float(r["weight"]) for r in post],
-                           "low": prior[0], "high": prior[1], "scale": prior[2], "map": p["map"], "q05": p["q05"],
-                           "q95": p["q95"]})
+    panels = _posterior_panels(page, d, params, dyn)
+    if panels:
         page.figure(plots.posterior_figure(panels, page.t._("Posterior of the free rates over the prior ranges"),
                                            page.t),
                     "posterior",
                     page.t._("%(n)s histograms, one per fitted rate, of the posterior weight across its prior range, "
                              "with the fitted value and its 90%% interval.") % {"n": page.t.fmt(len(panels), "int")},
-                    page._("Posterior weight of the design points over each free rate's prior range (log axis where "
-                           "the prior is log-uniform), the fitted value (dashed) and the 90%% interval (shaded)."),
-                    brief=True)
+                    page._("Posterior weight over each free rate's prior range (log axis where the prior is "
+                           "log-uniform), the fitted value (dashed) and the 90%% interval (shaded)."), brief=True)
 
+    details, tables = [], []
+    if cal.get("window") is not None:
+        details.append(page._("Smoothing window of the likelihood: ±%(w)s in log time; seed %(seed)s.",
+                              w=cal.get("window"), seed=cal.get("seed")))
+    for k in ("unique_particles", "particles", "evaluations"):
+        if diag.get(k) is not None:
+            details.append(page._("%(what)s: %(n)s.", what=page.t._(DIAGNOSTICS[k]),
+                                  n=page.num(diag[k], f"diagnostics.{k}", "int")))
     ll = diag.get("loglik_by_case_at_map") or {}
-    page.ctx["details"] = {"items": [page._("Smoothing window of the likelihood: ±%(w)s in log time; seed %(seed)s.",
-                                            w=cal.get("window"), seed=cal.get("seed"))],
-                           "tables": [page.table([page.t._("case"), page.t._("log-likelihood at the mode")],
-                                                 [[page.m.code(k), page.num(v, None, "index")] for k, v in ll.items()],
-                                                 caption=page.t._("Log-likelihood of each case at the fitted values "
-                                                                  "(higher is better; 0 is the most a case can give)"))]
-                           if ll else []}
+    if ll:
+        tables.append(page.table([page.t._("case"), page.t._("log-likelihood at the mode")],
+                                 [[page.m.code(k), page.num(v, None, "index")] for k, v in ll.items()],
+                                 caption=page.t._("Log-likelihood of each case at the fitted values (higher is better; "
+                                                  "0 is the most a case can give)")))
+    page.ctx["details"] = {"items": details, "tables": tables}
     prow = []
-    for key, p in params.items():
-        info = _field_info(dyn, key)
-        prow.append([page.m.path(p.get("path", key)), info.get("unit", ""), _range_text(page, info),
-                     info.get("doc", ""), page.cite(info.get("source", ""), numbers=True)])
+    for p in params:
+        info = _field_info(dyn, p["path"].split(".")[-1])
+        prow.append([page.m.path(p["path"]), info.get("unit", ""), _range_text(page, info), info.get("doc", ""),
+                     page.cite(info.get("source", ""), numbers=True)])
     page.ctx["parameters"] = {
         "summary": page.t._("What the fitted rates are"), "intro": "", "actors": None, "diff": None,
         "groups": [{"heading": "", "table": page.table(
@@ -2016,27 +2233,24 @@ def _calibration_report(page: Page) -> None:
              page.t._("source claim")], prow, cls="params", widths=[20, 20, 9, 29, 22])}]}
     man = cal.get("manifest") if isinstance(cal.get("manifest"), dict) else {}
     prov = {k: v for k, v in man.items() if not isinstance(v, (dict, list))}
-    prov.update({"seed": cal.get("seed"), "points": cal.get("points"), "replications": cal.get("replications"),
-                 "horizon_months": cal.get("horizon_months")})
+    prov.update({k: cal.get(k) for k in ("seed", "points", "replications", "horizon_months") if cal.get(k) is not None})
     page.ctx["provenance"] = _provenance(page, [(page.t._("calibration"), prov)])
 
-    within = [c for c in cases if c.get("observed_percentile") is not None and 0.05 <= c["observed_percentile"] <= 0.95]
     bl = [page._("With the fitted rates, %(k)s of the %(n)s observed durations fall within the central 90%% of the "
-                 "model's predictions.", k=page.num(len(within), None, "int"), n=page.num(len(cases), None, "int"))]
+                 "model's predictions.", k=page.num(within, None, "int"), n=page.num(len(cases), None, "int"))]
     if ess is not None:
+        of = page._(" of %(points)s", points=page.num(n_points, None, "int")) if n_points else ""
         if ess < ESS_MIN:
-            bl.append(page._("The fit rests on an effective sample size of only %(ess)s of %(points)s design points: the "
-                             "fitted values and their intervals are coarse and should not be leaned on.",
-                             ess=page.num(ess, "diagnostics.effective_sample_size", "num1"),
-                             points=page.num(cal.get("points"), None, "int")))
+            bl.append(page._("The fit rests on an effective sample size of only %(ess)s%(of)s: the fitted values and "
+                             "their intervals are coarse and should not be leaned on.",
+                             ess=page.num(ess, "diagnostics.effective_sample_size", "num1"), of=of))
         else:
-            bl.append(page._("The fit rests on an effective sample size of %(ess)s of %(points)s design points.",
-                             ess=page.num(ess, "diagnostics.effective_sample_size", "num1"),
-                             points=page.num(cal.get("points"), None, "int")))
-    short = [c for c in cases if _float(c.get("observed_months")) < resolution]
+            bl.append(page._("The fit rests on an effective sample size of %(ess)s%(of)s.",
+                             ess=page.num(ess, "diagnostics.effective_sample_size", "num1"), of=of))
+    short = [c for c in cases if c["collapsed"] and _float(c["observed_months"]) < resolution]
     if short:
-        bl.append(page.n_("%(n)s truce lasted less than one weekly step of the model, which cannot resolve it.",
-                          "%(n)s truces lasted less than one weekly step of the model, which cannot resolve them.",
+        bl.append(page.n_("%(n)s truce lasted less than one step of the model, which cannot resolve it.",
+                          "%(n)s truces lasted less than one step of the model, which cannot resolve them.",
                           len(short)))
     bl.append(page._("This is an in-sample fit: the backtest is the out-of-sample check.%(flags)s",
                      flags=_flags_sentence(page)))
@@ -2049,8 +2263,8 @@ def _backtest_report(page: Page) -> None:
     bt = _json(d / "backtest.json")
     manifest = bt.get("manifest") if isinstance(bt.get("manifest"), dict) else (
         _json(d / "manifest.json") if (d / "manifest.json").is_file() else {})
-    cases = bt.get("cases") or []
-    scores = bt.get("scores") or {}
+    cases = _cases(bt.get("cases") or [], "cases")
+    scores = {k: v for k, v in (bt.get("scores") or {}).items() if isinstance(v, dict)}
     page.ctx.update(title=page.t._("How well would the model have forecast past ceasefires?"), subtitle=[],
                     kind_label=page.t._("Backtest (leave one out)"))
     refs = bt.get("reference_forecasts") or {}
@@ -2066,29 +2280,28 @@ def _backtest_report(page: Page) -> None:
     }
     months: list[str] = []
     for c in cases:
-        months += [k for k in ((c.get("predicted") or {}).get("p_collapse") or {}) if k not in months]
+        months += [k for k in (c["predicted"].get("p_collapse") or {}) if k not in months]
     resolution = _resolution(cases)
-    has_conflict = any(c.get("conflict") for c in cases)
+    has_conflict = len({c["conflict"] for c in cases}) > 1
     rows = []
-    for i, c in enumerate(cases):
-        pred = c.get("predicted") or {}
+    for c in cases:
+        pred = c["predicted"]
         pc = pred.get("p_collapse") or {}
         ishare = pred.get("initiator_share") or {}
-        who = c.get("observed_initiator")
-        pit = c.get("observed_percentile")
-        flags = _case_flags(page, c, _case_title(page, c["name"]), resolution)
+        who = c["initiator"]
+        pit = c["pit"]
         row = [_case_title(page, c["name"])]
         if has_conflict:
-            row.append(page.bdi(c.get("conflict") or ""))
-        row += [page.num(c.get("observed_months"), f"cases.{i}.observed_months", "months"),
+            row.append(page.bdi(c["conflict"]))
+        row += [_observed_cell(page, c),
                 page._("%(who)s (predicted %(share)s)", who=who or "?",
-                       share=page.num(ishare[who], f"cases.{i}.predicted.initiator_share.{who}", "pct"))
+                       share=page.num(ishare[who], f"{c['key']}.predicted.initiator_share.{who}", "pct"))
                 if who in ishare else (who or ""),
-                _median_cell(page, pred, f"cases.{i}"),
-                *(page.num(pc[k], f"cases.{i}.predicted.p_collapse.{k}", "pct") if k in pc else page.t._("n/a")
-                  for k in months),
-                page.num(pit, f"cases.{i}.observed_percentile", "pct") if pit is not None else page.t._("n/a"),
-                page.join(flags, " ")]
+                _median_cell(page, pred, c["key"]),
+                *(page.num(pc[k], f"{c['key']}.predicted.p_collapse.{k}", "pct") if pc.get(k) is not None
+                  else page.t._("n/a") for k in months),
+                page.num(pit, f"{c['key']}.observed_percentile", "pct") if pit is not None else page.t._("n/a"),
+                page.join(_case_flags(page, c, _case_title(page, c["name"]), resolution), " ")]
         rows.append(row)
     cases_table = page.table(
         [page.t._("case"), *([page.t._("conflict")] if has_conflict else []), page.t._("observed months"),
@@ -2098,57 +2311,72 @@ def _backtest_report(page: Page) -> None:
         caption=page.t._("Each case: what happened and what the model predicted without it"))
     score_table = _score_table(page, scores, "scores", page.t._("Mean scores over the cases (lower is better)"))
     items = []
-    cov = bt.get("coverage") or {}
+    cov, cov_key = bt.get("coverage") or {}, "coverage"
+    if not cov and isinstance((scores.get("model") or {}).get("coverage"), dict):
+        cov, cov_key = scores["model"]["coverage"], "scores.model.coverage"
     for level in ("50", "90"):
         if cov.get(level) is not None:
             items.append(page._("Coverage: %(share)s of the observations fall within the central %(level)s of their "
                                 "forecast (a well-calibrated forecast: %(level)s).",
-                                share=page.num(cov[level], f"coverage.{level}", "pct"),
+                                share=page.num(cov[level], f"{cov_key}.{level}", "pct"),
                                 level=page.num(_float(level) / 100, None, "pct0")))
     loco = bt.get("leave_one_conflict_out")
     loco_table = None
     if isinstance(loco, dict):
-        loco_scores = loco.get("scores") if isinstance(loco.get("scores"), dict) else loco
-        if loco_scores and all(isinstance(v, dict) for v in loco_scores.values()):
-            prefix = "leave_one_conflict_out.scores" if isinstance(loco.get("scores"), dict) else "leave_one_conflict_out"
+        nested = isinstance(loco.get("scores"), dict)
+        loco_scores = {k: v for k, v in (loco["scores"] if nested else loco).items() if isinstance(v, dict)}
+        if loco_scores and all("crps" in v for v in loco_scores.values()):
+            prefix = "leave_one_conflict_out.scores" if nested else "leave_one_conflict_out"
             loco_table = _score_table(page, loco_scores, prefix, page.t._(
                 "Leaving out a whole conflict at a time: mean scores (lower is better)"))
     page.ctx["headline"] = {"table": cases_table, "scores": score_table, "loco": loco_table, "items": items}
 
-    if cases:
-        within = sum(1 for c in cases if c.get("observed_percentile") is not None
-                     and 0.05 <= c["observed_percentile"] <= 0.95)
-        page.figure(plots.backtest_figure(cases, page.t._("Predicted survival and observed duration, case by case"),
-                                          page.t, [_plain(_case_title(page, c["name"])) for c in cases]),
+    plot_cases = _plot_cases(page, cases)
+    within = sum(1 for c in cases if _within_90(c))
+    if plot_cases:
+        page.figure(plots.backtest_figure(plot_cases, page.t._("Predicted survival and observed duration, case by case"),
+                                          page.t),
                     "backtest",
                     page.t._("%(n)s small charts, one per past ceasefire, each with the predicted survival curve and a "
                              "dashed line at the observed duration; %(k)s of %(n)s observations fall within the central "
-                             "90%% of their prediction.") % {"n": page.t.fmt(len(cases), "int"),
+                             "90%% of their prediction.") % {"n": page.t.fmt(len(plot_cases), "int"),
                                                              "k": page.t.fmt(within, "int")},
                     page._("For each case, the predicted probability that the ceasefire still holds (fitted without "
-                           "that case) and the duration actually observed (dashed line)."), brief=True)
-    fitted = [(c["name"], (c.get("fit_without_case") or {})) for c in cases]
+                           "that case) and the duration actually observed (dashed line; where the ceasefire was still "
+                           "holding, an arrow)."), brief=True)
     pnames: list[str] = []
-    for _, f in fitted:
-        pnames += [k for k in (f.get("parameters") or {}) if k not in pnames]
+    for c in cases:
+        pnames += [k for k in (c["fit_without_case"].get("parameters") or {}) if k not in pnames]
     tables = []
     if pnames:
         crow = []
-        for i, (n, f) in enumerate(fitted):
-            p = f.get("parameters") or {}
-            ess = f.get("effective_sample_size")
-            flag = page.flag(page._("the fit without %(case)s", case=page.m.code(n)),
+        for c in cases:
+            p = c["fit_without_case"].get("parameters") or {}
+            ess = c["fit_without_case"].get("effective_sample_size")
+            flag = page.flag(page._("the fit without %(case)s", case=page.m.code(c["name"])),
                              page._("it rests on an effective sample size of %(ess)s (under %(min)s)",
                                     ess=page.num(ess, None, "num1"), min=page.num(ESS_MIN, None, "int"))) \
                 if ess is not None and ess < ESS_MIN else ""
-            crow.append([page._("without %(case)s", case=page.m.code(n)),
+            crow.append([page._("without %(case)s", case=page.m.code(c["name"])),
                          *(page.num(p[pn], None, "g4") if isinstance(p.get(pn), (int, float)) else "" for pn in pnames),
-                         page.num(ess, f"cases.{i}.fit_without_case.effective_sample_size", "num1")
+                         page.num(ess, f"{c['key']}.fit_without_case.effective_sample_size", "num1")
                          if ess is not None else "", flag])
         tables.append(page.table([page.t._("fit"), *(page.m.code(pn) for pn in pnames),
                                   page.t._("effective sample size"), page.t._("read with care")], crow,
                                  caption=page.t._("Fitted values, leaving out one case at a time (posterior mode)")))
-    page.ctx["details"] = {"items": [], "tables": tables}
+    neut = (bt.get("neutralisation") or {}).get("inputs") or {}
+    if neut:
+        tables.append(page.table(
+            [page.t._("input set equal across the cases"), page.t._("log score"), page.t._("CRPS (months)"),
+             page.t._("CRPS lost")],
+            [[page.bdi(v.get("what") or k), page.num(v.get("log"), f"neutralisation.inputs.{k}.log", "index"),
+              page.num(v.get("crps"), f"neutralisation.inputs.{k}.crps", "index"),
+              page.num(v.get("crps_lost"), f"neutralisation.inputs.{k}.crps_lost", "index")]
+             for k, v in neut.items()],
+            caption=page.t._("What each input is worth out of sample: the model's scores with that input made equal "
+                             "across the cases (a positive CRPS lost means the input carries skill)")))
+    page.ctx["details"] = {"items": [page.bdi(loco["note"])] if isinstance(loco, dict) and loco.get("note") else [],
+                           "tables": tables}
     dyn = _schema()["dynamics"]
     prow = []
     for pn in pnames:
@@ -2161,7 +2389,7 @@ def _backtest_report(page: Page) -> None:
             "scenario file."), "actors": None, "diff": None,
         "groups": [{"heading": "", "table": page.table(
             [page.t._("parameter"), page.t._("scale (unit)"), page.t._("allowed range"), page.t._("what it means"),
-             page.t._("source claim")], prow, cls="params", widths=[20, 20, 9, 29, 22])}] if prow else []}
+             page.t._("source claim")], prow, cls="params", widths=[20, 20, 9, 29, 22])}]} if prow else None
     prov = {k: v for k, v in manifest.items() if not isinstance(v, (dict, list))}
     page.ctx["provenance"] = _provenance(page, [(page.t._("backtest"), prov)]) if prov else None
 
@@ -2172,31 +2400,28 @@ def _backtest_report(page: Page) -> None:
     if model and others:
         measures = ["crps", "log"] + [f"brier.{m}" for m in (model.get("brier") or {})]
 
-        def value(s, m):
-            return _get(s, m) if "." in m else s.get(m)
+        def value(sc, m):
+            return _get(sc, m) if "." in m else sc.get(m)
         beaten = {o: [m for m in measures if value(model, m) is not None and value(scores[o], m) is not None
                       and value(model, m) < value(scores[o], m)] for o in others}
-        every = all(len(v) == len(measures) for v in beaten.values())
+        compared = {o: [m for m in measures if value(model, m) is not None and value(scores[o], m) is not None]
+                    for o in others}
+        every = all(len(beaten[o]) == len(compared[o]) for o in others)
         crps = page.list_words([page.num(scores[o].get("crps"), f"scores.{o}.crps", "num1") for o in others])
-        if every:
-            bl.append(page._("Forecasting each of the %(n)s cases from a fit on the others, the model beats every "
-                             "reference forecast on every score (mean error of the whole forecast, CRPS: %(m)s months "
-                             "against %(o)s).", n=page.num(len(cases), None, "int"),
-                             m=page.num(model.get("crps"), "scores.model.crps", "num1"), o=crps))
-        else:
-            bl.append(page._("Forecasting each of the %(n)s cases from a fit on the others, the model does not beat "
-                             "every reference forecast on every score (CRPS: %(m)s months against %(o)s).",
-                             n=page.num(len(cases), None, "int"),
-                             m=page.num(model.get("crps"), "scores.model.crps", "num1"), o=crps))
-    within = sum(1 for c in cases if c.get("observed_percentile") is not None and 0.05 <= c["observed_percentile"] <= 0.95)
+        msg = (N_("Forecasting each of the %(n)s cases from a fit on the others, the model beats every reference "
+                  "forecast on every score (mean error of the whole forecast, CRPS: %(m)s months against %(o)s).")
+               if every else
+               N_("Forecasting each of the %(n)s cases from a fit on the others, the model does not beat every "
+                  "reference forecast on every score (CRPS: %(m)s months against %(o)s)."))
+        bl.append(page._(msg, n=page.num(len(cases), None, "int"),
+                         m=page.num(model.get("crps"), "scores.model.crps", "num1"), o=crps))
     if cov.get("90") is not None:
         bl.append(page._("%(share)s of the observations fall within the central 90%% of their forecast.",
-                         share=page.num(cov["90"], "coverage.90", "pct")))
+                         share=page.num(cov["90"], f"{cov_key}.90", "pct")))
     else:
         bl.append(page._("%(k)s of the %(n)s observations fall within the central 90%% of their forecast.",
                          k=page.num(within, None, "int"), n=page.num(len(cases), None, "int")))
-    extreme = [c for c in cases if c.get("observed_percentile") is not None
-               and (c["observed_percentile"] <= 0.005 or c["observed_percentile"] >= 0.995)]
+    extreme = [c for c in cases if c["collapsed"] and c["pit"] is not None and (c["pit"] <= 0.005 or c["pit"] >= 0.995)]
     if extreme:
         bl.append(page.n_("%(n)s case falls at the very edge of its forecast (%(list)s), below the model's one-step "
                           "resolution or outside what it thought possible.",
@@ -2205,7 +2430,7 @@ def _backtest_report(page: Page) -> None:
                           list=page.list_words([_case_title(page, c["name"]) for c in extreme])))
     bl.append(page.n_("%(n)s case is very little evidence, and the conditions of each were encoded by people who knew "
                       "the outcome: treat this as a check that the model orders the cases, not as a track record.",
-                      "%(n)s cases are very little evidence, and the conditions of each were encoded by people who knew "
+                      "%(n)s cases are little evidence, and the conditions of each were encoded by people who knew "
                       "the outcome: treat this as a check that the model orders the cases, not as a track record.",
                       len(cases)))
     page.ctx["bottom_line"] = bl[:4]

@@ -410,7 +410,7 @@ def test_cli_compare_writes_the_comparison_directory(cli_quiet, base, other):
     assert d["parameter_diff"] == json.loads(json.dumps(expected))
     assert any(row["key"] == "events.ukraine_invasion.set.actors.russia.distraction" and row["base"] is None
                and row["other"] == 0.5 for row in d["parameter_diff"])
-    assert (out / "survival_compare.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (out / "figures" / "survival_compare.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     for role in ("base", "other"):
         s = json.loads((out / role / "summary.json").read_text())
         assert {"p_collapse", "median_months_to_collapse", "initiator_share", "trigger_share"} <= set(s)
