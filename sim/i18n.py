@@ -31,6 +31,7 @@ WESTERN_DIGITS = {v: k for k, v in ((str(d), chr(0x0660 + d)) for d in range(10)
 WESTERN_DIGITS.update({"\u066b": ".", "\u066c": ",", "\u066a": "%"})
 
 
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)*%?")
 _MESSAGE_NUMBER = re.compile(r"(?<![A-Za-z_0-9.])(?<![A-Za-z]-)\d+(?:\.\d+)?(?:%%|%(?!\())?")
 
 
@@ -130,7 +131,10 @@ class Lang:
         return self._localised(self.translations.pgettext(context, message))
 
     def digits_of(self, text: str) -> str:
-        return text.translate(ARABIC_DIGITS) if self.digits == "arabic" else text
+        """The numbers in ``text`` in the page's digits ('12.5%' -> '١٢٫٥٪'); other dots and signs stay."""
+        if self.digits != "arabic":
+            return text
+        return _NUMBER.sub(lambda m: m.group(0).translate(ARABIC_DIGITS), text)
 
     def fmt(self, value: Any, kind: str) -> str:
         """A number as the page shows it ('n/a' for a missing one)."""

@@ -479,7 +479,8 @@ class Page:
                               span=self.span(est, key, kind, "credible_low", "credible_high", source)))
         if _has(est, "settings_low", "settings_high"):
             out.append(self._("%(level)s range over the scenario's uncertain settings %(span)s",
-                              level=self.num(0.9, None, "pct0"), span=self.span(est, key, kind, "settings_low", "settings_high", source)))
+                              level=self.num(0.9, None, "pct0"),
+                              span=self.span(est, key, kind, "settings_low", "settings_high", source)))
         return out
 
     def estimate(self, est: dict, key: str, kind: str, source: str | None = None) -> Any:
@@ -792,7 +793,8 @@ def _distribution_text(page: Page, v: Any) -> Any:
         kind, values = given[0]
     else:
         return None
-    words = {"uniform": N_("uniform from %(low)s to %(high)s"), "loguniform": N_("log-uniform from %(low)s to %(high)s"),
+    words = {"uniform": N_("uniform from %(low)s to %(high)s"),
+             "loguniform": N_("log-uniform from %(low)s to %(high)s"),
              "triangular": N_("triangular from %(low)s to %(high)s, most likely %(mode)s")}
     return page._(words[kind], low=page.num(values[0], None, "g"), high=page.num(values[-1], None, "g"),
                   mode=page.num(values[1] if len(values) == 3 else values[0], None, "g"))
@@ -853,7 +855,7 @@ def _scenario_block(page: Page, scen: dict, heading: Any, show_title: bool = Tru
             "sources": [page.cite_source(x) for x in scen.get("sources") or []], "events": events,
             "uncertain": [(k, _distribution_text(page, v) or _value_text(page, v))
                           for k, v in (scen.get("uncertain") or {}).items()],
-            "posterior": scen.get("posterior")}
+            "posterior": page.m.code(Path(str(scen["posterior"])).name) if scen.get("posterior") else None}
 
 
 def _parameter_groups(page: Page, scen: dict, highlight: set[str] | None = None,
@@ -935,7 +937,8 @@ def _uncertainty_note(page: Page, unc: dict | None, any_credible: bool, any_sett
         missing.append(page.t._("doubt about the scenario's settings (no range over uncertain settings in these "
                                 "results)"))
     if missing:
-        out.append(page._("<strong>Not covered</strong> by any interval on this page: %(what)s. Every figure is a model "
+        out.append(page._("<strong>Not covered</strong> by any interval on this page: %(what)s. Every figure is a "
+                          "model "
                           "result under the scenario's stated assumptions.", what=page.join(missing)))
     return out
 
@@ -1173,7 +1176,8 @@ def _run_report(page: Page) -> None:
     if init or trig:
         panels = []
         if init:
-            panels.append((page.t._("Who broke it"), [(title, {_actor_text(page, scen, k): v for k, v in init.items()})]))
+            panels.append((page.t._("Who broke it"),
+                           [(title, {_actor_text(page, scen, k): v for k, v in init.items()})]))
         if trig:
             panels.append((page.t._("What triggered it"), [(title, {_trigger(page, k): v for k, v in trig.items()})]))
         top = max(init, key=init.get) if init else None
@@ -1227,7 +1231,8 @@ def _run_report(page: Page) -> None:
         "summary": page.n_("All %(n)s numeric parameter of the scenario, with scale, range, meaning and source",
                            "All %(n)s numeric parameters of the scenario, with scale, range, meaning and source",
                            n_params),
-        "intro": page._("Every numeric parameter of the scenario as it was run (after inheritance), with its scale, the "
+        "intro": page._("Every numeric parameter of the scenario as it was run (after inheritance), with its scale, "
+                        "the "
                         "range the schema allows, its meaning and the claim of the source documents it stands for."),
         "actors": _actors_table(page, scen), "groups": groups, "diff": None}
     page.ctx["provenance"] = _provenance(page, [(page.t._("run"), {k: v for k, v in m.items() if k != "scenario"})])
@@ -1517,9 +1522,11 @@ def _compare_report(page: Page) -> None:
             tb = runs["base"]["summary"].get("trigger_share") or {}
             to = runs["other"]["summary"].get("trigger_share") or {}
             if tb or to:
-                panels.append((page.t._("What triggered it"), [(btitle, {_trigger(page, k): v for k, v in tb.items()}),
-                                                               (otitle, {_trigger(page, k): v for k, v in to.items()})]))
-        page.figure(plots.shares_figure(panels, page.t._("Who broke the ceasefire, and what triggered it, side by side"),
+                panels.append((page.t._("What triggered it"),
+                               [(btitle, {_trigger(page, k): v for k, v in tb.items()}),
+                                (otitle, {_trigger(page, k): v for k, v in to.items()})]))
+        page.figure(plots.shares_figure(panels,
+                                        page.t._("Who broke the ceasefire, and what triggered it, side by side"),
                                         page.t._("share of the collapses"), page.t),
                     "collapses_compare",
                     page.t._("Grouped bar charts of who started the collapse and of its trigger under each scenario: "
@@ -1562,19 +1569,22 @@ def _compare_report(page: Page) -> None:
             for role, t_ in (("base", B), ("other", O)) if role in runs]
     page.ctx["provenance"] = _provenance(page, mans)
     page.ctx["provenance"]["note"] = page._("Stopping rule: %(reason)s; %(runs)s paired replications, seed %(seed)s.",
-                                            reason=_stopping(page, stop.get("reason", "")), runs=page.num(c["runs"], None, "int"),
-                                            seed=c.get("seed"))
+                                            reason=_stopping(page, stop.get("reason", "")),
+                                            runs=page.num(c["runs"], None, "int"),
+                                            seed=page.num(c.get("seed"), None, "g"))
 
     # the bottom line
     dd = diffs[hm]
-    bl = [page._("Within %(months)s months the ceasefire collapses in %(freq)s under %(other)s (%(po)s), against %(pb)s "
+    bl = [page._("Within %(months)s months the ceasefire collapses in %(freq)s under %(other)s (%(po)s), against "
+                 "%(pb)s "
                  "under %(base)s.", months=page.num(_float(hm), None, "g"),
                  freq=_frequency(page, _float(pother[hm].get("estimate"))), other=O,
                  po=page.num(pother[hm].get("estimate"), f"p_collapse.other.{hm}.estimate", "pct"),
                  pb=page.num(pbase[hm].get("estimate"), f"p_collapse.base.{hm}.estimate", "pct"), base=B)]
     noise = _has(dd, "ci_low", "ci_high") and dd["ci_low"] <= 0 <= dd["ci_high"] and not (
         dd["ci_low"] == 0 == dd["ci_high"])
-    sentence = page._("The difference, %(diff)s, is %(size)s%(noise)s", diff=_points(page, dd, f"differences.p_collapse.{hm}"),
+    sentence = page._("The difference, %(diff)s, is %(size)s%(noise)s",
+                      diff=_points(page, dd, f"differences.p_collapse.{hm}"),
                       size=page.m.strong(_size_word(page, _float(dd.get("estimate")))),
                       noise=page._(" and cannot be told apart from simulation noise") if noise else "")
     if months[-1] != hm:
@@ -1610,7 +1620,8 @@ def _compare_report(page: Page) -> None:
         bl.append(page._("Who breaks the ceasefire hardly changes (no initiator's share moves by 5 points or more)."))
     bl.append(page._("Both come from the same model on common random numbers, so the difference is more reliable than "
                      "either level; %(caveat)s%(flags)s",
-                     caveat=_lower_first(_caveat_sentence(page, any_credible, any_settings)), flags=_flags_sentence(page)))
+                     caveat=_lower_first(_caveat_sentence(page, any_credible, any_settings)),
+                     flags=_flags_sentence(page)))
     page.ctx["bottom_line"] = bl
 
 
@@ -1709,6 +1720,8 @@ def _sweep_scenario(manifest: dict) -> tuple[dict | None, str]:
     return None, f"the experiment file {exp_file} is not found from here"
 
 
+DISTRIBUTIONS = {"uniform": N_("uniform"), "loguniform": N_("log-uniform"), "triangular": N_("triangular"),
+                 "truncnormal": N_("truncated normal"), "normal": N_("normal")}
 INDEX_RANGE = {"S1": 1.0, "ST": 1.0, "SRC": 2.0}
 """Width of the range an index can take (Sobol indices 0 to 1, SRC -1 to 1); wider intervals are flagged."""
 
@@ -1744,7 +1757,8 @@ def _outcome_flag(page: Page, oname: str, ores: dict, label: str) -> Any:
     if wide:
         lo, hi = max(wide, key=lambda w: w[1] - w[0])
         reasons.append(page._("%(k)s of its %(n)s intervals are wider than the index's whole possible range (up to "
-                              "%(low)s to %(high)s)", k=page.num(len(wide), None, "int"), n=page.num(total, None, "int"),
+                              "%(low)s to %(high)s)", k=page.num(len(wide), None, "int"),
+                              n=page.num(total, None, "int"),
                               low=page.num(lo, None, "index2"), high=page.num(hi, None, "index2")))
     if not reasons:
         return ""
@@ -1778,9 +1792,10 @@ def _sweep_report(page: Page) -> None:
     for fname, f in sens["factors"].items():
         info = _info_of_path(f["path"], scen)
         dist = f.get("distribution", "uniform")
-        if dist == "triangular" and f.get("mode") is not None:
+        dist = page.t._(DISTRIBUTIONS[dist]) if dist in DISTRIBUTIONS else dist
+        if f.get("distribution") == "triangular" and f.get("mode") is not None:
             dist = page._("triangular (mode %(m)s)", m=page.num(f["mode"], None, "g"))
-        elif dist == "truncnormal" and f.get("mean") is not None:
+        elif f.get("distribution") == "truncnormal" and f.get("mean") is not None:
             dist = page._("truncated normal (mean %(m)s, sd %(s)s)", m=page.num(f["mean"], None, "g"),
                           s=page.num(f.get("sd"), None, "g"))
         ftab.append([labels[fname], page.m.path(f["path"]),
@@ -1797,11 +1812,12 @@ def _sweep_report(page: Page) -> None:
         "lead": page.bdi(question) if question else page.t._("Which of the factors moves the outcome most?"),
         "method": page._("The sweep ran the base scenario at %(points)s combinations of the factors below (sampler: "
                          "%(sampler)s), each %(reps)s times for %(h)s months (seed %(seed)s); everything not varied "
-                         "stays as in the base scenario. %(failed)s point(s) failed and are left out. The analysis uses "
+                         "stays as in the base scenario. %(failed)s point(s) failed and are left out. The analysis "
+                         "uses "
                          "%(method)s, with 95%% bootstrap intervals.",
                          points=page.num(sens["points"], "points", "int"), sampler=sens["sampler"],
                          reps=page.num(sens["replications_per_point"], "replications_per_point", "int"),
-                         h=page.num(h, None, "g"), seed=sens.get("seed"),
+                         h=page.num(h, None, "g"), seed=page.num(sens.get("seed"), None, "g"),
                          failed=page.num(sens.get("failed_points", 0), "failed_points", "int"),
                          method=page.t._(METHODS[method]) if method in METHODS else (method or page.t._("no method"))),
         "description": page.bdi(definition.get("description")) if definition.get("description") else None,
@@ -1858,7 +1874,8 @@ def _sweep_report(page: Page) -> None:
         page.figure(plots.index_figure(res["factors"], [labels[n] for n in names], method, olabel,
                                        page.t._("Which factor matters most"), page.t),
                     "indices",
-                    page.t._("Horizontal bar chart of the sensitivity indices of %(outcome)s for %(n)s factors with 95%% "
+                    page.t._("Horizontal bar chart of the sensitivity indices of %(outcome)s for %(n)s factors with "
+                             "95%% "
                              "bootstrap intervals; the most influential factor is %(top)s.")
                     % {"outcome": olabel, "n": page.t.fmt(len(names), "int"), "top": labels[top]},
                     page._("Sensitivity indices of %(outcome)s (%(method)s), with 95%% bootstrap intervals.",
@@ -1984,7 +2001,7 @@ CASE_WORDS = (pN_("case", "Astana"), pN_("case", "Sochi"), pN_("case", "Moscow")
 def _case_title(page: Page, name: str) -> Any:
     """A past case by a short name from its key: 'truce_2019_08_01' -> 'Truce of 2019-08-01', 'sochi_2018' ->
     'Sochi 2018'."""
-    m = re.fullmatch(r"([a-z][a-z_]*?)_(\d{4})(?:_(\d{2})_(\d{2}))?", name)
+    m = re.fullmatch(r"([a-z][a-z0-9_]*?)_(\d{4})(?:_(\d{2})_(\d{2}))?", name)
     if not m:
         return page.m.code(name)
     words = " ".join(w.capitalize() for w in m[1].split("_"))
@@ -2146,7 +2163,8 @@ def _calibration_report(page: Page) -> None:
     if ess is not None:
         of = page._(" of %(points)s", points=page.num(n_points, None, "int")) if n_points else ""
         item = page._("Effective sample size of the posterior: %(ess)s%(of)s (small values mean the posterior rests "
-                      "on few distinct parameter sets).", ess=page.num(ess, "diagnostics.effective_sample_size", "num1"),
+                      "on few distinct parameter sets).",
+                      ess=page.num(ess, "diagnostics.effective_sample_size", "num1"),
                       of=of)
         if diag.get("max_weight") is not None:
             item = page._("%(item)s The largest single weight is %(w)s.", item=item,
@@ -2186,14 +2204,16 @@ def _calibration_report(page: Page) -> None:
     plot_cases = _plot_cases(page, cases)
     within = sum(1 for c in cases if _within_90(c))
     if plot_cases:
-        page.figure(plots.backtest_figure(plot_cases, page.t._("Fitted model: predicted survival and observed duration"),
-                                          page.t, curve_label=page.t._("predicted P(still holding), all cases in the fit")),
+        page.figure(plots.backtest_figure(plot_cases,
+                                          page.t._("Fitted model: predicted survival and observed duration"), page.t,
+                                          curve_label=page.t._("predicted P(still holding), all cases in the fit")),
                     "fit",
                     page.t._("%(n)s small charts, one per past ceasefire, each with the fitted model's predicted "
                              "survival curve and a dashed line at the observed duration; %(k)s of %(n)s observations "
                              "fall within the central 90%% of their prediction.")
                     % {"n": page.t.fmt(len(plot_cases), "int"), "k": page.t.fmt(within, "int")},
-                    page._("In-sample fit: each case's predicted probability that the ceasefire still holds, with every "
+                    page._("In-sample fit: each case's predicted probability that the ceasefire still holds, with "
+                           "every "
                            "case used in the fit, and the duration actually observed (dashed). The backtest report "
                            "gives the out-of-sample version."), brief=True)
     panels = _posterior_panels(page, d, params, dyn)
@@ -2209,7 +2229,7 @@ def _calibration_report(page: Page) -> None:
     details, tables = [], []
     if cal.get("window") is not None:
         details.append(page._("Smoothing window of the likelihood: ±%(w)s in log time; seed %(seed)s.",
-                              w=cal.get("window"), seed=cal.get("seed")))
+                              w=page.num(cal.get("window"), None, "g"), seed=page.num(cal.get("seed"), None, "g")))
     for k in ("unique_particles", "particles", "evaluations"):
         if diag.get(k) is not None:
             details.append(page._("%(what)s: %(n)s.", what=page.t._(DIAGNOSTICS[k]),
@@ -2334,11 +2354,12 @@ def _backtest_report(page: Page) -> None:
     plot_cases = _plot_cases(page, cases)
     within = sum(1 for c in cases if _within_90(c))
     if plot_cases:
-        page.figure(plots.backtest_figure(plot_cases, page.t._("Predicted survival and observed duration, case by case"),
-                                          page.t),
+        page.figure(plots.backtest_figure(plot_cases,
+                                          page.t._("Predicted survival and observed duration, case by case"), page.t),
                     "backtest",
                     page.t._("%(n)s small charts, one per past ceasefire, each with the predicted survival curve and a "
-                             "dashed line at the observed duration; %(k)s of %(n)s observations fall within the central "
+                             "dashed line at the observed duration; %(k)s of %(n)s observations fall within the "
+                             "central "
                              "90%% of their prediction.") % {"n": page.t.fmt(len(plot_cases), "int"),
                                                              "k": page.t.fmt(within, "int")},
                     page._("For each case, the predicted probability that the ceasefire still holds (fitted without "
