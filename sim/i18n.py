@@ -31,6 +31,8 @@ WESTERN_DIGITS = {v: k for k, v in ((str(d), chr(0x0660 + d)) for d in range(10)
 WESTERN_DIGITS.update({"\u066b": ".", "\u066c": ",", "\u066a": "%"})
 
 
+LRI, PDI = "\u2066", "\u2069"
+_PERCENT_IN_MESSAGE = re.compile(r"(?<![A-Za-z_0-9.%(])\d+(?:\.\d+)?(?:-\d+)?(?:%%|%(?!\())")
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*%?")
 _MESSAGE_NUMBER = re.compile(r"(?<![A-Za-z_0-9.])(?<![A-Za-z]-)\d+(?:\.\d+)?(?:%%|%(?!\())?")
 
@@ -119,6 +121,8 @@ class Lang:
 
     # gettext, under the names Babel extracts; the numbers a message writes out take the page's digits
     def _localised(self, text: str) -> str:
+        if self.rtl:   # a number written in a right-to-left message keeps its % sign: a left-to-right isolate
+            text = _PERCENT_IN_MESSAGE.sub(lambda m: LRI + m.group(0) + PDI, text)
         return _arabic_numbers_in_message(text) if self.digits == "arabic" else text
 
     def _(self, message: str) -> str:

@@ -64,8 +64,9 @@ def bidi(t, text: str) -> str:
     digits in it (names, numbers, '95%') left-to-right isolates, so that matplotlib's bidi layout keeps a
     number with its sign and an English name in one piece."""
     t = _t(t)
-    if not t.rtl or not text or LRI in text:
+    if not t.rtl or not text:
         return text
+    text = text.replace(LRI, "").replace(RLI, "").replace(PDI, "")
     return "\n".join(RLI + _LTR_RUN.sub(lambda m: LRI + m.group(0) + PDI, line) + PDI if line else line
                      for line in text.split("\n"))
 

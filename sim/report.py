@@ -1099,12 +1099,13 @@ def _run_report(page: Page) -> None:
     }
 
     # headline table: every figure with each interval it has, named
-    cols = [page.t._("collapse"), page.t._("estimate"), page.t._("95% simulation interval")]
+    cols = [page.t._("collapse"), page.t._("estimate"),
+            page._("%(level)s simulation interval", level=page.num(0.95, None, "pct0"))]
     if any_credible:
         cols.append(page._("%(level)s credible interval (calibrated parameters)",
                            level=page.num(page.credible_level, None, "pct0")))
     if any_settings:
-        cols.append(page.t._("90% range (uncertain settings)"))
+        cols.append(page._("%(level)s range (uncertain settings)", level=page.num(0.9, None, "pct0")))
 
     def interval_cells(est: dict, key: str, kind: str) -> list:
         cells = [page.span(est, key, kind) if _has(est, "ci_low", "ci_high") else ""]
@@ -1399,11 +1400,12 @@ def _compare_report(page: Page) -> None:
     }
 
     # headline table
-    cols = [page.t._("collapse"), B, O, page.t._("difference (points)"), page.t._("95% simulation interval (points)")]
+    cols = [page.t._("collapse"), B, O, page.t._("difference (points)"),
+            page._("%(level)s simulation interval (points)", level=page.num(0.95, None, "pct0"))]
     if any_credible:
         cols.append(page._("%(level)s credible interval (points)", level=page.num(page.credible_level, None, "pct0")))
     if any_settings:
-        cols.append(page.t._("90% range over uncertain settings (points)"))
+        cols.append(page._("%(level)s range over uncertain settings (points)", level=page.num(0.9, None, "pct0")))
     cols.append(page.t._("size of the difference"))
     rows = []
     for k in months:
@@ -1454,7 +1456,8 @@ def _compare_report(page: Page) -> None:
                           if a.get("ci_low") is not None and a.get("ci_high") is not None else "",
                           _effect(page, a.get("effect"))])
         attr_table = page.table([page.t._("setting"), page.t._("contribution (points)"),
-                                 page.t._("95% interval (points)"), page.t._("effect")], arows,
+                                 page._("%(level)s interval (points)", level=page.num(0.95, None, "pct0")),
+                                 page.t._("effect")], arows,
                                 caption=page._("Which differing setting makes the difference in collapse %(within)s "
                                                "(Shapley contributions; they add up to the total difference)",
                                                within=_within(page, months[-1])))
@@ -1535,7 +1538,7 @@ def _compare_report(page: Page) -> None:
                                  f"{page.t.fmt(os_.get(k, 0), 'pct')}"
                                  for k in sorted(set(bs) | set(os_), key=lambda k: -max(bs.get(k, 0), os_.get(k, 0))))},
                     page._("Initiator and proximate trigger as shares of each scenario's collapses: %(base)s (plain "
-                           "bars) and %(other)s (hatched).", base=B, other=O), brief=not attribution)
+                           "bars) and %(other)s (hatched).", base=B, other=O))
 
     # details: the tests' p-values, the pairing
     items = []
@@ -2156,7 +2159,8 @@ def _calibration_report(page: Page) -> None:
                      _field_info(dyn, p["path"].split(".")[-1]).get("unit", "")])
     point_label = page.t._("fitted (mode)") if any(p["point"] == "map" for p in params) else \
         page.t._("fitted (posterior median)")
-    params_table = page.table([page.t._("parameter"), point_label, page.t._("90% interval"), page.t._("prior range"),
+    params_table = page.table([page.t._("parameter"), point_label,
+                               page._("%(level)s interval", level=page.num(0.9, None, "pct0")), page.t._("prior range"),
                                page.t._("scale (unit)")], rows, caption=page.t._("Fitted global rates"))
     ess = diag.get("effective_sample_size")
     items = []
