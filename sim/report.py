@@ -676,9 +676,9 @@ VARIABLES = {
     "restraint": (N_("restraint of %(actor)s"), N_("index 0-1")),
     "campaign": (N_("campaign intensity of %(actor)s"), N_("index 0-1")),
     "friction": (N_("friction between %(actor)s"), N_("index 0-1")),
-    "violations_per_month": (N_("violations across the line"), N_("incidents per month")),
-    "air_strikes_per_month": (N_("air strikes by the patron"), N_("strikes per month")),
-    "spoiler_attacks_per_month": (N_("spoiler attacks on joint patrols"), N_("attacks per month")),
+    "violations_per_month": (N_("violations across the line"), N_("incidents per 30.44 days")),
+    "air_strikes_per_month": (N_("air strikes by the patron"), N_("strikes per 30.44 days")),
+    "spoiler_attacks_per_month": (N_("spoiler attacks on joint patrols"), N_("attacks per 30.44 days")),
 }
 
 
@@ -1064,7 +1064,9 @@ def _fan_panels(page: Page, path: Path, scen: dict) -> tuple[list, list[str]]:
                 if length > 0:
                     scaled.append((r[0], *(v / length for v in r[1:])))
             rows = scaled
-            unit = page.t._("%(unit)s (per 30.44 days)") % {"unit": unit}
+        elif all(v in (0.0, 1.0) for v in values):
+            skipped.append(page._("%(name)s (0 or 1 in every run: a state that is on or off)", name=title))
+            continue
         panels.append((title, unit, rows))
     return panels, skipped
 
