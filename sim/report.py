@@ -347,11 +347,11 @@ def scenario_title(scen: dict | None, fallback: str = "") -> str:
         return fallback or str(scen.get("name") or "")
     parts = re.split(r"(:\s|\.\s|;\s| - |, because |, so that )", text)
     head = parts[0]
-    if len(head) < 60 and len(parts) > 2 and parts[1].startswith(":"):
-        head = f"{head}: {parts[2]}"       # "Document 003's scenario 1 from 6 Aug 2025: Russia openly backs ..."
+    if re.search(r"\bscenario \d", head) and len(parts) > 2 and parts[1].startswith(":"):
+        head = f"{head}: {parts[2]}"       # a scenario named by its number only: say what it is
     head = head.rstrip(".")
-    if len(head) > 140:
-        head = head[:140].rsplit(" ", 1)[0] + "…"
+    if len(head) > 120:
+        head = head[:120].rsplit(" ", 1)[0] + "…"
     return head
 
 
