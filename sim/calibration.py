@@ -40,11 +40,12 @@ from scipy import stats
 
 from sim.montecarlo import advance_to_horizon, build_model
 from sim.params import field_info
+from sim.rng import BLOCK_SIZE
 from sim.scenario import InputError, format_error, load_scenario, read_toml
 from sim.schema import DAYS_PER_MONTH, Dynamics, Scenario
 
 CALIBRATION_TAG = 0x43414C  # separates calibration streams from runs and sweeps
-PARTICLES_PER_CHUNK = 16
+REPLICATIONS_PER_CHUNK = 6144   # a model advances about this many runs at once: big enough to batch well
 REFERENCE_RANGE = (0.01, 60.0)   # months: support of the defensive reference density
 RATE_PATHS = ("dynamics.offensive_rate_covered", "dynamics.offensive_rate_independent")
 
@@ -320,8 +321,8 @@ def simulate_chunk(task: CaseTask):
     k = len(next(iter(task.values.values())))
     reps = task.replications
     n = k * reps
-    blocks = [((CALIBRATION_TAG, task.evaluation, task.case_index, task.chunk, j), min(1000, n - j * 1000))
-              for j in range(math.ceil(n / 1000))]
+    blocks = [((CALIBRATION_TAG, task.evaluation, task.case_index, task.chunk, j), min(BLOCK_SIZE, n - j * BLOCK_SIZE))
+              for j in range(math.ceil(n / BLOCK_SIZE))]
     overrides = {p: np.repeat(np.asarray(v, dtype=float), reps) for p, v in task.values.items()}
     model = build_model(task.scenario, task.seed, blocks, task.horizon_months, None, overrides)
     out = advance_to_horizon(model, blocks, record_fan=False)
@@ -343,20 +344,21 @@ def simulate_cases(cases: list[Case], space: Space, x: np.ndarray, *, seed: int,
                    progress=None) -> list[dict]:
     """Per case: arrays (particles, replications) of months, collapsed, initiator labels."""
     n = x.shape[0]
+    per_chunk = max(1, REPLICATIONS_PER_CHUNK // replications)   # depends on the settings only, never on jobs
     tasks = []
     for c, case in enumerate(cases):
         vals = space.case_overrides(x, case.conflict if new_conflict_z is None else None,
                                     None if new_conflict_z is None else new_conflict_z)
         scenario = case.scenario if scenarios is None else scenarios[c]
-        for chunk, start in enumerate(range(0, n, PARTICLES_PER_CHUNK)):
-            sl = slice(start, min(start + PARTICLES_PER_CHUNK, n))
+        for chunk, start in enumerate(range(0, n, per_chunk)):
+            sl = slice(start, min(start + per_chunk, n))
             tasks.append(CaseTask(c, scenario, seed, evaluation, chunk, horizons[c], replications,
                                   {p: tuple(map(float, v[sl])) for p, v in vals.items()}))
     out = [{"months": np.zeros((n, replications)), "collapsed": np.zeros((n, replications), bool),
             "initiator": np.empty((n, replications), dtype=object)} for _ in cases]
     done = 0
     for c, chunk, months, collapsed, labels in executor.map_unordered(simulate_chunk, tasks):
-        sl = slice(chunk * PARTICLES_PER_CHUNK, chunk * PARTICLES_PER_CHUNK + months.shape[0])
+        sl = slice(chunk * per_chunk, chunk * per_chunk + months.shape[0])
         out[c]["months"][sl], out[c]["collapsed"][sl], out[c]["initiator"][sl] = months, collapsed, labels
         done += 1
         if progress is not None:

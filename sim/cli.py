@@ -83,7 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no progress bar, no table")
     _report_flag(p)
 
-    p = sub.add_parser("bench", help="measure throughput ratios (batched, kernel, jobs, memory, sweep)")
+    p = sub.add_parser("bench", help="measure throughput ratios (batched, jobs, memory, sweep)")
     p.add_argument("scenario", type=Path, nargs="?", default=Path("scenarios/idlib_2020_moscow.toml"))
     p.add_argument("--runs", type=_positive_int, default=10_000, metavar="N", help="replications (default 10000)")
     p.add_argument("--repeats", type=_positive_int, default=3, metavar="K", help="repetitions per figure (median)")
@@ -232,7 +232,7 @@ def cmd_run(args) -> int:
             print("note: --replication prints one replication's history and writes nothing; --out is not used",
                   file=sys.stderr)
         from sim.api import run_plan
-        plan = run_plan(scenario, runs=args.runs, seed=args.seed, use_posterior=not args.no_posterior)
+        plan = run_plan(scenario, seed=args.seed, use_posterior=not args.no_posterior)
         rows, outcome = replay(scenario, seed=args.seed, replication=args.replication, horizon_months=args.horizon,
                                plan=plan)
         print(history_table(scenario, args.replication, args.seed, rows, outcome))

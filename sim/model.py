@@ -226,6 +226,20 @@ class CeasefireModel(mesa.Model):
         for f in self.fronts:
             self.active |= f.holding
 
+    # --- stopping replications that have ended ----------------------------------------------
+    def compact(self, keep: np.ndarray) -> None:
+        """Go on with the replications ``keep`` (indices) only: every per-replication array of the model,
+        its agents, fronts, processes, agreement, events and streams is cut down to them. The runner has
+        already read the outcomes of the others, which can no longer change."""
+        r = self.replications
+        objects = [self, *self.agents, *self.fronts, self.processes, self.dynamics, self.agreement,
+                   *self.processes.tables.values()]
+        for obj in objects:
+            _take(obj, keep, r)
+        self.events.take(keep, r)
+        self.streams.select(keep)
+        self.replications = int(len(keep))
+
     # --- what the runner reads ---------------------------------------------------------------
     def state_snapshot(self) -> dict[str, np.ndarray]:
         """The main state variables, each an array over replications (for the monthly fan charts)."""
@@ -263,3 +277,19 @@ class CeasefireModel(mesa.Model):
             "air_strikes": sum((p.strikes for p in self.patrons), zero),
             "spoiler_attacks": sum((p.attacks for p in self.pretexts), zero),
         }
+
+
+NOT_PER_REPLICATION = {"step_ends", "_overrides"}
+
+
+def _take(obj, keep: np.ndarray, r: int) -> None:
+    """Cut every per-replication array attribute of ``obj`` (and every such array in a dict attribute)."""
+    for name, value in list(vars(obj).items()):
+        if name in NOT_PER_REPLICATION:
+            continue
+        if isinstance(value, np.ndarray) and value.ndim >= 1 and value.shape[0] == r:
+            setattr(obj, name, value[keep])
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                if isinstance(item, np.ndarray) and item.ndim >= 1 and item.shape[0] == r:
+                    value[key] = item[keep]

@@ -132,6 +132,14 @@ class ActorBase(Strict):
     def roles(self) -> tuple[str, ...]:
         return tuple(self.role) if isinstance(self.role, list) else (self.role,)
 
+    def __reduce__(self):
+        # the class of an actor with several roles is made at run time: rebuild it by its roles when unpickled
+        return (_rebuild_actor, (self.roles, self.model_dump()))
+
+
+def _rebuild_actor(roles: tuple[str, ...], data: dict) -> "ActorBase":
+    return actor_class(roles).model_validate(data)
+
 
 class Guarantor(ActorBase):
     """Protects a side and holds it back (Turkey in Idlib): deterrence, retaliation, restraint."""
@@ -369,7 +377,7 @@ def _validate_actor(key: str, raw: Any) -> tuple[ActorBase | None, list[dict]]:
         return None, [{"type": "model_type", "loc": loc, "input": raw,
                        "ctx": {"class_name": "actor table"}}]
     roles = roles_in(raw)
-    allowed = ", ".join(ROLE_NAMES)
+    allowed = ", ".join(sorted(ROLE_NAMES))
     if roles is None:
         if "role" not in raw:
             return None, [{"type": "value_error", "loc": (*loc, "role"), "input": raw,
@@ -681,8 +689,10 @@ class Event(Strict):
             raise ValueError("give exactly one of 'at' (a date) or 'month' (months from the start)")
         low = self.month.bounds[0] if isinstance(self.month, Distribution) else self.month
         high = self.month.bounds[1] if isinstance(self.month, Distribution) else self.month
-        if low is not None and (low < 0 or high > 600):
-            raise ValueError("month: must lie between 0 and 600")
+        if low is not None and low < 0:
+            raise ValueError(f"month: {low:g} is below the minimum 0")
+        if high is not None and high > 600:
+            raise ValueError(f"month: {high:g} is above the maximum 600")
         return self
 
 

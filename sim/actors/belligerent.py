@@ -166,8 +166,9 @@ class BelligerentAgent(ActorAgent):
         * (1 + grievance_weight * grievance) * exp(-weight_agreement * own commitment)
         * deterrence * monitors * mediators * linkage, where rate is offensive_rate_covered for a side
         that needs its patron's air cover ([@seed000]: the regime cannot attack without it) and
-        offensive_rate_independent otherwise. Deterrence, exp(-weight_deterrence * the target's shield),
-        applies only to a side that decides alone: for a covered side the patron has already weighed it.
+        offensive_rate_independent otherwise. Deterrence and pretext, exp(weight_pretext * the target's
+        pretext - weight_deterrence * the target's shield), apply only to a side that decides alone: for a
+        covered side the patron has already weighed both (``PatronAgent.incentive``).
         """
         m = self.model
         d = m.dynamics
@@ -181,7 +182,8 @@ class BelligerentAgent(ActorAgent):
             hazard = rate * base * advantage ** d.advantage_exponent * self.consent(target) \
                 * m.monitor_factor(self, target, d.monitor_launch_effect) * front.linkage_factor()
             if not self.spec.needs_air_cover:
-                hazard = hazard * np.exp(-d.weight_deterrence * target.guarantor_shield())
+                pretext = sum((p.pretext_level() for p in target.pretexts), 0.0)
+                hazard = hazard * np.exp(d.weight_pretext * pretext - d.weight_deterrence * target.guarantor_shield())
             active = self.offensive[target.key]
             launch = front.holding & ~active & (self.uniform(f"offensive>{target.key}") < -np.expm1(-hazard * m.dt))
             # an offensive counts its days from the end of its launch step: with any step, it must then
