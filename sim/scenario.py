@@ -231,7 +231,7 @@ NOT_SCHEDULABLE = {
 }
 
 
-FRAGMENT_TABLES = {"dynamics", "processes"}
+FRAGMENT_TABLES = {"dynamics", "processes", "posterior"}
 
 
 def is_fragment(path: str | Path) -> bool:
