@@ -125,8 +125,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("b", type=Path)
 
     p = sub.add_parser("params", help="list every scenario parameter with its range, unit and source")
-    p.add_argument("--role", choices=["guarantor", "patron", "belligerent", "pretext", "supporter",
-                                      "processes", "dynamics"])
+    p.add_argument("--role", choices=["guarantor", "patron", "belligerent", "pretext", "supporter", "monitor",
+                                      "mediator", "agreement", "processes", "dynamics"])
     return parser
 
 

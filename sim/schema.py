@@ -38,7 +38,7 @@ class Strict(BaseModel):
     ``deterrence = true`` as 1.0 and ``needs_air_cover = "yes"`` as True.
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
     @model_validator(mode="before")
     @classmethod
