@@ -94,6 +94,9 @@ class Calibration(BaseModel):
     """Scale of sigma's half-normal prior (log-rate units)."""
     predictive_replications: int = Field(24, ge=2, le=10_000)
     """Runs per particle for each case's predictive distribution (calibration report and backtest)."""
+    as_of: dt.date | None = None
+    """Fit with only what was known on this date: cases that started later are left out, and an outcome
+    after it is censored there. A forecast dated D inherits the posterior fitted as of D."""
     free: dict[str, FreeParameter] = Field(min_length=1)
 
 
@@ -134,10 +137,12 @@ class Prior:
         return (v - self.low) / (self.high - self.low)
 
 
-def load_calibration(path: str | Path, cases_dir: str | Path | None = None):
-    """The calibration definition, its priors and its historical cases."""
+def load_calibration(path: str | Path, cases_dir: str | Path | None = None, as_of: dt.date | None = None):
+    """The calibration definition, its priors and its historical cases (``as_of`` replaces the file's)."""
     path = Path(path)
     raw = read_toml(path)
+    if as_of is not None:
+        raw = {**raw, "as_of": as_of}
     try:
         cal = Calibration.model_validate(raw)
     except ValidationError as exc:
@@ -178,9 +183,21 @@ def load_calibration(path: str | Path, cases_dir: str | Path | None = None):
                 raise InputError([f"{path}: cases: '{pattern}' matches no file"])
             files += found
     cases = [load_case(f) for f in dict.fromkeys(files)]
+    if cal.as_of is not None:
+        cases = [as_known_on(c, cal.as_of) for c in cases if c.scenario.start < cal.as_of]
     if len(cases) < 2:
         raise InputError([f"{path}: cases: a calibration needs at least two cases, found {len(cases)}"])
     return cal, priors, cases
+
+
+def as_known_on(case: Case, date: dt.date) -> Case:
+    """The case as it was known on ``date``: an outcome after that date becomes 'still holding then'."""
+    known = (date - case.scenario.start).days / DAYS_PER_MONTH
+    obs = case.observed
+    if obs.months <= known:
+        return case
+    censored = Observed(False, min(known, obs.months), None)
+    return Case(case.name, case.conflict, case.scenario, censored, None, case.path)
 
 
 def _observed(table: dict, scenario: Scenario, where: str) -> Observed:

@@ -646,7 +646,7 @@ class Dynamics(Strict):
                                          doc="How much a monitoring presence lowers the hazard of launching an "
                                          "offensive across the lines it watches.")
     mediation_effect: float = param(0.3, ge=0, le=0.95, unit="share of launch hazard removed at full leverage",
-                                    source="[@kroc-pam]",
+                                    source="[@kroc-pam]", prior=("linear", 0.0, 0.9),
                                     doc="How much a mediator's pressure lowers a pressed side's launch hazard.")
     front_linkage: float = param(1.0, ge=0, le=20, unit="relative rise of the launch hazard",
                                  source="judgement ([@seed003]: the coast, Suwayda and the north-east move together)",
