@@ -304,16 +304,18 @@ class Space:
         z = x[:, len(self.priors) + 1 + self.conflicts.index(conflict)]
         return np.exp(self.sigma(x) * z)
 
-    def case_overrides(self, x: np.ndarray, conflict: str | None, new_conflict_z: np.ndarray | None = None):
-        """Parameter values per particle for simulating a case of ``conflict`` (or a new conflict, given z)."""
+    def case_overrides(self, x: np.ndarray, conflict: str | None, new_conflict_z: np.ndarray | None = None,
+                       dynamics: Dynamics | None = None):
+        """Parameter values per particle for simulating a case of ``conflict`` (or a new conflict, given z);
+        a launch rate that is not free keeps the case's own value (``dynamics``), times the conflict effect."""
         vals = self.values(x)
         factor = np.exp(self.sigma(x) * new_conflict_z) if new_conflict_z is not None else self.effect(x, conflict)
+        own = dynamics or Dynamics()
         for path in RATE_PATHS:
             if path in vals:
                 vals[path] = vals[path] * factor
             elif self.pooling:
-                default = getattr(Dynamics(), path.split(".")[1])
-                vals[path] = default * factor
+                vals[path] = getattr(own, path.split(".")[1]) * factor
         return vals
 
 
@@ -364,9 +366,9 @@ def simulate_cases(cases: list[Case], space: Space, x: np.ndarray, *, seed: int,
     per_chunk = max(1, REPLICATIONS_PER_CHUNK // replications)   # depends on the settings only, never on jobs
     tasks = []
     for c, case in enumerate(cases):
-        vals = space.case_overrides(x, case.conflict if new_conflict_z is None else None,
-                                    None if new_conflict_z is None else new_conflict_z)
         scenario = case.scenario if scenarios is None else scenarios[c]
+        vals = space.case_overrides(x, case.conflict if new_conflict_z is None else None,
+                                    None if new_conflict_z is None else new_conflict_z, scenario.dynamics)
         for chunk, start in enumerate(range(0, n, per_chunk)):
             sl = slice(start, min(start + per_chunk, n))
             tasks.append(CaseTask(c, scenario, seed, evaluation, chunk, horizons[c], replications,
@@ -403,7 +405,10 @@ def case_loglik(obs: Observed, sim: dict, bandwidth: float, defensive: float, n_
 
 
 def n_initiators(case: Case) -> int:
-    return sum("belligerent" in a.roles for a in case.scenario.actors.values())
+    """Who can start a collapse: every belligerent, and every guarantor-patron pair that can clash."""
+    actors = case.scenario.actors.values()
+    return sum("belligerent" in a.roles for a in actors) + sum(
+        1 for a in actors if "patron" in a.roles and a.guarantor)
 
 
 # --- the sampler -------------------------------------------------------------------------------

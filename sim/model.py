@@ -16,6 +16,7 @@ from sim.agreement import AgreementState
 from sim.draws import setting_distributions
 from sim.fronts import FrontLine
 from sim.processes import EventSchedule, ExogenousProcesses, ParameterSet
+from sim.rng import BLOCK_SIZE
 from sim.scenario import get_path
 from sim.schema import DAYS_PER_MONTH, Scenario
 
@@ -49,6 +50,7 @@ class CeasefireModel(mesa.Model):
         super().__init__(rng=0)
         self.scenario = scenario
         self.dt = scenario.dt_months           # the current step's length in months (set each step)
+        self.last_dt = self.dt                 # the previous step's length (for what was counted in it)
         self.month_end = 0.0
         self.streams = streams
         self.replications = streams.size
@@ -110,6 +112,9 @@ class CeasefireModel(mesa.Model):
         self.trigger_codes = {name: i for i, name in enumerate(TRIGGERS)}
 
         r = self.replications
+        for block, n in getattr(streams, "blocks", []):
+            if n > BLOCK_SIZE:
+                raise ValueError(f"a block holds at most {BLOCK_SIZE} replications, not {n}")
         self.holding = np.ones(r, dtype=bool)        # no front has collapsed yet
         self.active = np.ones(r, dtype=bool)         # some front still holds
         self.collapse_month = np.full(r, np.nan)
@@ -136,11 +141,11 @@ class CeasefireModel(mesa.Model):
             self.processes.tables[parts[1]].set(parts[2], value, where)
 
     # --- context the agents read -------------------------------------------------------------
-    def monitor_factor(self, side, target, effect):
-        """prod over monitors watching either side of (1 - effect * presence)."""
+    def monitor_factor(self, side, targets, effect):
+        """prod over monitors watching ``side`` or one of ``targets`` of (1 - effect * presence)."""
         factor = 1.0
         for m in self.monitors:
-            if m.watches(side) or (target is not None and m.watches(target)):
+            if m.watches(side) or any(m.watches(t) for t in targets):
                 factor = factor * (1.0 - effect * m.presence)
         return factor
 
@@ -158,6 +163,7 @@ class CeasefireModel(mesa.Model):
         k = self.steps - 1
         self.months_elapsed = float(self.step_ends[k - 1]) if k > 0 else 0.0
         month_end = self.month_end = float(self.step_ends[k])
+        self.last_dt = self.dt
         self.dt = month_end - self.months_elapsed
         self.events.apply_due(month_end)
         # 1. the world, the agreement, arms, capacities, postures

@@ -551,8 +551,8 @@ class Dynamics(Strict):
                                      "minus its net incentive.")
     cover_threshold: float = param(0.0, ge=-3, le=3, unit="net incentive",
                                    source="[@seed000]", prior=("linear", -1.0, 1.0),
-                                   doc="Net incentive at which starting and abandoning a campaign are equally "
-                                   "pressing.")
+                                   doc="Net incentive at which the start and stop hazards are each at half their "
+                                   "rates (campaign_rate / 2, campaign_end_rate / 2).")
     cover_scale: float = param(0.3, ge=0.05, le=3, unit="net incentive",
                                source="judgement: a decision that responds over the whole range of incentives",
                                prior=("log", 0.1, 1.0),
@@ -565,8 +565,9 @@ class Dynamics(Strict):
     weight_tension: float = param(0.5, ge=0, le=5, unit="weight", source="[@seed000] factor 2 (cross-theatre linkage)",
                                   doc="Weight of cross-theatre tension in the patron's incentive.")
     weight_deterrence: float = param(1.5, ge=0, le=6, unit="weight", source="[@seed000] factor 1",
-                                     doc="Cost of the protecting guarantor's shield to whoever decides an offensive: "
-                                     "the patron for a side that needs its cover, the side itself otherwise.")
+                                     doc="Cost of the protecting guarantor's shield in each decision about an offensive: "
+                                     "a patron's decision to back it, and the launch decision of a side that needs "
+                                     "no air cover (once in each decision-maker's decision).")
     weight_interest: float = param(1.0, ge=0, le=5, unit="weight", source="[@seed000] factor 2",
                                    doc="Weight of the relationship with the rival guarantor in the patron's cost.")
     weight_agreement: float = param(1.0, ge=0, le=6, unit="weight",
@@ -585,7 +586,8 @@ class Dynamics(Strict):
                                      prior=("log", 0.05, 3.0),
                                      doc="Rate at which commitment to the agreement erodes after signing.")
     weight_distraction: float = param(1.0, ge=0, le=5, unit="weight", source="[@seed002]; [@seed003]",
-                                      doc="Weight of distraction in the patron's cost of a new campaign.")
+                                      doc="Weight of distraction in the patron's net incentive (a cost that slows "
+                                      "starting a campaign and hastens abandoning one).")
     exhaustion_effect: float = param(0.6, ge=0, le=1, unit="share of readiness lost at full exhaustion",
                                      source="[@seed000] factor 3 (exhaustion cuts readiness)",
                                      doc="How much exhaustion cuts a belligerent's effective readiness.")
@@ -771,6 +773,10 @@ class Scenario(Strict):
                     if actor.guarantor == key:
                         errors.append(f"actors.{key}.guarantor: a patron cannot be its own rival guarantor")
             if "belligerent" in roles:
+                if actor.needs_air_cover and not any(
+                        "patron" in a.roles and key in a.backs for a in self.actors.values()):
+                    errors.append(f"actors.{key}.needs_air_cover: no patron backs '{key}', so it could never "
+                                  f"attack (declare the patron, or set needs_air_cover = false)")
                 for ref in actor.opposes:
                     need(f"actors.{key}.opposes", ref, "belligerent")
                 if key in actor.opposes:
