@@ -773,10 +773,6 @@ class Scenario(Strict):
                     if actor.guarantor == key:
                         errors.append(f"actors.{key}.guarantor: a patron cannot be its own rival guarantor")
             if "belligerent" in roles:
-                if actor.needs_air_cover and not any(
-                        "patron" in a.roles and key in a.backs for a in self.actors.values()):
-                    errors.append(f"actors.{key}.needs_air_cover: no patron backs '{key}', so it could never "
-                                  f"attack (declare the patron, or set needs_air_cover = false)")
                 for ref in actor.opposes:
                     need(f"actors.{key}.opposes", ref, "belligerent")
                 if key in actor.opposes:
@@ -808,6 +804,12 @@ class Scenario(Strict):
                 need("agreement.signatories", ref)
         if not any("belligerent" in a.roles for a in self.actors.values()):
             errors.append("actors: at least one belligerent is needed")
+        if not errors:   # a consequence of a broken reference would only repeat it
+            for key, actor in self.actors.items():
+                if "belligerent" in actor.roles and actor.needs_air_cover and not any(
+                        "patron" in a.roles and key in a.backs for a in self.actors.values()):
+                    errors.append(f"actors.{key}.needs_air_cover: no patron backs '{key}', so it could never "
+                                  f"attack (declare the patron, or set needs_air_cover = false)")
         lines = self.lines()
         for name, front in self.fronts.items():
             for ref in front.between:
