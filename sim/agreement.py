@@ -26,11 +26,12 @@ class AgreementState:
         failures = spec.earlier_failures if spec is not None else 0
         self.strength = (spec.strength if spec is not None else 0.0) \
             * (1.0 + failures) ** (-np.asarray(model.dynamics.failure_credibility, dtype=float))
-        self.term = float(model.override("agreement.term_months", spec.term_months)) if spec is not None else 0.0
+        self.term = np.broadcast_to(np.asarray(model.override("agreement.term_months", spec.term_months if spec else 0.0),
+                                               dtype=float), (r,)).copy()
         self.renewal = np.broadcast_to(np.asarray(model.override("agreement.renewal", spec.renewal if spec else 1.0),
                                                   dtype=float), (r,))
         self.lapsed = np.zeros(r, dtype=bool)
-        self.terms_done = 0
+        self.terms_done = np.zeros(r, dtype=np.int64)
         self._level = np.broadcast_to(self.strength, (r,)).astype(float)
 
     def renewal_probability(self):
@@ -44,11 +45,13 @@ class AgreementState:
     def advance(self, month_end: float) -> None:
         """Erode commitment to the end of this step; at each expiry of the term, renew or lapse."""
         m = self.model
-        if self.term > 0:
-            while (self.terms_done + 1) * self.term <= month_end + 1e-9:
-                self.terms_done += 1
-                renewed = m.streams.uniform("agreement_renewal") < self.renewal_probability()
-                self.lapsed |= ~renewed
+        due = (self.term > 0) & ((self.terms_done + 1) * self.term <= month_end + 1e-9)
+        while due.any():
+            # one uniform per replication and expiry, drawn only when some term ends this step
+            renewed = m.streams.uniform("agreement_renewal") < self.renewal_probability()
+            self.lapsed |= due & ~renewed
+            self.terms_done += due
+            due = (self.term > 0) & ((self.terms_done + 1) * self.term <= month_end + 1e-9)
         self._level = np.where(self.lapsed, 0.0,
                                self.strength * np.exp(-m.dynamics.agreement_erosion * month_end / 12.0))
 

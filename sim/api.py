@@ -22,9 +22,9 @@ def posterior_of(scenario: Scenario, use_posterior: bool = True) -> PosteriorDra
         raise InputError([f"{scenario.name}: posterior: cannot read '{scenario.posterior}' ({exc})"]) from None
 
 
-def run_plan(scenario: Scenario, *, runs: int, seed: int, use_posterior: bool = True) -> DrawPlan:
+def run_plan(scenario: Scenario, *, seed: int, use_posterior: bool = True) -> DrawPlan:
     """The draw plan of a run: which parameter and setting draws each replication uses."""
-    return DrawPlan.for_run(scenario, runs=runs, seed=seed, posterior=posterior_of(scenario, use_posterior))
+    return DrawPlan.for_run(scenario, seed=seed, posterior=posterior_of(scenario, use_posterior))
 
 
 def run(scenario: Scenario, *, runs: int = 1000, seed: int = 0, jobs: int | None = None,
@@ -35,7 +35,7 @@ def run(scenario: Scenario, *, runs: int = 1000, seed: int = 0, jobs: int | None
     Replications are spread over the calibrated posterior's draws (unless ``use_posterior`` is false) and
     over the scenario's uncertain settings. The result is the same for any ``jobs``.
     """
-    plan = run_plan(scenario, runs=runs, seed=seed, use_posterior=use_posterior)
+    plan = run_plan(scenario, seed=seed, use_posterior=use_posterior)
     if executor is not None:
         return RunResult(simulate(scenario, runs=runs, seed=seed, horizon_months=horizon_months,
                                   executor=executor, progress=progress, plan=plan))
@@ -44,17 +44,15 @@ def run(scenario: Scenario, *, runs: int = 1000, seed: int = 0, jobs: int | None
                                   executor=own, progress=progress, plan=plan))
 
 
-def comparison_plans(scenarios: list[Scenario], *, runs: int, seed: int, use_posterior: bool) -> list[DrawPlan]:
+def comparison_plans(scenarios: list[Scenario], *, seed: int, use_posterior: bool) -> list[DrawPlan]:
     """One draw plan per scenario, with the same groups, so that replication i pairs the same draws."""
     posteriors = [posterior_of(s, use_posterior) for s in scenarios]
     shas = {p.sha256 if p is not None else None for p in posteriors}
     if len(shas) > 1:
         raise InputError([f"{s.name}: posterior: a comparison needs every scenario on the same calibrated "
                           f"posterior (or --no-posterior)" for s in scenarios[1:]])
-    has_settings = any(setting_distributions(s) for s in scenarios)
-    groups = group_counts(runs, posteriors[0], has_settings)
-    return [DrawPlan.for_run(s, runs=runs, seed=seed, posterior=p, groups=groups)
-            for s, p in zip(scenarios, posteriors)]
+    _, s_groups = group_counts(posteriors[0], any(setting_distributions(s) for s in scenarios))
+    return [DrawPlan.for_run(s, seed=seed, posterior=p, setting_groups=s_groups) for s, p in zip(scenarios, posteriors)]
 
 
 def compare(base: Scenario, others: list[Scenario] | Scenario, *, runs: int = 1000, seed: int = 0,
@@ -93,7 +91,7 @@ def compare(base: Scenario, others: list[Scenario] | Scenario, *, runs: int = 10
             runs = min(needed, cap)
         results = _simulate_all(scenarios, runs, seed, horizon, executor, use_posterior, first, progress)
         comparisons = [Comparison(results[0], r, {}) for r in results[1:]]
-        stopping["headline_half_width"] = max(c.main_half_width() for c in comparisons)
+        stopping["headline_half_width"] = float(max(c.main_half_width() for c in comparisons))
         for c, other in zip(comparisons, others):
             c.stopping = stopping
             if attribute:
@@ -104,7 +102,7 @@ def compare(base: Scenario, others: list[Scenario] | Scenario, *, runs: int = 10
 
 
 def _simulate_all(scenarios, runs, seed, horizon, executor, use_posterior, first, progress):
-    plans = comparison_plans(scenarios, runs=first + runs, seed=seed, use_posterior=use_posterior)
+    plans = comparison_plans(scenarios, seed=seed, use_posterior=use_posterior)
     total = len(scenarios) * runs
     return [RunResult(simulate(s, runs=runs, seed=seed, horizon_months=horizon, executor=executor,
                                first_replication=first, plan=plan, progress=_offset(progress, i * runs, total)))
@@ -129,14 +127,13 @@ def attribute_difference(base: Scenario, other: Scenario, *, runs: int, seed: in
     from sim.attribution import changed_settings, hybrid, shapley
     from sim.survival import collapse_indicator
     settings = changed_settings(base, other)
-    plans = comparison_plans([base, other], runs=first_replication + runs, seed=seed, use_posterior=use_posterior)
-    groups = (plans[0].parameter_groups, plans[0].setting_groups)
+    plans = comparison_plans([base, other], seed=seed, use_posterior=use_posterior)
+    s_groups = max(p.setting_groups for p in plans)
     posterior = plans[0].posterior
 
     def evaluate(subset) -> np.ndarray:
         scenario = hybrid(base, settings, subset, f"{base.name}-hybrid{len(subset)}")
-        plan = DrawPlan.for_run(scenario, runs=first_replication + runs, seed=seed, posterior=posterior,
-                                groups=groups)
+        plan = DrawPlan.for_run(scenario, seed=seed, posterior=posterior, setting_groups=s_groups)
         r = simulate(scenario, runs=runs, seed=seed, horizon_months=horizon, executor=executor,
                      first_replication=first_replication, plan=plan).replications
         return collapse_indicator(r.months, r.collapsed, horizon)

@@ -142,6 +142,7 @@ def shapley(settings: list[Setting], evaluate: Callable[[tuple[int, ...]], np.nd
             cache[key] = np.asarray(evaluate(key), dtype=float)
         return cache[key]
 
+    moved = np.zeros(n, dtype=bool)    # does adding the setting ever change a replication's outcome?
     if n <= EXACT_MAX:
         per_rep = np.zeros((n, v(()).size))
         for i in range(n):
@@ -149,7 +150,9 @@ def shapley(settings: list[Setting], evaluate: Callable[[tuple[int, ...]], np.nd
             for size in range(n):
                 weight = math.factorial(size) * math.factorial(n - size - 1) / math.factorial(n)
                 for subset in combinations(others, size):
-                    per_rep[i] += weight * (v((*subset, i)) - v(subset))
+                    marginal = v((*subset, i)) - v(subset)
+                    moved[i] |= bool(np.any(marginal != 0))
+                    per_rep[i] += weight * marginal
         method = f"exact Shapley values over all {2 ** n} subsets of {n} settings"
         perm_var = np.zeros(n)
     else:
@@ -161,6 +164,7 @@ def shapley(settings: list[Setting], evaluate: Callable[[tuple[int, ...]], np.nd
             for i in order:
                 after = (*before, int(i))
                 draws[m, i] = v(after) - v(before)
+                moved[i] |= bool(np.any(draws[m, i] != 0))
                 before = after
         per_rep = draws.mean(axis=0)
         perm_var = draws.mean(axis=2).var(axis=0, ddof=1) / permutations
@@ -172,7 +176,7 @@ def shapley(settings: list[Setting], evaluate: Callable[[tuple[int, ...]], np.nd
         mean = float(x.mean())
         se = math.sqrt(float(x.var(ddof=1)) / x.size + float(perm_var[i])) if x.size > 1 else 0.0
         low, high = mean - Z95 * se, mean + Z95 * se
-        if not np.any(x != 0) and perm_var[i] == 0:
+        if not moved[i]:
             effect = "none: no replication changes"
         elif low <= 0 <= high:
             effect = "none detected"

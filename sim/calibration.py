@@ -40,11 +40,12 @@ from scipy import stats
 
 from sim.montecarlo import advance_to_horizon, build_model
 from sim.params import field_info
+from sim.rng import BLOCK_SIZE
 from sim.scenario import InputError, format_error, load_scenario, read_toml
 from sim.schema import DAYS_PER_MONTH, Dynamics, Scenario
 
 CALIBRATION_TAG = 0x43414C  # separates calibration streams from runs and sweeps
-PARTICLES_PER_CHUNK = 16
+REPLICATIONS_PER_CHUNK = 6144   # a model advances about this many runs at once: big enough to batch well
 REFERENCE_RANGE = (0.01, 60.0)   # months: support of the defensive reference density
 RATE_PATHS = ("dynamics.offensive_rate_covered", "dynamics.offensive_rate_independent")
 
@@ -93,6 +94,9 @@ class Calibration(BaseModel):
     """Scale of sigma's half-normal prior (log-rate units)."""
     predictive_replications: int = Field(24, ge=2, le=10_000)
     """Runs per particle for each case's predictive distribution (calibration report and backtest)."""
+    as_of: dt.date | None = None
+    """Fit with only what was known on this date: cases that started later are left out, and an outcome
+    after it is censored there. A forecast dated D inherits the posterior fitted as of D."""
     free: dict[str, FreeParameter] = Field(min_length=1)
 
 
@@ -133,10 +137,12 @@ class Prior:
         return (v - self.low) / (self.high - self.low)
 
 
-def load_calibration(path: str | Path, cases_dir: str | Path | None = None):
-    """The calibration definition, its priors and its historical cases."""
+def load_calibration(path: str | Path, cases_dir: str | Path | None = None, as_of: dt.date | None = None):
+    """The calibration definition, its priors and its historical cases (``as_of`` replaces the file's)."""
     path = Path(path)
     raw = read_toml(path)
+    if as_of is not None:
+        raw = {**raw, "as_of": as_of}
     try:
         cal = Calibration.model_validate(raw)
     except ValidationError as exc:
@@ -177,9 +183,21 @@ def load_calibration(path: str | Path, cases_dir: str | Path | None = None):
                 raise InputError([f"{path}: cases: '{pattern}' matches no file"])
             files += found
     cases = [load_case(f) for f in dict.fromkeys(files)]
+    if cal.as_of is not None:
+        cases = [as_known_on(c, cal.as_of) for c in cases if c.scenario.start < cal.as_of]
     if len(cases) < 2:
         raise InputError([f"{path}: cases: a calibration needs at least two cases, found {len(cases)}"])
     return cal, priors, cases
+
+
+def as_known_on(case: Case, date: dt.date) -> Case:
+    """The case as it was known on ``date``: an outcome after that date becomes 'still holding then'."""
+    known = (date - case.scenario.start).days / DAYS_PER_MONTH
+    obs = case.observed
+    if obs.months <= known:
+        return case
+    censored = Observed(False, min(known, obs.months), None)
+    return Case(case.name, case.conflict, case.scenario, censored, None, case.path)
 
 
 def _observed(table: dict, scenario: Scenario, where: str) -> Observed:
@@ -286,16 +304,18 @@ class Space:
         z = x[:, len(self.priors) + 1 + self.conflicts.index(conflict)]
         return np.exp(self.sigma(x) * z)
 
-    def case_overrides(self, x: np.ndarray, conflict: str | None, new_conflict_z: np.ndarray | None = None):
-        """Parameter values per particle for simulating a case of ``conflict`` (or a new conflict, given z)."""
+    def case_overrides(self, x: np.ndarray, conflict: str | None, new_conflict_z: np.ndarray | None = None,
+                       dynamics: Dynamics | None = None):
+        """Parameter values per particle for simulating a case of ``conflict`` (or a new conflict, given z);
+        a launch rate that is not free keeps the case's own value (``dynamics``), times the conflict effect."""
         vals = self.values(x)
         factor = np.exp(self.sigma(x) * new_conflict_z) if new_conflict_z is not None else self.effect(x, conflict)
+        own = dynamics or Dynamics()
         for path in RATE_PATHS:
             if path in vals:
                 vals[path] = vals[path] * factor
             elif self.pooling:
-                default = getattr(Dynamics(), path.split(".")[1])
-                vals[path] = default * factor
+                vals[path] = getattr(own, path.split(".")[1]) * factor
         return vals
 
 
@@ -320,8 +340,8 @@ def simulate_chunk(task: CaseTask):
     k = len(next(iter(task.values.values())))
     reps = task.replications
     n = k * reps
-    blocks = [((CALIBRATION_TAG, task.evaluation, task.case_index, task.chunk, j), min(1000, n - j * 1000))
-              for j in range(math.ceil(n / 1000))]
+    blocks = [((CALIBRATION_TAG, task.evaluation, task.case_index, task.chunk, j), min(BLOCK_SIZE, n - j * BLOCK_SIZE))
+              for j in range(math.ceil(n / BLOCK_SIZE))]
     overrides = {p: np.repeat(np.asarray(v, dtype=float), reps) for p, v in task.values.items()}
     model = build_model(task.scenario, task.seed, blocks, task.horizon_months, None, overrides)
     out = advance_to_horizon(model, blocks, record_fan=False)
@@ -343,20 +363,21 @@ def simulate_cases(cases: list[Case], space: Space, x: np.ndarray, *, seed: int,
                    progress=None) -> list[dict]:
     """Per case: arrays (particles, replications) of months, collapsed, initiator labels."""
     n = x.shape[0]
+    per_chunk = max(1, REPLICATIONS_PER_CHUNK // replications)   # depends on the settings only, never on jobs
     tasks = []
     for c, case in enumerate(cases):
-        vals = space.case_overrides(x, case.conflict if new_conflict_z is None else None,
-                                    None if new_conflict_z is None else new_conflict_z)
         scenario = case.scenario if scenarios is None else scenarios[c]
-        for chunk, start in enumerate(range(0, n, PARTICLES_PER_CHUNK)):
-            sl = slice(start, min(start + PARTICLES_PER_CHUNK, n))
+        vals = space.case_overrides(x, case.conflict if new_conflict_z is None else None,
+                                    None if new_conflict_z is None else new_conflict_z, scenario.dynamics)
+        for chunk, start in enumerate(range(0, n, per_chunk)):
+            sl = slice(start, min(start + per_chunk, n))
             tasks.append(CaseTask(c, scenario, seed, evaluation, chunk, horizons[c], replications,
                                   {p: tuple(map(float, v[sl])) for p, v in vals.items()}))
     out = [{"months": np.zeros((n, replications)), "collapsed": np.zeros((n, replications), bool),
             "initiator": np.empty((n, replications), dtype=object)} for _ in cases]
     done = 0
     for c, chunk, months, collapsed, labels in executor.map_unordered(simulate_chunk, tasks):
-        sl = slice(chunk * PARTICLES_PER_CHUNK, chunk * PARTICLES_PER_CHUNK + months.shape[0])
+        sl = slice(chunk * per_chunk, chunk * per_chunk + months.shape[0])
         out[c]["months"][sl], out[c]["collapsed"][sl], out[c]["initiator"][sl] = months, collapsed, labels
         done += 1
         if progress is not None:
@@ -384,7 +405,10 @@ def case_loglik(obs: Observed, sim: dict, bandwidth: float, defensive: float, n_
 
 
 def n_initiators(case: Case) -> int:
-    return sum("belligerent" in a.roles for a in case.scenario.actors.values())
+    """Who can start a collapse: every belligerent, and every guarantor-patron pair that can clash."""
+    actors = case.scenario.actors.values()
+    return sum("belligerent" in a.roles for a in actors) + sum(
+        1 for a in actors if "patron" in a.roles and a.guarantor)
 
 
 # --- the sampler -------------------------------------------------------------------------------

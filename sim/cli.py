@@ -39,6 +39,15 @@ _positive_int = _checked(int, "a whole number", lambda v: v >= 1, "must be at le
 _seed = _checked(int, "a whole number", lambda v: v >= 0, "must be 0 or more")
 _nonneg_int = _seed
 _months = _checked(float, "a number of months", lambda v: 1 <= v <= 600, "is outside 1 to 600 months")
+def _date(text: str):
+    import datetime as dt
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a date (YYYY-MM-DD)") from None
+
+
+_step_days = _checked(int, "a whole number of days", lambda v: 1 <= v <= 31, "is outside 1 to 31 days")
 _probability = _checked(float, "a number", lambda v: 0 < v < 1,
                         "must be between 0 and 1 (a probability difference)")
 
@@ -83,7 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no progress bar, no table")
     _report_flag(p)
 
-    p = sub.add_parser("bench", help="measure throughput ratios (batched, kernel, jobs, memory, sweep)")
+    p = sub.add_parser("bench", help="measure throughput ratios (batched, jobs, memory, sweep)")
     p.add_argument("scenario", type=Path, nargs="?", default=Path("scenarios/idlib_2020_moscow.toml"))
     p.add_argument("--runs", type=_positive_int, default=10_000, metavar="N", help="replications (default 10000)")
     p.add_argument("--repeats", type=_positive_int, default=3, metavar="K", help="repetitions per figure (median)")
@@ -97,6 +106,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scheduler", metavar="ADDRESS", help="run on a Dask cluster, e.g. tcp://host:8786")
     p.add_argument("--single", action="store_true",
                    help="one run of the sampler only (no reproducibility check from a second seed)")
+    p.add_argument("--as-of", type=_date, metavar="YYYY-MM-DD",
+                   help="fit with only what was known on this date (later cases left out, later outcomes censored)")
     p.add_argument("--out", type=Path, metavar="DIR", help="result directory (default results/calibration/<name>)")
     p.add_argument("--quiet", action="store_true")
     _report_flag(p)
@@ -133,8 +144,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("b", type=Path)
 
     p = sub.add_parser("params", help="list every scenario parameter with its range, unit and source")
-    p.add_argument("--role", choices=["guarantor", "patron", "belligerent", "pretext", "supporter",
-                                      "processes", "dynamics"])
+    p.add_argument("--role", choices=["guarantor", "patron", "belligerent", "pretext", "supporter", "monitor",
+                                      "mediator", "agreement", "processes", "dynamics"])
     return parser
 
 
@@ -142,6 +153,8 @@ def _common_run_flags(p) -> None:
     p.add_argument("--no-posterior", action="store_true",
                    help="point values of the calibrated rates instead of spreading replications over their posterior")
     p.add_argument("--runs", type=_positive_int, default=1000, metavar="N", help="replications (default 1000)")
+    p.add_argument("--step-days", type=_step_days, metavar="D",
+                   help="length of a step in days, 1 to 31 (default: the scenario's); 1 simulates day by day")
     p.add_argument("--seed", type=_seed, default=0, metavar="S", help="root seed (default 0)")
     p.add_argument("--horizon", type=_months, metavar="MONTHS", help="months to simulate (default: the scenario's)")
     p.add_argument("--jobs", type=_positive_int, metavar="J", help="worker processes (default: all cores)")
@@ -227,6 +240,13 @@ def _citation_problems(path: Path, start) -> list[str]:
     return audit_file(path, read_bibliography(found), start)
 
 
+def _with_step(scenario, args):
+    """The scenario with --step-days applied (the step is a numerical choice, not part of the scenario)."""
+    if args.step_days is None:
+        return scenario
+    return scenario.model_copy(update={"step_days": args.step_days})
+
+
 def cmd_run(args) -> int:
     from sim import store
     from sim.api import run
@@ -234,13 +254,13 @@ def cmd_run(args) -> int:
     from sim.scenario import load_scenario
     from sim.tables import history_table, run_table
 
-    scenario = load_scenario(args.scenario)
+    scenario = _with_step(load_scenario(args.scenario), args)
     if args.replication is not None:
         if args.out is not None:
             print("note: --replication prints one replication's history and writes nothing; --out is not used",
                   file=sys.stderr)
         from sim.api import run_plan
-        plan = run_plan(scenario, runs=args.runs, seed=args.seed, use_posterior=not args.no_posterior)
+        plan = run_plan(scenario, seed=args.seed, use_posterior=not args.no_posterior)
         rows, outcome = replay(scenario, seed=args.seed, replication=args.replication, horizon_months=args.horizon,
                                plan=plan)
         print(history_table(scenario, args.replication, args.seed, rows, outcome))
@@ -263,8 +283,8 @@ def cmd_compare(args) -> int:
     from sim.scenario import load_scenario
     from sim.tables import comparison_text
 
-    base = load_scenario(args.base)
-    others = [load_scenario(p) for p in args.others]
+    base = _with_step(load_scenario(args.base), args)
+    others = [_with_step(load_scenario(p), args) for p in args.others]
     if args.max_runs is not None and args.precision is None:
         raise UsageError("ceasefire compare: --max-runs needs --precision")
     total = args.runs * (1 + len(others))
@@ -359,8 +379,8 @@ def cmd_calibrate(args) -> int:
     from sim.backtest import predictive_runs
     from sim.tables import calibration_text
 
-    cal, priors, cases = load_calibration(args.calibration)
-    out = args.out or Path("results/calibration") / cal.name
+    cal, priors, cases = load_calibration(args.calibration, as_of=args.as_of)
+    out = args.out or Path("results/calibration") / (cal.name + (f"_as_of_{cal.as_of}" if cal.as_of else ""))
     with _executor(args) as ex:
         first = run_smc(cal, priors, cases, ex, progress=_stage_printer(args, cal.seed))
         second = None if args.single else run_smc(cal, priors, cases, ex, seed=cal.seed + 1,
@@ -368,7 +388,8 @@ def cmd_calibrate(args) -> int:
         fit = fit_report(first, predictive_runs(first, ex, new_conflict=False))
     report = calibration_report(first, None if second is None else reproducibility(first, second), fit)
     conflicts = sorted({c.conflict for c in cases})
-    posteriors = {"": "", **{c: f"_{c}" for c in conflicts}}
+    suffix = f"_as_of_{cal.as_of}" if cal.as_of else ""
+    posteriors = {"": f"{suffix}", **{c: f"_{c}{suffix}" for c in conflicts}}
     store.save_calibration(first, report, out, posteriors=posteriors, definition_file=args.calibration)
     if not args.quiet:
         print(calibration_text(report))

@@ -3,16 +3,19 @@
 Two sources of doubt besides the dice, kept apart so that results can say which is which:
 
 - **Parameters.** A calibration's posterior is a set of equally weighted draws of the global rates
-  (``posterior.csv``). Replication ``i`` uses parameter group ``j = i mod G``, i.e. draw ``j``.
+  (``posterior.csv``, in random order). Replication ``i`` uses parameter group ``j = i mod G``, i.e.
+  draw ``j``, with ``G`` the number of draws up to ``MAX_PARAMETER_GROUPS``.
 - **Settings.** A scenario may give a starting value, an event's value or an event's month as a
   distribution (``[uncertain]``, ``events.*.set``, ``events.*.month``): the range the text allows.
-  Replication ``i`` uses setting group ``k = (i div G) mod S``; group ``k``'s value of a setting is the
-  distribution's quantile at one uniform drawn for (setting, ``k``) from its own stream.
+  Replication ``i`` uses setting group ``k = i mod S`` (``S`` a prime that does not divide ``G``); group
+  ``k``'s value of a setting is the distribution's quantile at one uniform drawn for (setting, ``k``) from
+  its own stream.
 
-With ``G * S`` replications every pair (j, k) occurs once: the per-group estimates then show how a result
-varies over parameters (groups j, the settings averaged out) and over settings (groups k). Two scenarios
-run with the same plan and seed pair replication ``i`` with the same draws (common random numbers).
-The plan depends only on the run's size, never on how replications are spread over workers.
+Because G and S are coprime, the pairs (j, k) of replications 0 .. G*S - 1 are all different: the per-group
+estimates show how a result varies over parameters (groups j, the settings averaged out) and over settings
+(groups k). A replication's draws depend on its index only, never on the run's size or on how replications
+are spread over workers; two scenarios run with the same seed and posterior pair replication ``i`` with the
+same draws (common random numbers).
 """
 
 from __future__ import annotations
@@ -20,7 +23,6 @@ from __future__ import annotations
 import csv
 import functools
 import hashlib
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,6 +32,8 @@ from sim.rng import process_key
 from sim.schema import Distribution, Scenario
 
 SETTING_TAG = 0x5345  # separates setting draws from every other stream
+MAX_PARAMETER_GROUPS = 100
+SETTING_GROUPS = (61, 67, 71)   # primes; the first that does not divide G is used
 
 
 @dataclass(frozen=True)
@@ -74,11 +78,10 @@ def setting_distributions(scenario: Scenario) -> dict[str, Distribution]:
     return out
 
 
-def group_counts(runs: int, posterior: PosteriorDraws | None, has_settings: bool) -> tuple[int, int]:
-    """(G, S): about sqrt(runs) groups of each kind in use, G no more than the posterior has draws."""
-    side = max(1, math.isqrt(max(int(runs), 1)))
-    g = min(posterior.size, side) if posterior is not None else 1
-    s = side if has_settings else 1
+def group_counts(posterior: PosteriorDraws | None, has_settings: bool) -> tuple[int, int]:
+    """(G, S): parameter groups (draws used) and setting groups."""
+    g = min(posterior.size, MAX_PARAMETER_GROUPS) if posterior is not None else 1
+    s = next(p for p in SETTING_GROUPS if g % p) if has_settings else 1
     return g, s
 
 
@@ -100,19 +103,21 @@ class DrawPlan:
     settings: dict[str, Distribution] = field(default_factory=dict)
 
     @classmethod
-    def for_run(cls, scenario: Scenario, *, runs: int, seed: int, posterior: PosteriorDraws | None,
-                groups: tuple[int, int] | None = None) -> "DrawPlan":
+    def for_run(cls, scenario: Scenario, *, seed: int, posterior: PosteriorDraws | None,
+                setting_groups: int | None = None) -> "DrawPlan":
+        """The plan of a run (or of one side of a comparison: ``setting_groups`` from ``group_counts``
+        over all its scenarios, so that the sides pair)."""
         settings = setting_distributions(scenario)
-        g, s = groups if groups is not None else group_counts(runs, posterior, bool(settings))
-        if posterior is None:
-            g = 1
-        return cls(int(seed), int(g), int(s) if settings else 1, posterior, settings)
+        g, s = group_counts(posterior, bool(settings))
+        if setting_groups is not None:   # a side of a comparison: the groups of the comparison as a whole
+            s = setting_groups
+        return cls(int(seed), int(g), int(s), posterior, settings)
 
     def parameter_group(self, replications: np.ndarray) -> np.ndarray:
         return np.asarray(replications) % self.parameter_groups
 
     def setting_group(self, replications: np.ndarray) -> np.ndarray:
-        return (np.asarray(replications) // self.parameter_groups) % self.setting_groups
+        return np.asarray(replications) % self.setting_groups
 
     def setting_values(self) -> dict[str, np.ndarray]:
         """Each setting's value in each setting group, shape (S,)."""

@@ -16,6 +16,7 @@ from sim.agreement import AgreementState
 from sim.draws import setting_distributions
 from sim.fronts import FrontLine
 from sim.processes import EventSchedule, ExogenousProcesses, ParameterSet
+from sim.rng import BLOCK_SIZE
 from sim.scenario import get_path
 from sim.schema import DAYS_PER_MONTH, Scenario
 
@@ -49,6 +50,7 @@ class CeasefireModel(mesa.Model):
         super().__init__(rng=0)
         self.scenario = scenario
         self.dt = scenario.dt_months           # the current step's length in months (set each step)
+        self.last_dt = self.dt                 # the previous step's length (for what was counted in it)
         self.month_end = 0.0
         self.streams = streams
         self.replications = streams.size
@@ -110,6 +112,9 @@ class CeasefireModel(mesa.Model):
         self.trigger_codes = {name: i for i, name in enumerate(TRIGGERS)}
 
         r = self.replications
+        for block, n in getattr(streams, "blocks", []):
+            if n > BLOCK_SIZE:
+                raise ValueError(f"a block holds at most {BLOCK_SIZE} replications, not {n}")
         self.holding = np.ones(r, dtype=bool)        # no front has collapsed yet
         self.active = np.ones(r, dtype=bool)         # some front still holds
         self.collapse_month = np.full(r, np.nan)
@@ -136,11 +141,11 @@ class CeasefireModel(mesa.Model):
             self.processes.tables[parts[1]].set(parts[2], value, where)
 
     # --- context the agents read -------------------------------------------------------------
-    def monitor_factor(self, side, target, effect):
-        """prod over monitors watching either side of (1 - effect * presence)."""
+    def monitor_factor(self, side, targets, effect):
+        """prod over monitors watching ``side`` or one of ``targets`` of (1 - effect * presence)."""
         factor = 1.0
         for m in self.monitors:
-            if m.watches(side) or (target is not None and m.watches(target)):
+            if m.watches(side) or any(m.watches(t) for t in targets):
                 factor = factor * (1.0 - effect * m.presence)
         return factor
 
@@ -158,6 +163,7 @@ class CeasefireModel(mesa.Model):
         k = self.steps - 1
         self.months_elapsed = float(self.step_ends[k - 1]) if k > 0 else 0.0
         month_end = self.month_end = float(self.step_ends[k])
+        self.last_dt = self.dt
         self.dt = month_end - self.months_elapsed
         self.events.apply_due(month_end)
         # 1. the world, the agreement, arms, capacities, postures
@@ -226,6 +232,20 @@ class CeasefireModel(mesa.Model):
         for f in self.fronts:
             self.active |= f.holding
 
+    # --- stopping replications that have ended ----------------------------------------------
+    def compact(self, keep: np.ndarray) -> None:
+        """Go on with the replications ``keep`` (indices) only: every per-replication array of the model,
+        its agents, fronts, processes, agreement, events and streams is cut down to them. The runner has
+        already read the outcomes of the others, which can no longer change."""
+        r = self.replications
+        objects = [self, *self.agents, *self.fronts, self.processes, self.dynamics, self.agreement,
+                   *self.processes.tables.values()]
+        for obj in objects:
+            _take(obj, keep, r)
+        self.events.take(keep, r)
+        self.streams.select(keep)
+        self.replications = int(len(keep))
+
     # --- what the runner reads ---------------------------------------------------------------
     def state_snapshot(self) -> dict[str, np.ndarray]:
         """The main state variables, each an array over replications (for the monthly fan charts)."""
@@ -263,3 +283,19 @@ class CeasefireModel(mesa.Model):
             "air_strikes": sum((p.strikes for p in self.patrons), zero),
             "spoiler_attacks": sum((p.attacks for p in self.pretexts), zero),
         }
+
+
+NOT_PER_REPLICATION = {"step_ends", "_overrides"}
+
+
+def _take(obj, keep: np.ndarray, r: int) -> None:
+    """Cut every per-replication array attribute of ``obj`` (and every such array in a dict attribute)."""
+    for name, value in list(vars(obj).items()):
+        if name in NOT_PER_REPLICATION:
+            continue
+        if isinstance(value, np.ndarray) and value.ndim >= 1 and value.shape[0] == r:
+            setattr(obj, name, value[keep])
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                if isinstance(item, np.ndarray) and item.ndim >= 1 and item.shape[0] == r:
+                    value[key] = item[keep]

@@ -54,7 +54,7 @@ def replication_indices(blocks) -> np.ndarray:
 def build_model(scenario: Scenario, seed: int, blocks, horizon_months: float, plan: DrawPlan | None = None,
                 overrides: dict | None = None) -> CeasefireModel:
     """A model over the given blocks, with the plan's draws for their replications (``overrides`` win)."""
-    plan = plan or DrawPlan.for_run(scenario, runs=1, seed=seed, posterior=None)
+    plan = plan or DrawPlan.for_run(scenario, seed=seed, posterior=None)
     merged = plan.overrides(replication_indices(blocks))
     merged.update(overrides or {})
     return CeasefireModel(scenario, BlockStreams(seed, blocks), horizon_months=horizon_months, overrides=merged)
@@ -67,11 +67,45 @@ def simulate_batch(scenario: Scenario, seed: int, blocks: list[tuple[int, int]],
     return advance_to_horizon(model, blocks, record_fan)
 
 
-def advance_to_horizon(model: CeasefireModel, blocks, record_fan: bool = True) -> BatchOutput:
+COMPACT_BELOW = 0.7   # share of replications still active under which the finished ones are dropped
+COMPACT_MIN = 32      # no compaction below this many replications (the saving would not pay)
+
+
+class _Outcomes:
+    """Full-size outcome arrays, filled in as replications end (so the model can drop them)."""
+
+    def __init__(self, model: CeasefireModel):
+        r = model.replications
+        self.origin = np.arange(r)
+        self.collapse_month = np.full(r, np.nan)
+        self.initiator = np.full(r, -1, dtype=np.int16)
+        self.trigger = np.full(r, -1, dtype=np.int16)
+        self.front_months = np.full((r, len(model.fronts)), np.nan)
+        self.front_initiator = np.full((r, len(model.fronts)), -1, dtype=np.int16)
+        self.incidents = {k: np.zeros(r, dtype=np.int32) for k in model.incident_totals()}
+
+    def harvest(self, model: CeasefireModel, which: np.ndarray) -> None:
+        """Copy the outcomes of the model's replications ``which`` (a mask) to their original places."""
+        at = self.origin[which]
+        self.collapse_month[at] = model.collapse_month[which]
+        self.initiator[at] = model.initiator[which]
+        self.trigger[at] = model.trigger[which]
+        for f, front in enumerate(model.fronts):
+            self.front_months[at, f] = front.collapse_month[which]
+            self.front_initiator[at, f] = front.initiator[which]
+        for k, v in model.incident_totals().items():
+            self.incidents[k][at] = v[which]
+
+
+def advance_to_horizon(model: CeasefireModel, blocks, record_fan: bool = True, compact: bool = True) -> BatchOutput:
+    """Step the model to its horizon; replications whose every front has collapsed stop being stepped (they
+    are dropped from the model once fewer than ``COMPACT_BELOW`` of them remain active), which changes no
+    result: the streams still draw whole blocks (``BlockStreams.select``)."""
     horizon = model.horizon_months
     n_months = int(math.floor(horizon + 1e-9))
     fan = MonthlyFan(n_months) if record_fan else None
     monthly = {name: np.zeros(model.replications, dtype=np.int64) for name in model.incidents_now()}
+    outcomes = _Outcomes(model)
     month_done = 0
     if fan is not None:
         _snapshot(fan, model, 0, None)
@@ -87,19 +121,27 @@ def advance_to_horizon(model: CeasefireModel, blocks, record_fan: bool = True) -
                 _snapshot(fan, model, month_done, monthly)
                 for values in monthly.values():
                     values[:] = 0
-        if not model.active.any():
+        active = model.active
+        if not active.any():
             break
-    collapsed = ~np.isnan(model.collapse_month)
+        if compact and model.replications >= COMPACT_MIN and active.sum() < COMPACT_BELOW * model.replications:
+            outcomes.harvest(model, ~active)
+            keep = np.flatnonzero(active)
+            model.compact(keep)
+            outcomes.origin = outcomes.origin[keep]
+            monthly = {k: v[keep] for k, v in monthly.items()}
+    outcomes.harvest(model, np.ones(model.replications, dtype=bool))
+    collapsed = ~np.isnan(outcomes.collapse_month)
     return BatchOutput(
         blocks=list(blocks),
-        months=np.where(collapsed, model.collapse_month, horizon),
+        months=np.where(collapsed, outcomes.collapse_month, horizon),
         collapsed=collapsed,
-        initiator=model.initiator.copy(),
-        trigger=model.trigger.copy(),
-        incidents={k: v.astype(np.int32) for k, v in model.incident_totals().items()},
+        initiator=outcomes.initiator,
+        trigger=outcomes.trigger,
+        incidents=outcomes.incidents,
         initiators=list(model.initiators),
-        front_months=np.column_stack([f.collapse_month for f in model.fronts]),
-        front_initiator=np.column_stack([f.initiator for f in model.fronts]),
+        front_months=outcomes.front_months,
+        front_initiator=outcomes.front_initiator,
         front_names=[f.name for f in model.fronts],
         fan=fan.compact() if fan is not None else None,
     )
@@ -253,7 +295,7 @@ def simulate(scenario: Scenario, *, runs: int, seed: int, horizon_months: float 
     executor = executor or LocalExecutor(1)
     started = time.perf_counter()
     if plan is None:
-        plan = DrawPlan.for_run(scenario, runs=runs, seed=seed, posterior=None)
+        plan = DrawPlan.for_run(scenario, seed=seed, posterior=None)
     blocks = blocks_for(runs, first_replication)
     tasks = [(scenario, seed, chunk, horizon, None, True, plan) for chunk in task_chunks(blocks, executor.jobs)]
     outputs = []

@@ -65,7 +65,7 @@ class ParameterSet:
     """Numeric parameters of one schema table, with overrides as arrays over replications."""
 
     def __init__(self, model, prefix: str, spec):
-        self._replications = model.replications
+        self._model = model
         for name, value in spec.model_dump().items():
             if isinstance(value, float):
                 setattr(self, name, model.override(f"{prefix}.{name}", value))
@@ -75,8 +75,9 @@ class ParameterSet:
         if where is None:
             setattr(self, name, value)
             return
-        current = np.broadcast_to(np.asarray(getattr(self, name), dtype=float), (self._replications,)).copy()
-        current[where] = np.broadcast_to(np.asarray(value, dtype=float), (self._replications,))[where]
+        r = self._model.replications
+        current = np.broadcast_to(np.asarray(getattr(self, name), dtype=float), (r,)).copy()
+        current[where] = np.broadcast_to(np.asarray(value, dtype=float), (r,))[where]
         setattr(self, name, current)
 
 
@@ -98,6 +99,14 @@ class EventSchedule:
             month = np.broadcast_to(np.asarray(month, dtype=float), (r,))
             self.pending.append([name, month, values, np.zeros(r, dtype=bool)])
         self.pending.sort(key=lambda item: (float(item[1].min()), item[0]))
+
+    def take(self, keep, r: int) -> None:
+        """Keep the pending changes of the replications ``keep`` only (see ``CeasefireModel.compact``)."""
+        for item in self.pending:
+            item[1] = item[1][keep]
+            item[3] = item[3][keep]
+            item[2] = {k: (v[keep] if isinstance(v, np.ndarray) and v.ndim and v.shape[0] == r else v)
+                       for k, v in item[2].items()}
 
     def apply_due(self, step_end_month: float) -> list[str]:
         """Apply the changes due before the end of this step; the names of events applied anywhere."""

@@ -212,8 +212,8 @@ def _numeric_key_problems(scenario: Scenario, base: dict, where: str, key: str, 
         current = get_path(base, key)
     except KeyError as exc:
         return [f"{where}: {exc.args[0]}"]
-    if isinstance(current, bool) or not isinstance(current, (int, float)):
-        return [f"{where}: not a numeric parameter"]
+    if isinstance(current, bool) or not isinstance(current, float):
+        return [f"{where}: not a numeric parameter that can take any value in a range (counts and flags cannot)"]
     problems = []
     for v in dist.bounds:
         try:
@@ -231,7 +231,7 @@ NOT_SCHEDULABLE = {
 }
 
 
-FRAGMENT_TABLES = {"dynamics", "processes"}
+FRAGMENT_TABLES = {"dynamics", "processes", "posterior"}
 
 
 def is_fragment(path: str | Path) -> bool:

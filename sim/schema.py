@@ -38,7 +38,7 @@ class Strict(BaseModel):
     ``deterrence = true`` as 1.0 and ``needs_air_cover = "yes"`` as True.
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
     @model_validator(mode="before")
     @classmethod
@@ -131,6 +131,14 @@ class ActorBase(Strict):
     @property
     def roles(self) -> tuple[str, ...]:
         return tuple(self.role) if isinstance(self.role, list) else (self.role,)
+
+    def __reduce__(self):
+        # the class of an actor with several roles is made at run time: rebuild it by its roles when unpickled
+        return (_rebuild_actor, (self.roles, self.model_dump()))
+
+
+def _rebuild_actor(roles: tuple[str, ...], data: dict) -> "ActorBase":
+    return actor_class(roles).model_validate(data)
 
 
 class Guarantor(ActorBase):
@@ -369,7 +377,7 @@ def _validate_actor(key: str, raw: Any) -> tuple[ActorBase | None, list[dict]]:
         return None, [{"type": "model_type", "loc": loc, "input": raw,
                        "ctx": {"class_name": "actor table"}}]
     roles = roles_in(raw)
-    allowed = ", ".join(ROLE_NAMES)
+    allowed = ", ".join(sorted(ROLE_NAMES))
     if roles is None:
         if "role" not in raw:
             return None, [{"type": "value_error", "loc": (*loc, "role"), "input": raw,
@@ -543,8 +551,8 @@ class Dynamics(Strict):
                                      "minus its net incentive.")
     cover_threshold: float = param(0.0, ge=-3, le=3, unit="net incentive",
                                    source="[@seed000]", prior=("linear", -1.0, 1.0),
-                                   doc="Net incentive at which starting and abandoning a campaign are equally "
-                                   "pressing.")
+                                   doc="Net incentive at which the start and stop hazards are each at half their "
+                                   "rates (campaign_rate / 2, campaign_end_rate / 2).")
     cover_scale: float = param(0.3, ge=0.05, le=3, unit="net incentive",
                                source="judgement: a decision that responds over the whole range of incentives",
                                prior=("log", 0.1, 1.0),
@@ -557,8 +565,9 @@ class Dynamics(Strict):
     weight_tension: float = param(0.5, ge=0, le=5, unit="weight", source="[@seed000] factor 2 (cross-theatre linkage)",
                                   doc="Weight of cross-theatre tension in the patron's incentive.")
     weight_deterrence: float = param(1.5, ge=0, le=6, unit="weight", source="[@seed000] factor 1",
-                                     doc="Cost of the protecting guarantor's shield to whoever decides an offensive: "
-                                     "the patron for a side that needs its cover, the side itself otherwise.")
+                                     doc="Cost of the protecting guarantor's shield in each decision about an offensive: "
+                                     "a patron's decision to back it, and the launch decision of a side that needs "
+                                     "no air cover (once in each decision-maker's decision).")
     weight_interest: float = param(1.0, ge=0, le=5, unit="weight", source="[@seed000] factor 2",
                                    doc="Weight of the relationship with the rival guarantor in the patron's cost.")
     weight_agreement: float = param(1.0, ge=0, le=6, unit="weight",
@@ -577,7 +586,8 @@ class Dynamics(Strict):
                                      prior=("log", 0.05, 3.0),
                                      doc="Rate at which commitment to the agreement erodes after signing.")
     weight_distraction: float = param(1.0, ge=0, le=5, unit="weight", source="[@seed002]; [@seed003]",
-                                      doc="Weight of distraction in the patron's cost of a new campaign.")
+                                      doc="Weight of distraction in the patron's net incentive (a cost that slows "
+                                      "starting a campaign and hastens abandoning one).")
     exhaustion_effect: float = param(0.6, ge=0, le=1, unit="share of readiness lost at full exhaustion",
                                      source="[@seed000] factor 3 (exhaustion cuts readiness)",
                                      doc="How much exhaustion cuts a belligerent's effective readiness.")
@@ -638,7 +648,7 @@ class Dynamics(Strict):
                                          doc="How much a monitoring presence lowers the hazard of launching an "
                                          "offensive across the lines it watches.")
     mediation_effect: float = param(0.3, ge=0, le=0.95, unit="share of launch hazard removed at full leverage",
-                                    source="[@kroc-pam]",
+                                    source="[@kroc-pam]", prior=("linear", 0.0, 0.9),
                                     doc="How much a mediator's pressure lowers a pressed side's launch hazard.")
     front_linkage: float = param(1.0, ge=0, le=20, unit="relative rise of the launch hazard",
                                  source="judgement ([@seed003]: the coast, Suwayda and the north-east move together)",
@@ -681,8 +691,10 @@ class Event(Strict):
             raise ValueError("give exactly one of 'at' (a date) or 'month' (months from the start)")
         low = self.month.bounds[0] if isinstance(self.month, Distribution) else self.month
         high = self.month.bounds[1] if isinstance(self.month, Distribution) else self.month
-        if low is not None and (low < 0 or high > 600):
-            raise ValueError("month: must lie between 0 and 600")
+        if low is not None and low < 0:
+            raise ValueError(f"month: {low:g} is below the minimum 0")
+        if high is not None and high > 600:
+            raise ValueError(f"month: {high:g} is above the maximum 600")
         return self
 
 
@@ -792,6 +804,12 @@ class Scenario(Strict):
                 need("agreement.signatories", ref)
         if not any("belligerent" in a.roles for a in self.actors.values()):
             errors.append("actors: at least one belligerent is needed")
+        if not errors:   # a consequence of a broken reference would only repeat it
+            for key, actor in self.actors.items():
+                if "belligerent" in actor.roles and actor.needs_air_cover and not any(
+                        "patron" in a.roles and key in a.backs for a in self.actors.values()):
+                    errors.append(f"actors.{key}.needs_air_cover: no patron backs '{key}', so it could never "
+                                  f"attack (declare the patron, or set needs_air_cover = false)")
         lines = self.lines()
         for name, front in self.fronts.items():
             for ref in front.between:

@@ -72,10 +72,10 @@ def pit(grid: np.ndarray, cdf: np.ndarray, observed: float, censored: bool = Fal
 
 
 def horizon_scores(grid, cdf, observed: float, censored: bool, months) -> dict:
-    """Brier and log score at each month where the outcome is known."""
+    """Brier and log score at each month where the outcome is known and the forecast reaches."""
     out = {"brier": {}, "log": {}}
     for m in months:
-        if censored and observed < m:
+        if (censored and observed < m) or m > grid[-1] + 1e-9:
             continue
         happened = (not censored) and observed <= m
         p = at(grid, cdf, m)

@@ -381,7 +381,7 @@ def save_calibration(result, report: dict, directory: Path, *, posteriors: dict[
         for conflict, stem in posteriors.items():
             names, draws = posterior_rows(result, conflict or None)
             write_csv(tmp / f"posterior{stem}.csv", names, draws.tolist())
-            fragment = "calibrated_dynamics.toml" if conflict == "syria" else f"calibrated{stem}.toml"
+            fragment = f"calibrated{stem if conflict else '_new_conflict' + stem}.toml"
             write_text_atomic(tmp / fragment, dynamics_toml(result, f"posterior{stem}.csv", conflict or None))
         if definition_file is not None:
             write_text_atomic(tmp / "calibration.toml", Path(definition_file).read_text(encoding="utf-8"))

@@ -162,9 +162,10 @@ def paired_proportion_difference(base_indicator, other_indicator, level: float =
     """Difference of two proportions observed on the same replications (other minus base), with
     Newcombe's hybrid score interval for paired data (Newcombe 1998, method 10).
 
-    It combines the Wilson intervals of both proportions with the correlation of the pairs, so it stays
-    valid when few pairs differ (where a normal interval under-covers and collapses to [0, 0]); where no
-    pair differs it is [0, 0] only because the two outcomes are then identical in every replication.
+    It combines the Wilson intervals of both proportions with the correlation of the pairs (phi, with
+    Newcombe's continuity correction: where ad > bc, ad - bc is replaced by max(ad - bc - n/2, 0)), so it
+    stays valid when few pairs differ, where a normal interval under-covers and collapses to [0, 0]. Even
+    with no discordant pair it is not [0, 0]: n pairs that agree do not prove a difference of exactly 0.
     """
     x = np.asarray(base_indicator, dtype=bool)
     y = np.asarray(other_indicator, dtype=bool)
@@ -179,7 +180,10 @@ def paired_proportion_difference(base_indicator, other_indicator, level: float =
     l1, u1 = wilson(a + b, n, level)
     l2, u2 = wilson(a + c, n, level)
     denom = (a + b) * (c + d) * (a + c) * (b + d)
-    phi = (a * d - b * c) / np.sqrt(float(denom)) if denom > 0 else 0.0
+    cross = float(a * d - b * c)
+    if cross > 0:
+        cross = max(cross - n / 2, 0.0)
+    phi = cross / np.sqrt(float(denom)) if denom > 0 else 0.0
     delta = p2 - p1
     low = delta - np.sqrt(max(0.0, (p2 - l2) ** 2 - 2 * phi * (p2 - l2) * (u1 - p1) + (u1 - p1) ** 2))
     high = delta + np.sqrt(max(0.0, (u2 - p2) ** 2 - 2 * phi * (u2 - p2) * (p1 - l1) + (p1 - l1) ** 2))

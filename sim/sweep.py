@@ -131,8 +131,7 @@ def sweep_plan(loaded: LoadedExperiment, use_posterior: bool | None = None) -> D
     from sim.api import posterior_of
     e = loaded.experiment
     use = e.use_posterior if use_posterior is None else use_posterior
-    return DrawPlan.for_run(loaded.scenario, runs=e.replications, seed=e.seed,
-                            posterior=posterior_of(loaded.scenario, use))
+    return DrawPlan.for_run(loaded.scenario, seed=e.seed, posterior=posterior_of(loaded.scenario, use))
 
 
 def make_tasks(loaded: LoadedExperiment, values: np.ndarray, pending: list[int], jobs: int,

@@ -63,9 +63,10 @@ def history_table(scenario, replication: int, seed: int, rows: list[dict], outco
 
 def parameter_table(role: str | None = None) -> str:
     from sim.params import field_info
-    from sim.schema import ROLE_CLASSES, CrossTheatreTension, Dynamics, Economy, OtherFronts
+    from sim.schema import ROLE_CLASSES, Agreement, CrossTheatreTension, Dynamics, Economy, OtherFronts
 
     groups = {**{r: [("actors.<name>", c)] for r, c in ROLE_CLASSES.items()},
+              "agreement": [("agreement", Agreement)],
               "processes": [("processes.cross_theatre_tension", CrossTheatreTension),
                             ("processes.economy", Economy), ("processes.other_fronts", OtherFronts)],
               "dynamics": [("dynamics", Dynamics)]}
@@ -76,15 +77,37 @@ def parameter_table(role: str | None = None) -> str:
         for prefix, cls in tables:
             out.append(f"[{prefix}]" + (f"  role = \"{group}\"" if group in ROLE_CLASSES else ""))
             for name, f in cls.model_fields.items():
+                if name in ("role", "label"):
+                    continue
                 if not (f.json_schema_extra or {}).get("unit"):
+                    default = "required" if f.is_required() else f"default {f.get_default(call_default_factory=True)!r}"
+                    out.append(f"  {name}: {_kind(f)}; {default}")
+                    if f.description:
+                        out.append(f"      {' '.join(f.description.split())}")
                     continue
                 info = field_info(cls, name)
                 default = "required" if f.is_required() else f"default {f.default:g}"
                 out.append(f"  {name}: {info['minimum']:g} to {info['maximum']:g}, {info['unit']}; {default}")
                 out.append(f"      {info['doc']}")
                 out.append(f"      source: {info['source']}")
+                if info["prior"]:
+                    scale, low, high = info["prior"]
+                    out.append(f"      calibration prior: uniform on a {scale} scale, {low:g} to {high:g}")
             out.append("")
     return "\n".join(out)
+
+
+def _kind(field) -> str:
+    """What a non-numeric field accepts, in words."""
+    import typing
+    ann = field.annotation
+    if typing.get_origin(ann) is typing.Literal:
+        return "one of " + ", ".join(map(str, typing.get_args(ann)))
+    if ann is bool:
+        return "true or false"
+    if ann is int:
+        return "a whole number"
+    return "a list of actor keys" if typing.get_origin(ann) is list else "text"
 
 
 def _signed_points(x: float | None) -> str:

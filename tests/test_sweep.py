@@ -376,8 +376,12 @@ def test_sensitivity_files_hold_the_indices_of_the_sampler(ref, sampler):
     assert len(rows) == len(OUTCOMES) * 2
     assert {(r["outcome"], r["name"]) for r in rows} == {(o, n) for o in OUTCOMES for n in ("deterrence", "interest")}
     assert set(columns) <= set(rows[0])
-    for r in rows:  # the CSV holds the JSON's numbers
+    for r in rows:  # the CSV holds the JSON's numbers (an index the analysis says is undefined: blank)
         f = next(x for x in sens["outcomes"][r["outcome"]]["factors"] if x["name"] == r["name"])
+        if f[columns[0]] is None:
+            assert r[columns[0]] == ""
+            assert any("undefined" in n for n in sens["outcomes"][r["outcome"]]["notes"])
+            continue
         assert float(r[columns[0]]) == pytest.approx(f[columns[0]], rel=1e-5)
     # Turkish deterrence is what most keeps this ceasefire (MODEL.md, factor 1): it lowers P(collapse)
     if sampler == "grid":
@@ -752,7 +756,7 @@ def test_an_outcome_that_cannot_be_analysed_is_reported_not_fatal(tmp_path, caps
 
     def mostly_undefined(months, collapsed, initiators, horizon, outcomes):
         out = real(months, collapsed, initiators, horizon, outcomes)
-        if not collapsed[:3].all():  # deterministic for the seed, and true at most points
+        if months[0] != months[1]:  # true at all but (perhaps) a few points, whatever the model gives
             out["initiator_share:regime"] = [float("nan")] * 4
         return out
     monkeypatch.setattr(sim.sweep, "point_outcomes", mostly_undefined)

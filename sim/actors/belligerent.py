@@ -21,6 +21,7 @@ class BelligerentAgent(ActorAgent):
         r = model.replications
         self.recent_incidents = np.zeros(r)      # incidents suffered, fading with memory_months
         self.incoming_now = np.zeros(r)          # incidents suffered this step
+        self.incoming_last = np.zeros(r)         # incidents suffered in the previous step (what others react to)
         self.violations_now = np.zeros(r, dtype=np.int32)
         self.violations = np.zeros(r, dtype=np.int32)
         self.offensive: dict[str, np.ndarray] = {}        # an offensive across the line is under way
@@ -64,6 +65,7 @@ class BelligerentAgent(ActorAgent):
             np.clip(self.exhaustion, 0.0, 1.0, out=self.exhaustion)
         self.readiness = np.clip(self.readiness + self.readiness_growth * m.dt / 12.0, 0.0, 1.0)
         self.recent_incidents = fade_and_add(self.recent_incidents, self.incoming_now, m.dt, m.dynamics.memory_months)
+        self.incoming_last = self.incoming_now
         self.incoming_now = np.zeros(m.replications)
         for covered in self.covered.values():
             covered[:] = False
@@ -135,7 +137,7 @@ class BelligerentAgent(ActorAgent):
         m = self.model
         d = m.dynamics
         rate = d.violation_rate * self.violation_propensity * (0.5 + 0.5 * self.effective_readiness()) \
-            * (1.0 + self.grievance()) * m.monitor_factor(self, None, d.monitor_violation_effect)
+            * (1.0 + self.grievance()) * m.monitor_factor(self, self.opponents, d.monitor_violation_effect)
         self.violations_now = poisson_from_uniform(self.uniform("violations"), rate * m.dt)
         self.violations += self.violations_now * m.holding
         share = self.violations_now / max(len(self.opponents), 1)
@@ -166,8 +168,9 @@ class BelligerentAgent(ActorAgent):
         * (1 + grievance_weight * grievance) * exp(-weight_agreement * own commitment)
         * deterrence * monitors * mediators * linkage, where rate is offensive_rate_covered for a side
         that needs its patron's air cover ([@seed000]: the regime cannot attack without it) and
-        offensive_rate_independent otherwise. Deterrence, exp(-weight_deterrence * the target's shield),
-        applies only to a side that decides alone: for a covered side the patron has already weighed it.
+        offensive_rate_independent otherwise. Deterrence and pretext, exp(weight_pretext * the target's
+        pretext - weight_deterrence * the target's shield), apply only to a side that decides alone: for a
+        covered side the patron has already weighed both (``PatronAgent.incentive``).
         """
         m = self.model
         d = m.dynamics
@@ -179,9 +182,10 @@ class BelligerentAgent(ActorAgent):
             covered = self.covered[target.key]
             advantage = self.advantage_over(target, covered)
             hazard = rate * base * advantage ** d.advantage_exponent * self.consent(target) \
-                * m.monitor_factor(self, target, d.monitor_launch_effect) * front.linkage_factor()
+                * m.monitor_factor(self, [target], d.monitor_launch_effect) * front.linkage_factor()
             if not self.spec.needs_air_cover:
-                hazard = hazard * np.exp(-d.weight_deterrence * target.guarantor_shield())
+                pretext = sum((p.pretext_level() for p in target.pretexts), 0.0)
+                hazard = hazard * np.exp(d.weight_pretext * pretext - d.weight_deterrence * target.guarantor_shield())
             active = self.offensive[target.key]
             launch = front.holding & ~active & (self.uniform(f"offensive>{target.key}") < -np.expm1(-hazard * m.dt))
             # an offensive counts its days from the end of its launch step: with any step, it must then

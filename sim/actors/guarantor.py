@@ -40,14 +40,15 @@ class GuarantorAgent(ActorAgent):
         """Deterrence, exposure, friction and restraint follow last step's pressure (one step each).
 
         Deterrence: dD = [reinforcement * resolve * threat * (1 - D) - deterrence_decay / 12 * D] dt, where
-        threat is the incidents its protected sides suffered against ``threat_scale`` per month: it builds
+        threat is the incidents its protected sides suffered in the last step against ``threat_scale`` per
+        month: it builds
         under pressure ([@seed000]: the build-up after the Balyun strike) and loses credibility without it.
         Exposure falls as it pulls exposed posts back under tension (withdrawal).
         """
         m = self.model
         d = m.dynamics
-        incoming = sum((b.incoming_now for b in self.protected), np.zeros(m.replications))
-        threat = np.minimum(1.0, incoming / (d.threat_scale * m.dt))
+        incoming = sum((b.incoming_last for b in self.protected), np.zeros(m.replications))
+        threat = np.minimum(1.0, incoming / (d.threat_scale * m.last_dt))
         self.deterrence = np.clip(
             self.deterrence + (self.reinforcement * self.resolve * threat * (1.0 - self.deterrence)
                                - d.deterrence_decay / 12.0 * self.deterrence) * m.dt, 0.0, 1.0)
@@ -66,7 +67,7 @@ class GuarantorAgent(ActorAgent):
         d = m.dynamics
         for p in self.rival_patrons:
             strikes = sum((p.strikes_on.get(b.key, 0.0) for b in self.protected), np.zeros(m.replications))
-            pressure = np.minimum(1.0, strikes / (d.threat_scale * m.dt))
+            pressure = np.minimum(1.0, strikes / (d.threat_scale * m.last_dt))   # last step's strikes
             target = 1.0 - (1.0 - m.processes.tension) * (1.0 - pressure)
             f = self.friction[p.key]
             f += (target - f) * (-np.expm1(-d.friction_rate * m.dt))
@@ -85,7 +86,7 @@ class GuarantorAgent(ActorAgent):
         weakness = np.zeros(m.replications)
         for t in self.opposite:
             weakness = np.maximum(weakness, t.line_weakening())
-        friction = np.zeros(m.replications)
+        friction = np.full(m.replications, -np.inf) if self.rival_patrons else np.zeros(m.replications)
         for p in self.rival_patrons:
             friction = np.maximum(friction, self.friction[p.key] - self.friction_at_start[p.key])
         pressure = d.green_light_weakness * weakness \

@@ -21,11 +21,11 @@ class MonitorAgent(ActorAgent):
 
     def withdraw(self) -> None:
         """The presence is withdrawn or suspended at hazard withdrawal_rate * (1 + violence on its lines),
-        violence being the incidents the watched sides suffered last step against threat_scale per month
+        violence being the incidents the watched sides suffered in the last step against threat_scale per month
         (joint patrols on the M4 were suspended after attacks in 2020, [@seed004])."""
         m = self.model
-        incoming = sum((b.incoming_now for b in self.watched), np.zeros(m.replications))
-        violence = np.minimum(1.0, incoming / (m.dynamics.threat_scale * m.dt))
+        incoming = sum((b.incoming_last for b in self.watched), np.zeros(m.replications))
+        violence = np.minimum(1.0, incoming / (m.dynamics.threat_scale * m.last_dt))
         rate = self.withdrawal_rate * (1.0 + violence)
         gone = self.uniform("monitor_withdrawal") < -np.expm1(-rate * m.dt)
         self.presence = np.where(gone, 0.0, self.presence)

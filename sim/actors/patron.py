@@ -48,7 +48,10 @@ class PatronAgent(ActorAgent):
         if not np.any(rate > 0):
             return
         for client in self.clients:
-            client.strength = client.strength + rate * (1.0 - client.strength) * m.dt
+            strength = client.strength + rate * (1.0 - client.strength) * m.dt
+            for agent in m.actor_agents[client.key]:    # one value for every role of the actor that has it
+                if "strength" in agent.parameter_names:
+                    agent.strength = strength
 
     def incentive(self, client, target):
         """Net incentive to back the client's offensive on the target ([@seed000], factors 1, 2, 4).
@@ -73,9 +76,9 @@ class PatronAgent(ActorAgent):
     def decide_campaigns(self) -> None:
         """Back or abandon a campaign on each front: a decision with persistence.
 
-        Without a campaign it starts one at hazard campaign_rate * L(z); with one it abandons it at hazard
-        campaign_end_rate * L(-z), where z = (incentive - cover_threshold) / cover_scale and L is the
-        logistic. Both hazards move smoothly with every term of the incentive, and a campaign once begun
+        Without a campaign it starts one at hazard campaign_rate * commitment * L(z) (a patron that backs its
+        clients less openly starts fewer); with one it abandons it at hazard campaign_end_rate * L(-z), where
+        z = (incentive - cover_threshold) / cover_scale and L is the logistic. Both hazards move smoothly with every term of the incentive, and a campaign once begun
         goes on until the incentive turns ([@seed000]: the decision to resume operations is mainly Russia's).
         A campaign that starts or ends within the step covers half of it (the midpoint rule keeps the result
         close to the same whatever the step).
@@ -87,7 +90,7 @@ class PatronAgent(ActorAgent):
             on = self.campaign[client.key, target.key]
             start = d.campaign_rate / (1.0 + np.exp(-z))
             stop = d.campaign_end_rate / (1.0 + np.exp(z))
-            hazard = np.where(on, stop, start) * self.commitment
+            hazard = np.where(on, stop, start * self.commitment)
             flip = self.uniform(f"campaign/{client.key}>{target.key}") < -np.expm1(-hazard * m.dt)
             share = np.where(flip, 0.5, on.astype(float))
             on ^= flip
