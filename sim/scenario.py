@@ -229,8 +229,12 @@ def validate_fragment(path: str | Path) -> None:
 
 
 def load_scenario(path: str | Path) -> Scenario:
-    """Read, inherit and validate a scenario file. Raises :class:`InputError` on any problem."""
-    path = Path(path)
+    """Read, inherit and validate a scenario file. Raises :class:`InputError` on any problem.
+
+    ``path`` is tried as a path first, then as the name of a bundled scenario (``idlib_2020_moscow``).
+    """
+    from sim.bundled import locate
+    path = locate(path, "scenarios")
     return validate_raw(resolve_inheritance(path), str(path))
 
 
