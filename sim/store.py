@@ -467,6 +467,39 @@ class SweepStore:
             {name: f.path for name, f in e.factors.items()}, loaded.scenario))
 
 
+# --- scenario discovery --------------------------------------------------------------------------
+
+def save_discovery(result: dict, directory: Path, *, figures: bool = True) -> Path:
+    """discovery.json, discovery_trajectory.csv, discovery_tradeoff.png, discovery_boxes.png,
+    discovery.html (a self-contained page with the figures inline) and datadictionary.csv."""
+    from sim.discovery import html_page, trajectory_rows
+    directory = Path(directory)
+    arrays = result.get("_arrays")
+    data = {k: v for k, v in result.items() if not k.startswith("_")}
+    with result_directory(directory) as tmp:
+        write_json(tmp / "discovery.json", {**data, "manifest": environment()})
+        header, rows = trajectory_rows(data)
+        write_csv(tmp / "discovery_trajectory.csv", header, rows)
+        svgs = {}
+        if figures and data["boxes"]:
+            from sim.plots import _pyplot, _save, discovery_boxes_figure, discovery_tradeoff_figure
+            plt = _pyplot()
+            made = [("discovery_tradeoff", "Coverage against density along the peeling trajectory",
+                     discovery_tradeoff_figure(data))]
+            if arrays is not None and len(arrays["names"]) >= 2:
+                made.append(("discovery_boxes", "The design points coloured by their soft label, with the boxes",
+                             discovery_boxes_figure(data, arrays["x"], arrays["labels"], arrays["names"])))
+            for name, alt, fig in made:
+                _save(fig, tmp / f"{name}.png")
+                buf = io.StringIO()
+                fig.savefig(buf, format="svg", metadata={"Date": None})
+                plt.close(fig)
+                svgs[alt] = buf.getvalue()[buf.getvalue().find("<svg"):]
+        write_text_atomic(tmp / "discovery.html", html_page(data, svgs))
+        write_data_dictionary(tmp)
+    return directory
+
+
 # --- calibration and backtest -------------------------------------------------------------------
 
 def save_calibration(result, directory: Path, *, figures: bool = True) -> Path:
