@@ -61,7 +61,9 @@ def history_table(scenario, replication: int, seed: int, rows: list[dict], outco
     return "\n".join(out)
 
 
-def parameter_table(role: str | None = None) -> str:
+def parameter_records(role: str | None = None) -> list[dict]:
+    """Every numeric scenario parameter (optionally of one role or table group): its table, name,
+    range, unit, default (None if required), meaning and source claim."""
     from sim.params import field_info
     from sim.schema import ROLE_CLASSES, CrossTheatreTension, Dynamics, Economy, OtherFronts
 
@@ -74,16 +76,34 @@ def parameter_table(role: str | None = None) -> str:
         if role and group != role:
             continue
         for prefix, cls in tables:
-            out.append(f"[{prefix}]" + (f"  role = \"{group}\"" if group in ROLE_CLASSES else ""))
             for name, f in cls.model_fields.items():
                 if not (f.json_schema_extra or {}).get("unit"):
                     continue
                 info = field_info(cls, name)
-                default = "required" if f.is_required() else f"default {f.default:g}"
-                out.append(f"  {name}: {info['minimum']:g} to {info['maximum']:g}, {info['unit']}; {default}")
-                out.append(f"      {info['doc']}")
-                out.append(f"      source: {info['source']}")
-            out.append("")
+                out.append({"group": group, "table": prefix, "name": name, "minimum": info["minimum"],
+                            "maximum": info["maximum"], "unit": info["unit"],
+                            "default": None if f.is_required() else f.default, "doc": info["doc"],
+                            "source": info["source"]})
+    return out
+
+
+def parameter_table(role: str | None = None) -> str:
+    from sim.schema import ROLE_CLASSES
+
+    out = []
+    current = None
+    for rec in parameter_records(role):
+        if (rec["group"], rec["table"]) != current:
+            if current is not None:
+                out.append("")
+            current = (rec["group"], rec["table"])
+            out.append(f"[{rec['table']}]" + (f"  role = \"{rec['group']}\"" if rec["group"] in ROLE_CLASSES else ""))
+        default = "required" if rec["default"] is None else f"default {rec['default']:g}"
+        out.append(f"  {rec['name']}: {rec['minimum']:g} to {rec['maximum']:g}, {rec['unit']}; {default}")
+        out.append(f"      {rec['doc']}")
+        out.append(f"      source: {rec['source']}")
+    if current is not None:
+        out.append("")
     return "\n".join(out)
 
 
