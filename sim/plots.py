@@ -598,3 +598,46 @@ def discovery_boxes_figure(result: dict, x, labels, names: list[str]):
     del np
     fig.tight_layout()
     return fig
+
+
+def history_figure(rows: list[dict], outcome: dict, title: str):
+    """One replication month by month: the 0-1 state indices (lines), incidents per month (bars, right
+    axis), each belligerent's rung on the escalation ladder (steps), and the collapse if it came."""
+    plt = _pyplot()
+    fig, (ax, ladder) = plt.subplots(2, 1, figsize=(8, 5.6), sharex=True, gridspec_kw={"height_ratios": [3, 1]})
+    months = [r["month"] for r in rows]
+    skip = {"month", "holding"}
+    indices = [k for k in rows[0] if k not in skip and not k.endswith("_in_month") and not k.startswith("ladder.")]
+    for i, key in enumerate(indices):
+        ax.plot(months, [r[key] for r in rows], color=PALETTE[i % len(PALETTE)], linestyle=LINESTYLES[i % len(LINESTYLES)],
+                linewidth=1.5, label=key)
+    ax.set_ylim(0, 1.02)
+    ax.set_ylabel("index (0-1)")
+    counts = ax.twinx()
+    incident_keys = [k for k in rows[0] if k.endswith("_in_month")]
+    bottom = [0.0] * len(rows)
+    for i, key in enumerate(incident_keys):
+        vals = [r[key] for r in rows]
+        counts.bar(months, vals, bottom=bottom, width=0.8, color=PALETTE[(i + 4) % len(PALETTE)], alpha=0.25,
+                   label=key.removesuffix("_in_month").replace("_", " "))
+        bottom = [b + v for b, v in zip(bottom, vals)]
+    counts.set_ylabel("incidents per month (bars)")
+    for i, key in enumerate(k for k in rows[0] if k.startswith("ladder.")):
+        ladder.step(months, [r[key] for r in rows], where="post", color=PALETTE[i % len(PALETTE)],
+                    label=key.removeprefix("ladder."))
+    ladder.set_ylabel("escalation rung")
+    ladder.set_xlabel("months since the ceasefire began")
+    if outcome.get("collapsed"):
+        for a in (ax, ladder):
+            a.axvline(outcome["months_to_collapse"], color="black", linestyle="--", linewidth=1)
+        ax.text(outcome["months_to_collapse"], 1.0, f" collapse: {outcome['initiator']} ({outcome['trigger']})",
+                va="top", fontsize=8)
+    ax.set_title(_wrap(title))
+    ax.grid(alpha=0.3)
+    ladder.grid(alpha=0.3)
+    lines, labels = ax.get_legend_handles_labels()
+    bars, blabels = counts.get_legend_handles_labels()
+    ax.legend(lines + bars, labels + blabels, fontsize=7, loc="upper left", ncol=3)
+    ladder.legend(fontsize=7, loc="upper left")
+    fig.tight_layout()
+    return fig
