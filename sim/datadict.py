@@ -104,6 +104,7 @@ RULES: list[tuple[str, str, str, str]] = [
     # scenario discovery
     ("discovery_trajectory.csv", "box", "index", "box number (1 is the first box found)"),
     ("discovery_trajectory.csv", "step", "index", "peeling step along the trajectory (0: the whole space)"),
+    ("discovery_trajectory.csv", "phase", "label", "start (the whole space), peel or paste"),
     ("discovery_trajectory.csv", "coverage", "share (0-1)",
      "share of all cases of interest (soft labels summed) that lie in the box"),
     ("discovery_trajectory.csv", "density", "share (0-1)", "share of the box's points that are cases of interest"),

@@ -258,17 +258,19 @@ def _find_box(x, y, remaining, bounds, total, peel_alpha, paste_alpha, mass_min,
                 xj = xj[xj < limits[j, 0]] if side == 0 else xj[xj > limits[j, 1]]
                 if xj.size == 0:
                     continue
-                cut = _paste_cut(xj, paste_alpha, side)
-                new = limits.copy()
-                new[j, side] = cut
-                keep = remaining & _inside(x, new)
-                n_new = int(keep.sum())
-                if n_new <= n_old:
-                    continue
-                mean_new = float(y[keep].mean())
-                gain = (mean_new - mean_old) / (n_new - n_old)
-                if mean_new >= mean_old and (best is None or gain > best[0]):
-                    best = (gain, new)
+                # a slice of paste_alpha of the candidates, and the nearest value alone (finer)
+                for cut in {_paste_cut(xj, paste_alpha, side), float(xj.max() if side == 0 else xj.min())}:
+                    new = limits.copy()
+                    new[j, side] = cut
+                    keep = remaining & _inside(x, new)
+                    n_new = int(keep.sum())
+                    if n_new <= n_old:
+                        continue
+                    mean_new = float(y[keep].mean())
+                    gain = (mean_new - mean_old) / (n_new - n_old)
+                    key = (gain, n_new)  # equal gain: the wider paste
+                    if mean_new >= mean_old and (best is None or key > best[0]):
+                        best = (key, new)
         if best is None:
             break
         limits = best[1]
