@@ -589,6 +589,7 @@ def cmd_discover(args) -> int:
 def cmd_explore(args) -> int:
     try:
         from sim import explore
+        explore.require_solara()
     except ImportError as exc:
         print(f"ceasefire explore needs the optional 'explore' extra ({exc.name or exc}): "
               f"pip install \".[explore]\"   (or: pip install 'ceasefire-sim[explore]')", file=sys.stderr)
