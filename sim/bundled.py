@@ -33,6 +33,18 @@ def bundled_names(kind: str) -> list[str]:
     return sorted(p.relative_to(root).with_suffix("").as_posix() for p in root.rglob("*.toml"))
 
 
+def bundled(name: str | Path, kind: str) -> Path | None:
+    """The bundled file of that name (with or without '.toml'), or None."""
+    root = bundled_dir(kind)
+    name = Path(name)
+    if root is None or name.is_absolute():
+        return None
+    for candidate in (root / name, root / f"{name.as_posix()}.toml"):
+        if candidate.is_file() and root in candidate.resolve().parents:
+            return candidate
+    return None
+
+
 def locate(path: str | Path, kind: str) -> Path:
     """``path`` if it exists; else the bundled file of that name; else ``path`` unchanged.
 
@@ -41,11 +53,4 @@ def locate(path: str | Path, kind: str) -> Path:
     path = Path(path)
     if path.exists():
         return path
-    root = bundled_dir(kind)
-    if root is None or path.is_absolute():
-        return path
-    name = path.as_posix()
-    for candidate in (root / name, root / f"{name}.toml"):
-        if candidate.is_file() and root in candidate.resolve().parents:
-            return candidate
-    return path
+    return bundled(path, kind) or path

@@ -65,8 +65,11 @@ def resolve_inheritance(path: Path, _chain: tuple[Path, ...] = ()) -> dict[str, 
     merged: dict[str, Any] = {}
     for ref in refs:  # later bases override earlier ones; the file itself overrides them all
         base_path = path.parent / ref
+        if not base_path.exists():  # beside the file first, then a bundled scenario of that name
+            from sim.bundled import bundled
+            base_path = bundled(ref, "scenarios") or base_path
         if not base_path.exists():
-            raise InputError([f"{path}: base: '{ref}' not found (looked for {base_path})"])
+            raise InputError([f"{path}: base: '{ref}' not found (looked for {path.parent / ref})"])
         merged = deep_merge(merged, resolve_inheritance(base_path, (*_chain, real)))
     return deep_merge(merged, raw)
 
