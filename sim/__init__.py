@@ -11,28 +11,43 @@
 
 __version__ = "0.1.0"
 
+import types  # noqa: E402
+
 import sim.report as _report_module  # noqa: E402  (made callable below: sim.report(dir) writes the page)
-from sim.api import compare, run, save, sweep, variant  # noqa: E402
-from sim.api import report as _write_report  # noqa: E402
+import sim.sweep as _sweep_module  # noqa: E402  (made callable below: sim.sweep(experiment, dir) runs a sweep)
+from sim import api as _api  # noqa: E402
+from sim.api import compare, run, save, variant  # noqa: E402
 from sim.experiment import load_experiment  # noqa: E402
 from sim.scenario import InputError, load_scenario  # noqa: E402
 
 
-class _ReportModule(type(_report_module)):
-    """``sim.report`` is both the report module and the function ``sim.report(directory)``.
+class _CallableModule(types.ModuleType):
+    """A submodule that is also the API function of the same name.
 
-    Importing a submodule sets it as an attribute of its package, so a plain function named
-    ``report`` here would be replaced by the module as soon as anything imported ``sim.report``.
-    Making the module callable keeps both ``sim.report(dir)`` and ``sim.report.write_report`` working.
+    Importing a submodule sets it as an attribute of its package, so plain functions named
+    ``report`` and ``sweep`` here would be replaced by the modules ``sim.report`` and ``sim.sweep``
+    as soon as anything imported them. Making those modules callable keeps both ``sim.report(dir)``
+    and ``sim.report.write_report`` (``sim.sweep(...)`` and ``sim.sweep.design_for``) working.
     """
 
-    def __call__(self, directory, *, open_browser: bool = False):
-        """Write ``directory/report.html`` for a result directory and return its path."""
-        return _write_report(directory, open_browser=open_browser)
+    _api_function = None
+
+    def __call__(self, *args, **kwargs):
+        return getattr(_api, self._api_function)(*args, **kwargs)
+
+
+class _ReportModule(_CallableModule):
+    _api_function = "report"
+
+
+class _SweepModule(_CallableModule):
+    _api_function = "sweep"
 
 
 _report_module.__class__ = _ReportModule
+_sweep_module.__class__ = _SweepModule
 report = _report_module
+sweep = _sweep_module
 
 __all__ = ["InputError", "compare", "load_experiment", "load_scenario", "report", "run", "save", "sweep",
            "variant", "__version__"]
