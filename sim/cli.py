@@ -228,6 +228,8 @@ def cmd_run(args) -> int:
             print("note: --replication prints one replication's history and writes nothing; --out is not used",
                   file=sys.stderr)
         rows, outcome = replay(scenario, seed=args.seed, replication=args.replication, horizon_months=args.horizon)
+        args.headline = {"scenario": scenario.name, "seed": args.seed, "replication": args.replication,
+                         "outcome": outcome, "history": rows}
         print(history_table(scenario, args.replication, args.seed, rows, outcome))
         return EXIT_OK
     out = args.out or Path("results/runs") / f"{scenario.name}-{store.utc_stamp()}"

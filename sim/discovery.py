@@ -483,6 +483,10 @@ def discover(sweep: dict, *, outcome: str | None = None, threshold: float = 0.5,
     use = ok & np.isfinite(labels_all) & np.all(np.isfinite(x), axis=1)
     if use.sum() < 2:
         raise DiscoveryError(f"{sweep['directory']}: fewer than 2 points with a defined {outcome}")
+    if not labels_all[use].sum() > 1e-9:
+        where = "below" if below else "at least"
+        raise DiscoveryError(f"{sweep['directory']}: no point has {outcome} {where} {threshold:g}: nothing to "
+                             f"discover (try another --threshold)")
     factors = sens["factors"]
     bounds = np.array([[float(factors[n].get("low", x[use, j].min())), float(factors[n].get("high", x[use, j].max()))]
                        for j, n in enumerate(names)])

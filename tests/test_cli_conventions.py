@@ -42,6 +42,8 @@ def test_run_json(tmp_path, capsys):
     assert code == 0
     assert data == {**json.loads((tmp_path / "r" / "summary.json").read_text()), "directory": str(tmp_path / "r")}
     assert "Results written to" in err and "P(collapse by)" in err   # the text went to stderr
+    code, data, err = _json(capsys, "run", "idlib_2020_moscow", "--replication", "3", "--horizon", "12")
+    assert code == 0 and data["replication"] == 3 and len(data["history"]) == 13 and "collapsed" in data["outcome"]
 
 
 def test_compare_sweep_diff_params_validate_json(tmp_path, capsys):

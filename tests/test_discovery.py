@@ -202,3 +202,5 @@ def test_discover_json_and_unknown_outcome(latin_sweep, capsys, tmp_path):
     assert not (tmp_path / "e").exists()
     assert main(["discover", str(tmp_path)]) == 2
     assert "not a finished sweep directory" in capsys.readouterr().err
+    assert main(["discover", str(latin_sweep), "--threshold", "1.5", "--out", str(tmp_path / "f")]) == 2
+    assert "no point has p_collapse_by_24 at least 1.5: nothing to discover" in capsys.readouterr().err
