@@ -42,6 +42,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from sim import store
+from sim.experiment import outcome_column  # sweep CSV columns of named outcomes
 from sim.params import field_info
 from sim.plots import INDEX_COLUMNS, PALETTE
 from sim.schema import ROLE_CLASSES, CrossTheatreTension, Dynamics, Economy, OtherFronts
@@ -934,7 +935,7 @@ def _sweep_report(page: _Page) -> None:
             parts.append(f"{esc(key)} {text}")
         sentences.append(f"<li>{rank}. <code>{esc(names[i])}</code>: {'; '.join(parts)}.</li>")
     out_rows = _csv(d / "outcomes.csv") if (d / "outcomes.csv").is_file() else []
-    y = np.array([_float(r.get(outcome)) if r.get("status") == "ok" else np.nan for r in out_rows])
+    y = np.array([_float(r.get(outcome_column(outcome))) if r.get("status") == "ok" else np.nan for r in out_rows])
     values = np.array([[_float(r.get(n)) for n in names] for r in out_rows]) if out_rows else np.zeros((0, len(names)))
     if (d / "design.csv").is_file():
         design = _csv(d / "design.csv")
@@ -1012,8 +1013,8 @@ def _sweep_report(page: _Page) -> None:
             f"and in its highest fifth (hatched bars), against the mean over all points (vertical line); factors "
             f"sorted by the width of their swing."))
         if sens["sampler"] == "grid" and len(names) in (1, 2):
-            low = np.array([_float(r.get(f"{outcome}_ci_low")) for r in out_rows])
-            high = np.array([_float(r.get(f"{outcome}_ci_high")) for r in out_rows])
+            low = np.array([_float(r.get(f"{outcome_column(outcome)}_ci_low")) for r in out_rows])
+            high = np.array([_float(r.get(f"{outcome_column(outcome)}_ci_high")) for r in out_rows])
             labels = [f"{n} ({_unit_of(sens['factors'][n]['path'], scen)})" for n in names]
             if len(names) == 2:
                 alt = (f"Heat map of {olabel} over a {len(np.unique(values[:, 0]))} by "
