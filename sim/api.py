@@ -150,11 +150,25 @@ def _offset(progress, start: int, total: int):
 
 
 def sweep(loaded, directory, *, jobs: int | None = None, scheduler: str | None = None, restart: bool = False,
-          progress=None, use_posterior: bool | None = None) -> dict:
+          progress=None, replications_format: str = "csv", use_posterior: bool | None = None):
     """Evaluate every point of an experiment (resuming from a checkpoint), then analyse and write.
 
-    Returns the sensitivity analysis (what ``sensitivity.json`` holds).
+    ``loaded`` is a :class:`sim.experiment.LoadedExperiment`, or a path or bundled name to load.
+    Returns a :class:`sim.results.SweepResult`: ``.analysis`` is what ``sensitivity.json`` holds,
+    ``.to_frame()`` the per-point outcomes. ``replications_format="parquet"`` writes the
+    per-replication rows (``keep_replications = true``) as ``replications.parquet`` (needs pyarrow).
     """
+    from sim.results import SweepResult
+    if not hasattr(loaded, "experiment"):
+        from sim.experiment import load_experiment
+        loaded = load_experiment(loaded)
+    if replications_format not in ("csv", "parquet"):
+        raise ValueError("replications_format must be 'csv' or 'parquet'")
+    if replications_format == "parquet":
+        try:
+            import pyarrow  # noqa: F401
+        except ImportError:
+            raise ImportError('Parquet output needs pyarrow: pip install ".[parquet]"') from None
     from sim.store import SweepStore
     from sim.sweep import analyse_outcomes, design_for, evaluate_points, make_tasks, sweep_plan
 
@@ -184,5 +198,66 @@ def sweep(loaded, directory, *, jobs: int | None = None, scheduler: str | None =
             if progress is not None:
                 progress(done, values.shape[0])
     analysis = analyse_outcomes(loaded, design, rows)
-    store.finish(loaded, design, values, rows, analysis)
-    return analysis
+    store.finish(loaded, design, values, rows, analysis, replications_format=replications_format)
+    return SweepResult(store.directory, loaded, values, rows, analysis)
+
+
+def variant(scenario, changes: dict[str, float], *, name: str | None = None, description: str | None = None):
+    """A validated copy of a scenario with some parameters changed, by key path.
+
+        sim.variant(moscow, {"actors.russia.interest_in_guarantor": 0.4}, name="russia_cools")
+
+    ``scenario`` is a Scenario, or a path or bundled name to load. Unknown key paths and values out
+    of range raise :class:`sim.InputError` naming the key. Without ``name``, the variant keeps the
+    scenario's name (result directories would then not tell them apart).
+    """
+    from sim.scenario import load_scenario, with_value
+    if not isinstance(scenario, Scenario):
+        scenario = load_scenario(scenario)
+    try:
+        changed = with_value(scenario, dict(changes))
+    except KeyError as exc:
+        from sim.scenario import InputError
+        raise InputError([f"{scenario.name}: {exc.args[0]}"]) from None
+    update = {}
+    if name is not None:
+        update["name"] = name
+    if description is not None:
+        update["description"] = description
+    if update:
+        changed = Scenario.model_validate({**changed.model_dump(mode="python"), **update})
+    return changed
+
+
+def save(result, directory):
+    """Write a result to a directory as the command line does (``runs.csv``, ``summary.json``, ...).
+
+    ``result`` is a RunResult (:func:`sim.store.save_run`) or a Comparison
+    (:func:`sim.store.save_comparison`); a SweepResult is written by :func:`sweep` itself and is
+    copied if another directory is given. Returns the directory. The figures are the report's
+    (:func:`report` writes ``report.html`` and ``figures/``).
+    """
+    from pathlib import Path
+
+    from sim import store
+    from sim.comparison import Comparison
+    from sim.results import SweepResult
+    directory = Path(directory)
+    if isinstance(result, RunResult):
+        return store.save_run(result, directory)
+    if isinstance(result, Comparison):
+        return store.save_comparison(result, directory)
+    if isinstance(result, SweepResult):
+        if Path(result.directory).resolve() != directory.resolve():
+            store.copy_directory(Path(result.directory), directory)
+        return directory
+    raise TypeError(f"save() takes a RunResult, a Comparison or a SweepResult, not {type(result).__name__}")
+
+
+def report(directory, *, open_browser: bool = False):
+    """Write ``directory/report.html`` for a result directory and return its path."""
+    from sim.report import open_report, write_report
+    path = write_report(directory)
+    if open_browser:
+        open_report(path)
+    return path

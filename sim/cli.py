@@ -54,6 +54,7 @@ _probability = _checked(float, "a number", lambda v: 0 < v < 1,
 
 def build_parser() -> argparse.ArgumentParser:
     parser = Parser(prog="ceasefire", description="Scenario simulation of ceasefire durability.")
+    parser.add_argument("--version", action=_VersionAction, help="print the version and exit")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
 
     p = sub.add_parser("validate", help="check scenario files")
@@ -61,6 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--citations", action="store_true",
                    help="also audit citations against docs/SOURCES.md: keys exist, none dated after the "
                         "file's start, every value cites a source or says 'judgement'")
+    _json_flag(p)
 
     p = sub.add_parser("run", help="Monte Carlo replications of one scenario")
     p.add_argument("scenario", type=Path)
@@ -90,6 +92,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-posterior", action="store_true",
                    help="point values of the calibrated rates instead of spreading replications over their posterior")
     p.add_argument("--quiet", action="store_true", help="no progress bar, no table")
+    p.add_argument("--replications-format", choices=["csv", "parquet"], default="csv",
+                   help="format of the per-replication rows (keep_replications = true); parquet needs pyarrow")
+    _json_flag(p)
     _report_flag(p)
 
     p = sub.add_parser("bench", help="measure throughput ratios (batched, jobs, memory, sweep)")
@@ -122,8 +127,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-neutralise", action="store_true", help="skip the neutralisation check")
     p.add_argument("--jobs", type=_positive_int, metavar="J")
     p.add_argument("--scheduler", metavar="ADDRESS", help="run on a Dask cluster, e.g. tcp://host:8786")
-    p.add_argument("--out", type=Path, metavar="DIR", default=Path("results/backtest"),
-                   help="result directory (default results/backtest)")
+    p.add_argument("--out", type=Path, metavar="DIR",
+                   help="result directory (default results/backtest/<UTC timestamp>)")
     p.add_argument("--quiet", action="store_true")
     _report_flag(p)
 
@@ -142,10 +147,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("diff", help="parameters that differ between two scenarios after inheritance")
     p.add_argument("a", type=Path)
     p.add_argument("b", type=Path)
+    _json_flag(p)
 
     p = sub.add_parser("params", help="list every scenario parameter with its range, unit and source")
     p.add_argument("--role", choices=["guarantor", "patron", "belligerent", "pretext", "supporter", "monitor",
                                       "mediator", "agreement", "processes", "dynamics"])
+    _json_flag(p)
+    _add_issue14_commands(sub)
     return parser
 
 
@@ -160,6 +168,7 @@ def _common_run_flags(p) -> None:
     p.add_argument("--jobs", type=_positive_int, metavar="J", help="worker processes (default: all cores)")
     p.add_argument("--out", type=Path, metavar="DIR", help="result directory")
     p.add_argument("--quiet", action="store_true", help="no progress bar, no table")
+    _json_flag(p)
     _report_flag(p)
 
 
@@ -184,6 +193,17 @@ def _write_report(directory: Path, args) -> bool:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The ``ceasefire`` command. A closed pipe (``ceasefire params | head -1``) ends it quietly."""
+    try:
+        code = _main(argv)
+        sys.stdout.flush()
+        return code
+    except BrokenPipeError:
+        _silence_stdout()
+        return 128 + 13  # as if killed by SIGPIPE, the shell's convention
+
+
+def _main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = None
     argv = sys.argv[1:] if argv is None else list(argv)
@@ -191,7 +211,13 @@ def main(argv: list[str] | None = None) -> int:
     store.command_line = " ".join(["ceasefire", *map(str, argv)])
     try:
         args = parser.parse_args(argv)
+        if getattr(args, "json", False):
+            return _with_json(args)
         return COMMANDS[args.command](args)
+    except _ShowVersion:
+        from sim import __version__
+        print(f"ceasefire-sim {__version__}")
+        return EXIT_OK
     except UsageError as exc:
         print(str(exc), file=sys.stderr)
         return EXIT_USAGE
@@ -229,6 +255,7 @@ def cmd_validate(args) -> int:
         print(line, file=sys.stderr)
     if not problems:
         print(f"{len(args.files)} file(s) valid")
+    args.headline = {"files": [str(p) for p in args.files], "valid": not problems, "problems": problems}
     return EXIT_USAGE if problems else EXIT_OK
 
 
@@ -263,6 +290,8 @@ def cmd_run(args) -> int:
         plan = run_plan(scenario, seed=args.seed, use_posterior=not args.no_posterior)
         rows, outcome = replay(scenario, seed=args.seed, replication=args.replication, horizon_months=args.horizon,
                                plan=plan)
+        args.headline = {"scenario": scenario.name, "seed": args.seed, "replication": args.replication,
+                         "outcome": outcome, "history": rows}
         print(history_table(scenario, args.replication, args.seed, rows, outcome))
         return EXIT_OK
     out = args.out or Path("results/runs") / f"{scenario.name}-{store.utc_stamp()}"
@@ -270,6 +299,7 @@ def cmd_run(args) -> int:
         result = run(scenario, runs=args.runs, seed=args.seed, jobs=args.jobs, horizon_months=args.horizon,
                      progress=progress, use_posterior=not args.no_posterior)
     store.save_run(result, out)
+    args.headline = {**result.summary(), "directory": str(out)}
     if not args.quiet:
         print(run_table(result))
     reported = _write_report(out, args)
@@ -305,6 +335,7 @@ def cmd_compare(args) -> int:
         else:
             out = args.out if len(comparisons) == 1 else args.out / pair
         store.save_comparison(c, out)
+        args.headline = getattr(args, "headline", []) + [{**c.as_dict(), "directory": str(out)}]
         if not args.quiet:
             print(comparison_text(c))
         reported = _write_report(out, args) and reported
@@ -325,10 +356,12 @@ def cmd_sweep(args) -> int:
     try:
         with _progress(args.quiet, None, "points") as progress:
             analysis = sweep(loaded, out, jobs=args.jobs, scheduler=args.scheduler, restart=args.restart,
-                             progress=progress, use_posterior=False if args.no_posterior else None)
+                             progress=progress, replications_format=args.replications_format,
+                             use_posterior=False if args.no_posterior else None).analysis
     except DistributedUnavailable as exc:
         print(str(exc), file=sys.stderr)
         return EXIT_USAGE
+    args.headline = {"experiment": loaded.experiment.name, "directory": str(out), **analysis}
     if not args.quiet:
         print(sensitivity_text(loaded, analysis))
     reported = _write_report(out, args)
@@ -341,7 +374,9 @@ def cmd_bench(args) -> int:
     from sim.bench import bench
     from sim.scenario import load_scenario
 
+    from sim.bundled import locate
     scenario = load_scenario(args.scenario)
+    args.sweep = locate(args.sweep, "experiments")
     if not args.sweep.exists():
         raise InputError([f"{args.sweep}: no such file (--sweep)"])
     out = args.out or Path("results/bench") / store.utc_stamp()
@@ -379,6 +414,8 @@ def cmd_calibrate(args) -> int:
     from sim.backtest import predictive_runs
     from sim.tables import calibration_text
 
+    from sim.bundled import locate
+    args.calibration = locate(args.calibration, "experiments")
     cal, priors, cases = load_calibration(args.calibration, as_of=args.as_of)
     out = args.out or Path("results/calibration") / (cal.name + (f"_as_of_{cal.as_of}" if cal.as_of else ""))
     with _executor(args) as ex:
@@ -404,6 +441,8 @@ def cmd_backtest(args) -> int:
     from sim.calibration import load_calibration, read_particles, run_smc
     from sim.tables import backtest_text
 
+    from sim.bundled import locate
+    args.calibration = locate(args.calibration, "experiments")
     cal, priors, cases = load_calibration(args.calibration, args.cases)
     with _executor(args) as ex:
         if args.from_dir is not None:
@@ -411,6 +450,7 @@ def cmd_backtest(args) -> int:
         else:
             result = run_smc(cal, priors, cases, ex, progress=_stage_printer(args, cal.seed))
         bt = backtest(result, ex, neutralise=not args.no_neutralise)
+    args.out = args.out or Path("results/backtest") / store.utc_stamp()  # never over results/reference/
     store.save_backtest(bt, args.out, extra={"calibration_file": str(args.calibration),
                                              "particles_from": None if args.from_dir is None else str(args.from_dir),
                                              "cases": [c.name for c in cases]})
@@ -442,47 +482,230 @@ def cmd_diff(args) -> int:
     from sim.scenario import diff, load_scenario
     from sim.tables import diff_table
     a, b = load_scenario(args.a), load_scenario(args.b)
-    print(diff_table(diff(a, b), a.name, b.name))
+    rows = diff(a, b)
+    args.headline = {"a": a.name, "b": b.name, "differences": [{"key": k, "a": x, "b": y} for k, x, y in rows]}
+    if not getattr(args, "json", False):
+        print(diff_table(rows, a.name, b.name))
     return EXIT_OK
 
 
 def cmd_params(args) -> int:
-    from sim.tables import parameter_table
-    print(parameter_table(args.role))
+    from sim.tables import parameter_records, parameter_table
+    args.headline = parameter_records(args.role)
+    if not getattr(args, "json", False):
+        print(parameter_table(args.role))
     return EXIT_OK
 
 
 class _progress:
-    """A tqdm bar on stderr when it is a terminal; nothing otherwise."""
+    """Progress on stderr: a tqdm bar on a terminal; off a terminal (a log, CI), one line every few seconds.
 
-    def __init__(self, quiet: bool, total: int, unit: str):
-        self.enabled = not quiet and sys.stderr.isatty()
+    The bar advances whenever a batch of replications (a task of whole blocks) or of sweep points
+    completes; a background heartbeat keeps the elapsed time moving and, off a terminal, prints the
+    line even while a long batch runs. Nothing at all with ``--quiet``.
+    """
+
+    INTERVAL = 5.0  # seconds between lines off a terminal
+
+    def __init__(self, quiet: bool, total: int | None, unit: str, *, tty: bool | None = None,
+                 interval: float | None = None, clock=None, heartbeat: bool = True):
+        import time
+        self.quiet = quiet
+        self.tty = sys.stderr.isatty() if tty is None else tty
+        self.enabled = not quiet and self.tty
         self.total, self.unit, self.bar = total, unit, None
+        self.interval = self.INTERVAL if interval is None else interval
+        self.clock = clock or time.monotonic
+        self.heartbeat = heartbeat
+        self.done, self.started, self.last_line, self.lines = 0, None, None, 0
+        self._stop = None
+        self._lock = None
 
     def __enter__(self):
-        if not self.enabled:
+        import threading
+        if self.quiet:
             return None
-        from tqdm import tqdm
-        self.bar = tqdm(total=self.total, unit=f" {self.unit}", file=sys.stderr, smoothing=0.1)
-        last = [0]
+        self._lock = threading.Lock()
+        self.started = self.last_line = self.clock()
+        if self.tty:
+            from tqdm import tqdm
+            self.bar = tqdm(total=self.total, unit=f" {self.unit}", file=sys.stderr, smoothing=0.1)
+        if self.heartbeat:
+            self._stop = threading.Event()
+            threading.Thread(target=self._beat, daemon=True).start()
+        return self.update
 
-        def update(done, total):
-            if self.bar.total != total:
-                self.bar.total = total
-                self.bar.refresh()
-            self.bar.update(done - last[0])
-            last[0] = done
-        return update
+    def update(self, done: int, total: int | None) -> None:
+        with self._lock:
+            if self.bar is not None:
+                if self.bar.total != total:
+                    self.bar.total = total
+                    self.bar.refresh()
+                self.bar.update(done - self.done)
+            self.done, self.total = done, total
+            if self.bar is None and self.clock() - self.last_line >= self.interval:
+                self._line()
+
+    def _line(self) -> None:
+        elapsed = self.clock() - self.started
+        of = f" of {self.total:,}" if self.total else ""
+        share = f" ({100 * self.done / self.total:.0f}%)" if self.total else ""
+        print(f"ceasefire: {self.done:,}{of} {self.unit}{share}, {elapsed:.0f} s", file=sys.stderr, flush=True)
+        self.last_line = self.clock()
+        self.lines += 1
+
+    def _beat(self) -> None:
+        while not self._stop.wait(1.0 if self.bar is not None else min(1.0, self.interval)):
+            with self._lock:
+                if self.bar is not None:
+                    self.bar.refresh()
+                elif self.clock() - self.last_line >= self.interval:
+                    self._line()
 
     def __exit__(self, *exc):
+        if self._stop is not None:
+            self._stop.set()
         if self.bar is not None:
             self.bar.close()
+        elif not self.quiet and self._lock is not None and exc[0] is None and self.lines:
+            with self._lock:
+                self._line()  # a long run's log ends with the line that says it finished
 
 
 COMMANDS = {"validate": cmd_validate, "run": cmd_run, "compare": cmd_compare, "sweep": cmd_sweep, "bench": cmd_bench,
             "calibrate": cmd_calibrate, "backtest": cmd_backtest, "report": cmd_report,
             "diff": cmd_diff,
             "params": cmd_params}
+
+
+# --- issue 14: version, --json, broken pipes, completion, discover, explore ---------------------------
+
+class _ShowVersion(Exception):
+    pass
+
+
+class _VersionAction(argparse.Action):
+    """``--version``: main() prints it (argparse's own would exit from inside the parser)."""
+
+    def __init__(self, option_strings, dest, **kwargs):
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        raise _ShowVersion()
+
+
+def _json_flag(p) -> None:
+    p.add_argument("--json", action="store_true",
+                   help="print the headline as JSON on stdout and nothing else there (messages go to stderr)")
+
+
+def _with_json(args) -> int:
+    """Run the command with its text output on stderr, then print its headline as JSON on stdout."""
+    import contextlib
+    import json
+    real_stdout = sys.stdout
+    with contextlib.redirect_stdout(sys.stderr):
+        code = COMMANDS[args.command](args)
+    headline = getattr(args, "headline", None)
+    if headline is not None:
+        from sim.store import _json_default
+        real_stdout.write(json.dumps(_strict_json(headline), indent=2, default=_json_default, allow_nan=False) + "\n")
+    return code
+
+
+def _strict_json(data):
+    """NaN and infinities (not JSON) become null."""
+    import math
+    if isinstance(data, float):
+        return data if math.isfinite(data) else None
+    if isinstance(data, dict):
+        return {k: _strict_json(v) for k, v in data.items()}
+    if isinstance(data, (list, tuple)):
+        return [_strict_json(v) for v in data]
+    return data
+
+
+def _silence_stdout() -> None:
+    """After a broken pipe: point stdout at /dev/null so the interpreter's last flush cannot fail."""
+    import os
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # not a real file (in-process tests): nothing to do
+        pass
+
+
+def _add_issue14_commands(sub) -> None:
+    p = sub.add_parser("completion", help="print a shell completion script (bash or zsh)")
+    p.add_argument("shell", choices=["bash", "zsh"])
+
+    p = sub.add_parser("discover", help="scenario discovery (PRIM) on a sweep: where is collapse likely?")
+    p.add_argument("directory", type=Path, metavar="SWEEP_DIR", help="a finished sweep's result directory")
+    p.add_argument("--outcome", metavar="NAME",
+                   help="the outcome (default: p_collapse_by_24 if the sweep has it, else the first "
+                        "p_collapse outcome); its name as in the experiment file or its CSV column")
+    p.add_argument("--threshold", type=_checked(float, "a number", lambda v: True, ""), default=0.5, metavar="T",
+                   help="a point is a case of interest where the outcome is at least T (default 0.5)")
+    p.add_argument("--below", action="store_true", help="cases of interest are where the outcome is below T")
+    p.add_argument("--min-density", type=_checked(float, "a number", lambda v: 0 < v <= 1, "must be in (0, 1]"),
+                   default=0.8, metavar="D", help="the box reported is the one of highest coverage with at "
+                   "least this density (default 0.8)")
+    p.add_argument("--boxes", type=_positive_int, default=3, metavar="K", help="at most K boxes (default 3)")
+    p.add_argument("--out", type=Path, metavar="DIR", help="where to write (default SWEEP_DIR/discovery)")
+    p.add_argument("--quiet", action="store_true", help="no sentences on stdout")
+    _json_flag(p)
+
+    p = sub.add_parser("explore", help="an interactive page with sliders (needs: pip install \".[explore]\")")
+    p.add_argument("scenario", nargs="?", default="idlib_2020_moscow",
+                   help="scenario file or bundled name (default idlib_2020_moscow)")
+    p.add_argument("--param", action="append", default=[], metavar="KEY",
+                   help="add a slider for this key path (e.g. actors.regime.ambition); repeatable")
+    p.add_argument("--compare", metavar="SCENARIO", help="a second scenario to show against (default: the "
+                   "scenario as loaded, before the sliders moved)")
+    p.add_argument("--runs", type=_positive_int, default=2000, metavar="N", help="replications per curve (default 2000)")
+    p.add_argument("--seed", type=_seed, default=0, metavar="S", help="root seed, the same for every curve (default 0)")
+    p.add_argument("--port", type=_checked(int, "a port number", lambda v: 1 <= v <= 65535, "is not a port"),
+                   default=8765, metavar="PORT", help="port on 127.0.0.1 (default 8765)")
+    p.add_argument("--save-dir", type=Path, default=Path("."), metavar="DIR",
+                   help="where the save button writes scenario files (default: the current directory)")
+
+
+def cmd_completion(args) -> int:
+    from sim.bundled import bundled_names
+    from sim.completion import script
+    names = bundled_names("scenarios") + bundled_names("experiments")
+    print(script(args.shell, build_parser(), names), end="")
+    return EXIT_OK
+
+
+def cmd_discover(args) -> int:
+    from sim.discovery import discover_sweep
+    result = discover_sweep(args.directory, outcome=args.outcome, threshold=args.threshold, below=args.below,
+                            min_density=args.min_density, max_boxes=args.boxes, out=args.out)
+    args.headline = result
+    if not args.quiet:
+        for sentence in result["sentences"]:
+            print(sentence)
+    print(f"Results written to {result['directory']}")
+    return EXIT_OK
+
+
+def cmd_explore(args) -> int:
+    try:
+        from sim import explore
+        explore.require_solara()
+    except ImportError as exc:
+        print(f"ceasefire explore needs the optional 'explore' extra ({exc.name or exc}): "
+              f"pip install \".[explore]\"   (or: pip install 'ceasefire-sim[explore]')", file=sys.stderr)
+        return EXIT_USAGE
+    settings = explore.settings_from_args(args.scenario, params=args.param, compare=args.compare, runs=args.runs,
+                                          seed=args.seed, save_dir=args.save_dir)
+    print(f"Serving the explorer of {settings.scenario_name} on http://127.0.0.1:{args.port}/ (Ctrl-C to stop)",
+          flush=True)
+    return explore.serve(settings, host="127.0.0.1", port=args.port)
+
+
+COMMANDS.update({"completion": cmd_completion, "discover": cmd_discover, "explore": cmd_explore})
 
 
 if __name__ == "__main__":

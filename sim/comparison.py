@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from sim import uncertainty
+from sim.notebook import ComparisonNotebook
 from sim.results import RunResult
 from sim.scenario import diff
 from sim.survival import (bootstrap_median_difference, collapse_indicator, initiator_test, logrank,
@@ -29,8 +30,8 @@ def _key(month: float) -> str:
     return str(int(month)) if float(month).is_integer() else f"{month:g}"
 
 
-@dataclass
-class Comparison:
+@dataclass(repr=False)  # the short repr, to_frame() and the notebook view come from ComparisonNotebook
+class Comparison(ComparisonNotebook):
     base: RunResult
     other: RunResult
     stopping: dict

@@ -23,6 +23,15 @@ OUTCOME_PATTERN = re.compile(r"^(p_collapse_by_(\d+(\.\d+)?)|p_collapse|rmst|ini
                              r"|p_initiated_by:[A-Za-z0-9_:.-]+)$")
 
 
+def outcome_column(outcome: str) -> str:
+    """The CSV column of a named outcome: safe for R's ``read.csv`` and pandas attribute access.
+
+    Experiment files keep the outcome syntax (``p_initiated_by:regime``); the columns written for it
+    replace every character other than a letter, a digit or '_' by '_' (``p_initiated_by_regime``).
+    """
+    return re.sub(r"[^A-Za-z0-9_]", "_", outcome)
+
+
 class Factor(BaseModel):
     """One scenario parameter to vary."""
 
@@ -101,6 +110,12 @@ class Experiment(BaseModel):
             m = re.match(r"^p_collapse_by_(\d+(\.\d+)?)$", outcome)
             if m and float(m.group(1)) > self.horizon_months:
                 problems.append(f"outcomes: '{outcome}' is beyond horizon_months {self.horizon_months:g}")
+        columns = [outcome_column(o) for o in self.outcomes]
+        for o, c in zip(self.outcomes, columns):
+            if columns.count(c) > 1 and self.outcomes.count(o) == 1:
+                problems.append(f"outcomes: '{o}' is written as the column '{c}', like another outcome; "
+                                f"rename an initiator or drop one of them")
+                break
         if self.analyse is not None and self.analyse not in self.outcomes:
             problems.append(f"analyse: '{self.analyse}' is not one of the outcomes")
         if self.sampler == "sobol" and (self.points & (self.points - 1)):
@@ -140,7 +155,9 @@ class LoadedExperiment:
 
 
 def load_experiment(path: str | Path) -> LoadedExperiment:
-    path = Path(path)
+    """Read and validate an experiment file (a path, or the name of a bundled experiment)."""
+    from sim.bundled import locate
+    path = locate(path, "experiments")
     raw = read_toml(path)
     try:
         experiment = Experiment.model_validate(raw)

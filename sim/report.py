@@ -45,6 +45,7 @@ from pathlib import Path
 from typing import Any
 
 from sim import store
+from sim.experiment import outcome_column  # sweep CSV columns of named outcomes
 from sim.i18n import DEFAULT_DIGITS, Lang, N_, pN_
 
 REPORT_NAME = "report.html"
@@ -1854,7 +1855,7 @@ def _sweep_report(page: Page) -> None:
         else:
             tables.append(table)
     out_rows = _csv(d / "outcomes.csv") if (d / "outcomes.csv").is_file() else []
-    y = np.array([_float(r.get(outcome)) if r.get("status") == "ok" else np.nan for r in out_rows])
+    y = np.array([_float(_outcome_cell(r, outcome)) if r.get("status") == "ok" else np.nan for r in out_rows])
     values = np.array([[_float(r.get(n)) for n in names] for r in out_rows]) if out_rows else np.zeros((0, len(names)))
     if (d / "design.csv").is_file():
         design = _csv(d / "design.csv")
@@ -1909,8 +1910,8 @@ def _sweep_report(page: Page) -> None:
         axis_labels = [f"{labels[n]} ({_unit_of(sens['factors'][n]['path'], scen) or page.t._('value')})"
                        for n in names]
         if sens["sampler"] == "grid" and len(names) in (1, 2):
-            low = np.array([_float(r.get(f"{outcome}_ci_low")) for r in out_rows])
-            high = np.array([_float(r.get(f"{outcome}_ci_high")) for r in out_rows])
+            low = np.array([_float(_outcome_cell(r, outcome, "_ci_low")) for r in out_rows])
+            high = np.array([_float(_outcome_cell(r, outcome, "_ci_high")) for r in out_rows])
             if len(names) == 2:
                 alt = page.t._("Heat map of %(outcome)s over a %(nx)s by %(ny)s grid of %(x)s (horizontal) and %(y)s "
                                "(vertical); values from %(lo)s to %(hi)s.") % {
@@ -1990,6 +1991,13 @@ def _sweep_report(page: Page) -> None:
                         caveat=caveat, noise=page.num(noise, f"outcomes.{outcome}.noise_share", "pct"))
     bl.append(page._("%(caveat)s.%(flags)s", caveat=caveat, flags=_flags_sentence(page)))
     page.ctx["bottom_line"] = bl[:4]
+
+
+def _outcome_cell(row: dict, outcome: str, suffix: str = "") -> str | None:
+    """An outcome's cell in outcomes.csv: its R-safe column (``p_initiated_by_regime``), or its name as
+    earlier sweeps wrote it (``p_initiated_by:regime``)."""
+    column = outcome_column(outcome) + suffix
+    return row.get(column) if column in row else row.get(outcome + suffix)
 
 
 def _unit_of(path: str, scen: dict | None) -> str:

@@ -11,6 +11,7 @@ import numpy as np
 
 from sim import uncertainty
 from sim.montecarlo import SimulationRun
+from sim.notebook import RunNotebook
 from sim.survival import KaplanMeier, kaplan_meier, p_collapse_by, rmst, wilson
 
 REPORT_MONTHS = (3, 6, 12, 24)
@@ -20,8 +21,8 @@ CREDIBLE_NOTE = ("ci_low/ci_high: 95% Monte Carlo interval (the dice only). cred
                  "(sim.uncertainty).")
 
 
-@dataclass
-class RunResult:
+@dataclass(repr=False)  # the short repr and the notebook view come from RunNotebook
+class RunResult(RunNotebook):
     """A run with its statistics. ``summary()`` is what ``summary.json`` holds."""
 
     simulation: SimulationRun
@@ -197,3 +198,55 @@ class RunResult:
 
 def _month_key(month: float) -> str:
     return str(int(month)) if float(month).is_integer() else f"{month:g}"
+
+
+@dataclass(repr=False)
+class SweepResult:
+    """A finished sweep: where it was written, its design and per-point outcomes, and the analysis.
+
+    ``analysis`` is what ``sensitivity.json`` holds (besides the experiment's description);
+    ``values`` has shape (points, factors), in the order of ``factor_names``; ``rows`` maps each point
+    to its outcomes (``{"outcomes": {name: [estimate, ci_low, ci_high, noise_variance]}, "error": ...}``).
+    """
+
+    directory: object
+    loaded: object
+    values: np.ndarray
+    rows: dict
+    analysis: dict
+
+    @property
+    def factor_names(self) -> list[str]:
+        return self.loaded.factor_names
+
+    def to_frame(self):
+        """One row per design point with the columns of ``outcomes.csv``: point, the factors, status,
+        each outcome (R-safe name) with its 95% CI, and error."""
+        from sim.experiment import outcome_column
+        from sim.notebook import require_pandas
+        pd = require_pandas()
+        e = self.loaded.experiment
+        records = []
+        for p in range(self.values.shape[0]):
+            row = self.rows.get(p, {"outcomes": None, "error": "not evaluated"})
+            rec = {"point": p, **{n: float(v) for n, v in zip(self.factor_names, self.values[p])},
+                   "status": "failed" if row.get("error") else "ok"}
+            for o in e.outcomes:
+                c = outcome_column(o)
+                est = row["outcomes"][o][:3] if row.get("outcomes") else [float("nan")] * 3
+                rec.update({c: est[0], f"{c}_ci_low": est[1], f"{c}_ci_high": est[2]})
+            rec["error"] = row.get("error") or ""
+            records.append(rec)
+        return pd.DataFrame.from_records(records)
+
+    def __repr__(self) -> str:
+        e = self.loaded.experiment
+        res = self.analysis["outcomes"].get(e.analysed_outcome, {})
+        top = [self.factor_names[i] for i in res.get("ranking", [])[:3]]
+        return (f"SweepResult({e.name}: {self.values.shape[0]:,} points x {e.replications} replications, "
+                f"sampler {e.sampler}; {e.analysed_outcome} most sensitive to {', '.join(top) or 'n/a'}; "
+                f"in {self.directory})")
+
+    def __getitem__(self, key):
+        """The analysis's entries (``result["outcomes"]``), as the dict sweep() used to return."""
+        return self.analysis[key]

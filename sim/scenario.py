@@ -67,8 +67,11 @@ def resolve_inheritance(path: Path, _chain: tuple[Path, ...] = ()) -> dict[str, 
     merged: dict[str, Any] = {}
     for ref in refs:  # later bases override earlier ones; the file itself overrides them all
         base_path = path.parent / ref
+        if not base_path.exists():  # beside the file first, then a bundled scenario of that name
+            from sim.bundled import bundled
+            base_path = bundled(ref, "scenarios") or base_path
         if not base_path.exists():
-            raise InputError([f"{path}: base: '{ref}' not found (looked for {base_path})"])
+            raise InputError([f"{path}: base: '{ref}' not found (looked for {path.parent / ref})"])
         merged = deep_merge(merged, resolve_inheritance(base_path, (*_chain, real)))
     return deep_merge(merged, raw)
 
@@ -258,8 +261,12 @@ def validate_fragment(path: str | Path) -> None:
 
 
 def load_scenario(path: str | Path) -> Scenario:
-    """Read, inherit and validate a scenario file. Raises :class:`InputError` on any problem."""
-    path = Path(path)
+    """Read, inherit and validate a scenario file. Raises :class:`InputError` on any problem.
+
+    ``path`` is tried as a path first, then as the name of a bundled scenario (``idlib_2020_moscow``).
+    """
+    from sim.bundled import locate
+    path = locate(path, "scenarios")
     return validate_raw(resolve_inheritance(path), str(path))
 
 

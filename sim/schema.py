@@ -418,9 +418,11 @@ class Agreement(Strict):
     back a campaign; a belligerent's on its decision to launch one."""
     comprehensive: bool = False
     """Part of a political settlement (true) or a plain cessation of hostilities (false)."""
-    earlier_failures: int = Field(0, ge=0, le=100)
-    """Ceasefire agreements in this conflict that had already failed at signing; they cost the new one
-    credibility (dynamics.failure_credibility)."""
+    earlier_failures: int = param(
+        0, ge=0, le=100, unit="agreements",
+        source="[@seed000] (Idlib's agreements collapsed one after another)",
+        doc="Ceasefire agreements in this conflict that had already failed at signing; they cost the new one "
+        "credibility (dynamics.failure_credibility).")
     term_months: float = param(
         0.0, ge=0, le=120, unit="months (0: open-ended)",
         source="[@clayton-sticher-2021] (truces with a fixed term)",

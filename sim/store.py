@@ -47,6 +47,14 @@ def result_directory(final: Path):
         tmp.rename(final)
 
 
+def copy_directory(source: Path, final: Path) -> Path:
+    """A copy of a result directory, appearing in one rename when complete."""
+    with result_directory(Path(final)) as tmp:
+        shutil.copytree(source, tmp, dirs_exist_ok=True,
+                        ignore=shutil.ignore_patterns(".*", "checkpoint.jsonl", "state.json"))
+    return Path(final)
+
+
 def _current_umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
@@ -132,6 +140,73 @@ def stream_csv(path: Path, header: list[str], chunks: Iterable[Iterable[Iterable
         raise
 
 
+REPLICATION_COLUMNS = ["point", "replication", "collapsed", "months_to_collapse", "initiator"]
+
+
+def stream_parquet(path: Path, chunks: Iterable[Iterable[tuple]], rows_per_group: int = 200_000) -> None:
+    """A sweep's per-replication rows (point, replication, collapsed, months, initiator) as Parquet,
+    in row groups of fixed size (so the file is the same however the chunks were cut); the file
+    appears only when complete. Needs the optional pyarrow (``pip install ".[parquet]"``)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    path = Path(path)
+    schema = pa.schema([("point", pa.int32()), ("replication", pa.int32()), ("collapsed", pa.int8()),
+                        ("months_to_collapse", pa.float64()), ("initiator", pa.string())])
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    os.close(fd)
+    try:
+        os.chmod(tmp, 0o666 & ~_UMASK)
+        with pq.ParquetWriter(tmp, schema, compression="zstd") as writer:
+            pending: list[tuple] = []
+
+            def flush(rows):
+                cols = list(zip(*rows))
+                writer.write_table(pa.Table.from_arrays([pa.array(c, type=f.type) for c, f in zip(cols, schema)],
+                                                        schema=schema), row_group_size=rows_per_group)
+            for chunk in chunks:
+                pending.extend(chunk)
+                while len(pending) >= rows_per_group:
+                    flush(pending[:rows_per_group])
+                    del pending[:rows_per_group]
+            if pending:
+                flush(pending)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def csv_header(path: Path) -> list[str]:
+    with open(path, newline="", encoding="utf-8") as fh:
+        return next(csv.reader(fh), [])
+
+
+def write_data_dictionary(directory: Path, parameters: dict[str, dict] | None = None) -> None:
+    """``datadictionary.csv``: file, column, unit and meaning of every column of every CSV (and
+    Parquet) file under ``directory``; ``parameters`` describes columns named after parameters."""
+    from sim import datadict
+    directory = Path(directory)
+    files = {}
+    for path in sorted(directory.rglob("*.csv")):
+        rel = path.relative_to(directory)
+        if path.name == "datadictionary.csv" or any(part.startswith(".") for part in rel.parts):
+            continue
+        files[rel.as_posix()] = csv_header(path)
+    for path in sorted(directory.rglob("*.parquet")):
+        import pyarrow.parquet as pq
+        files[path.relative_to(directory).as_posix()] = list(pq.read_schema(path).names)
+    write_csv(directory / "datadictionary.csv", datadict.HEADER, datadict.rows(files, parameters))
+
+
+def _parameter_columns(columns: dict[str, str], scenario) -> dict[str, dict]:
+    """Column name -> schema information of the parameter at its key path."""
+    from sim.datadict import parameter_info
+    if hasattr(scenario, "model_dump"):
+        scenario = scenario.model_dump(mode="python")
+    return {name: parameter_info(path, scenario) for name, path in columns.items()}
+
+
 # Set by the CLI to the command being run (sys.argv is the host program's when called in-process).
 command_line: str | None = None
 
@@ -211,6 +286,7 @@ def save_run(result, directory: Path, *, extra_manifest: dict | None = None) -> 
     directory = Path(directory)
     with result_directory(directory) as tmp:
         write_run_files(result, tmp, extra_manifest=extra_manifest)
+        write_data_dictionary(tmp)
     return directory
 
 
@@ -233,13 +309,15 @@ def save_comparison(comparison, directory: Path) -> Path:
         write_json(tmp / "comparison.json", comparison.as_dict())
         for role, result in (("base", comparison.base), ("other", comparison.other)):
             (tmp / role).mkdir()
-            write_run_files(result, tmp / role, per_replication=False, extra_manifest={"role_in_comparison": role})
+            write_run_files(result, tmp / role, per_replication=True, extra_manifest={"role_in_comparison": role})
+        write_data_dictionary(tmp)
     return directory
 
 
 # --- a sweep's directory: checkpoint, then final files ------------------------------------------
 
-SWEEP_OUTPUTS = ("design.csv", "outcomes.csv", "replications.csv", "sensitivity.json", "sensitivity.csv", "manifest.json",
+SWEEP_OUTPUTS = ("design.csv", "outcomes.csv", "replications.csv", "replications.parquet", "datadictionary.csv",
+                 "sensitivity.json", "sensitivity.csv", "manifest.json",
                  "indices.png", "tornado.png", "grid.png")
 
 
@@ -326,13 +404,15 @@ class SweepStore:
             fh.flush()
             os.fsync(fh.fileno())
 
-    def finish(self, loaded, design, values: np.ndarray, rows: dict[int, dict], analysis: dict) -> None:
+    def finish(self, loaded, design, values: np.ndarray, rows: dict[int, dict], analysis: dict,
+               replications_format: str = "csv") -> None:
+        from sim.experiment import outcome_column
         e = loaded.experiment
         names = list(e.factors)
         write_csv(self.directory / "design.csv", ["point", *names],
                   ([p, *map(float, values[p])] for p in range(values.shape[0])))
         header = ["point", *names, "status"]
-        for o in e.outcomes:
+        for o in map(outcome_column, e.outcomes):
             header += [o, f"{o}_ci_low", f"{o}_ci_high"]
         header.append("error")
 
@@ -345,7 +425,9 @@ class SweepStore:
                 cells.append(r["error"] or "")
                 yield cells
         write_csv(self.directory / "outcomes.csv", header, outcome_rows())
-        if e.keep_replications:
+        if e.keep_replications and replications_format == "parquet":
+            stream_parquet(self.directory / "replications.parquet", self._replication_chunks(values.shape[0]))
+        elif e.keep_replications:
             stream_csv(self.directory / "replications.csv",
                        ["point", "replication", "collapsed", "months_to_collapse", "initiator"],
                        self._replication_chunks(values.shape[0]))
@@ -357,7 +439,7 @@ class SweepStore:
         srows = []
         for outcome, res in analysis["outcomes"].items():
             for row in res["factors"]:
-                srows.append({"outcome": outcome, **row})
+                srows.append({"outcome": outcome_column(outcome), **row})
         keys = ["outcome"] + [k for k in (srows[0].keys() if srows else []) if k != "outcome"]
         write_csv(self.directory / "sensitivity.csv", keys, ([r.get(k, "") for k in keys] for r in srows))
         write_json(self.directory / "manifest.json", {
@@ -365,6 +447,41 @@ class SweepStore:
             "scenario_name": loaded.scenario.name, "scenario": loaded.scenario.model_dump(mode="json"),
             "points": self.points, "created_utc": utc_stamp(),
             **environment(), "experiment_definition": e.model_dump(mode="json")})
+        write_data_dictionary(self.directory, _parameter_columns(
+            {name: f.path for name, f in e.factors.items()}, loaded.scenario))
+
+
+# --- scenario discovery --------------------------------------------------------------------------
+
+def save_discovery(result: dict, directory: Path, *, figures: bool = True) -> Path:
+    """discovery.json, discovery_trajectory.csv, discovery_tradeoff.png, discovery_boxes.png,
+    discovery.html (a self-contained page with the figures inline) and datadictionary.csv."""
+    from sim.discovery import html_page, trajectory_rows
+    directory = Path(directory)
+    arrays = result.get("_arrays")
+    data = {k: v for k, v in result.items() if not k.startswith("_")}
+    with result_directory(directory) as tmp:
+        write_json(tmp / "discovery.json", {**data, "manifest": environment()})
+        header, rows = trajectory_rows(data)
+        write_csv(tmp / "discovery_trajectory.csv", header, rows)
+        svgs = {}
+        if figures and data["boxes"]:
+            from sim.plots import _pyplot, _save, discovery_boxes_figure, discovery_tradeoff_figure
+            plt = _pyplot()
+            made = [("discovery_tradeoff", "Coverage against density along the peeling trajectory",
+                     discovery_tradeoff_figure(data))]
+            if arrays is not None and len(arrays["names"]) >= 2:
+                made.append(("discovery_boxes", "The design points coloured by their soft label, with the boxes",
+                             discovery_boxes_figure(data, arrays["x"], arrays["labels"], arrays["names"])))
+            for name, alt, fig in made:
+                _save(fig, tmp / f"{name}.png")
+                buf = io.StringIO()
+                fig.savefig(buf, format="svg", metadata={"Date": None})
+                plt.close(fig)
+                svgs[alt] = buf.getvalue()[buf.getvalue().find("<svg"):]
+        write_text_atomic(tmp / "discovery.html", html_page(data, svgs))
+        write_data_dictionary(tmp)
+    return directory
 
 
 # --- calibration and backtest -------------------------------------------------------------------
@@ -385,6 +502,7 @@ def save_calibration(result, report: dict, directory: Path, *, posteriors: dict[
             write_text_atomic(tmp / fragment, dynamics_toml(result, f"posterior{stem}.csv", conflict or None))
         if definition_file is not None:
             write_text_atomic(tmp / "calibration.toml", Path(definition_file).read_text(encoding="utf-8"))
+        write_data_dictionary(tmp)
     return directory
 
 
@@ -413,4 +531,5 @@ def save_backtest(backtest: dict, directory: Path, *, extra: dict | None = None)
                              s["coverage"]["50"], s["coverage"]["90"]])
         write_csv(tmp / "scores.csv", ["scope", "forecast", *[f"brier_{m}" for m in months], "log_score",
                                        "crps_months", "coverage_50", "coverage_90"], rows)
+        write_data_dictionary(tmp)
     return directory

@@ -61,7 +61,10 @@ def history_table(scenario, replication: int, seed: int, rows: list[dict], outco
     return "\n".join(out)
 
 
-def parameter_table(role: str | None = None) -> str:
+def parameter_records(role: str | None = None) -> list[dict]:
+    """Every scenario parameter (optionally of one role or table group): its table, name, and for a numeric
+    one its range, unit, default (None if required), meaning, source claim and calibration prior; for a link
+    or categorical field what it accepts and its meaning."""
     from sim.params import field_info
     from sim.schema import ROLE_CLASSES, Agreement, CrossTheatreTension, Dynamics, Economy, OtherFronts
 
@@ -75,25 +78,48 @@ def parameter_table(role: str | None = None) -> str:
         if role and group != role:
             continue
         for prefix, cls in tables:
-            out.append(f"[{prefix}]" + (f"  role = \"{group}\"" if group in ROLE_CLASSES else ""))
             for name, f in cls.model_fields.items():
                 if name in ("role", "label"):
                     continue
+                base = {"group": group, "table": prefix, "name": name}
                 if not (f.json_schema_extra or {}).get("unit"):
-                    default = "required" if f.is_required() else f"default {f.get_default(call_default_factory=True)!r}"
-                    out.append(f"  {name}: {_kind(f)}; {default}")
-                    if f.description:
-                        out.append(f"      {' '.join(f.description.split())}")
+                    out.append({**base, "accepts": _kind(f),
+                                "default": None if f.is_required() else f.get_default(call_default_factory=True),
+                                "doc": " ".join((f.description or "").split())})
                     continue
                 info = field_info(cls, name)
-                default = "required" if f.is_required() else f"default {f.default:g}"
-                out.append(f"  {name}: {info['minimum']:g} to {info['maximum']:g}, {info['unit']}; {default}")
-                out.append(f"      {info['doc']}")
-                out.append(f"      source: {info['source']}")
-                if info["prior"]:
-                    scale, low, high = info["prior"]
-                    out.append(f"      calibration prior: uniform on a {scale} scale, {low:g} to {high:g}")
-            out.append("")
+                out.append({**base, "minimum": info["minimum"], "maximum": info["maximum"], "unit": info["unit"],
+                            "default": None if f.is_required() else f.default, "doc": info["doc"],
+                            "source": info["source"], "prior": info["prior"]})
+    return out
+
+
+def parameter_table(role: str | None = None) -> str:
+    from sim.schema import ROLE_CLASSES
+
+    out = []
+    current = None
+    for rec in parameter_records(role):
+        if (rec["group"], rec["table"]) != current:
+            if current is not None:
+                out.append("")
+            current = (rec["group"], rec["table"])
+            out.append(f"[{rec['table']}]" + (f"  role = \"{rec['group']}\"" if rec["group"] in ROLE_CLASSES else ""))
+        if "accepts" in rec:
+            default = "required" if rec["default"] is None else f"default {rec['default']!r}"
+            out.append(f"  {rec['name']}: {rec['accepts']}; {default}")
+            if rec["doc"]:
+                out.append(f"      {rec['doc']}")
+            continue
+        default = "required" if rec["default"] is None else f"default {rec['default']:g}"
+        out.append(f"  {rec['name']}: {rec['minimum']:g} to {rec['maximum']:g}, {rec['unit']}; {default}")
+        out.append(f"      {rec['doc']}")
+        out.append(f"      source: {rec['source']}")
+        if rec["prior"]:
+            scale, low, high = rec["prior"]
+            out.append(f"      calibration prior: uniform on a {scale} scale, {low:g} to {high:g}")
+    if current is not None:
+        out.append("")
     return "\n".join(out)
 
 
