@@ -241,13 +241,13 @@ def _with_step(scenario, args):
 
 def cmd_run(args) -> int:
     from sim import store
-    from sim.api import run
-    from sim.montecarlo import replay
+    from sim.montecarlo import LocalExecutor, replay, task_chunks
+    from sim.rng import blocks_for
     from sim.scenario import load_scenario
     from sim.tables import history_table, run_table
 
-    scenario = _with_step(load_scenario(args.scenario), args)
     if args.replication is not None:
+        scenario = _with_step(load_scenario(args.scenario), args)
         if args.out is not None:
             print("note: --replication prints one replication's history and writes nothing; --out is not used",
                   file=sys.stderr)
@@ -257,11 +257,19 @@ def cmd_run(args) -> int:
                                plan=plan)
         print(history_table(scenario, args.replication, args.seed, rows, outcome))
         return EXIT_OK
-    out = args.out or Path("results/runs") / f"{scenario.name}-{store.utc_stamp()}"
-    with _progress(args.quiet, args.runs, "replications") as progress:
-        result = run(scenario, runs=args.runs, seed=args.seed, jobs=args.jobs, horizon_months=args.horizon,
-                     progress=progress, use_posterior=not args.no_posterior)
-    store.save_run(result, out)
+    with LocalExecutor(args.jobs) as executor:
+        # the workers start now and import the engine while this process reads the scenario
+        executor.start(len(task_chunks(blocks_for(args.runs), executor.jobs)))
+        from sim.api import run
+        scenario = _with_step(load_scenario(args.scenario), args)
+        out = args.out or Path("results/runs") / f"{scenario.name}-{store.utc_stamp()}"
+        with store.result_directory(out) as tmp:
+            # runs.csv is written batch by batch while the workers compute the next ones
+            with store.RunsCsv(tmp / "runs.csv") as rows, _progress(args.quiet, args.runs, "replications") as progress:
+                result = run(scenario, runs=args.runs, seed=args.seed, horizon_months=args.horizon,
+                             progress=progress, use_posterior=not args.no_posterior, executor=executor,
+                             on_batch=rows.add)
+            store.write_run_files(result, tmp, per_replication=False)
     if not args.quiet:
         print(run_table(result))
     reported = _write_report(out, args)

@@ -82,7 +82,7 @@ def _evaluate_together(task: PointTask) -> list[dict]:
     values = np.asarray(task.values, dtype=float)
     overrides = {path: np.repeat(values[:, i], reps) for i, path in enumerate(task.paths)}
     model = build_model(task.scenario, task.seed, blocks, task.horizon_months, task.plan, overrides)
-    out = advance_to_horizon(model, blocks, record_fan=False)
+    out = advance_to_horizon(model, blocks, record_fan=False, first_collapse_only=True)
     rows = []
     for k, p in enumerate(task.points):
         sl = slice(k * reps, (k + 1) * reps)
