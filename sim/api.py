@@ -157,14 +157,23 @@ def sweep(loaded, directory, *, jobs: int | None = None, scheduler: str | None =
     Returns the sensitivity analysis (what ``sensitivity.json`` holds).
     """
     from sim.store import SweepStore
-    from sim.sweep import analyse_outcomes, design_for, evaluate_points, make_tasks, sweep_plan
+    import math
 
-    design, values = design_for(loaded)
+    from sim.sweep import analyse_outcomes, design_for, evaluate_points, make_tasks, points_per_task, sweep_plan
+
     if scheduler is not None:  # before anything is written: an unusable cluster leaves no trace
+        design, values = design_for(loaded)
         from sim.distributed import DaskExecutor
         executor = DaskExecutor(scheduler)
     else:
         executor = LocalExecutor(jobs)
+        from pathlib import Path
+        if restart or not (Path(directory) / "checkpoint.jsonl").exists():
+            # a fresh sweep has at least the experiment's ``points``: start that many tasks' workers now, so
+            # that they import the engine while this process draws the design
+            points = loaded.experiment.points
+            executor.start(math.ceil(points / points_per_task(loaded, points, executor.jobs)))
+        design, values = design_for(loaded)
     with executor:
         plan = sweep_plan(loaded, use_posterior)
         fingerprint = loaded.fingerprint if plan.posterior is not None or loaded.scenario.posterior is None \

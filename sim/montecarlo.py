@@ -304,10 +304,24 @@ class LocalExecutor:
         EXECUTOR_STATS.append(dict(self.stats))
 
 
+MIN_BLOCKS_PER_TASK = 4     # the smallest task of a long run's tail (smaller models batch poorly)
+
+
 def task_chunks(blocks: list[tuple[int, int]], jobs: int) -> list[list[tuple[int, int]]]:
-    """Consecutive blocks grouped into tasks: big enough to batch well, enough to keep workers busy."""
-    per_task = max(1, min(MAX_BLOCKS_PER_TASK, math.ceil(len(blocks) / max(1, jobs))))
-    return [blocks[i:i + per_task] for i in range(0, len(blocks), per_task)]
+    """Consecutive blocks grouped into tasks: big enough to batch well (up to ``MAX_BLOCKS_PER_TASK``), enough
+    to keep every worker busy, and, in a long run, shrinking towards the end (about 1 / (2 jobs) of what is
+    left, at least ``MIN_BLOCKS_PER_TASK``) so that the workers finish together."""
+    jobs = max(1, jobs)
+    n = len(blocks)
+    if n <= jobs * MAX_BLOCKS_PER_TASK:
+        per_task = max(1, math.ceil(n / jobs))
+        return [blocks[i:i + per_task] for i in range(0, n, per_task)]
+    tasks, i = [], 0
+    while i < n:
+        size = min(MAX_BLOCKS_PER_TASK, max(MIN_BLOCKS_PER_TASK, math.ceil((n - i) / (2 * jobs))))
+        tasks.append(blocks[i:i + size])
+        i += size
+    return tasks
 
 
 # --- a whole run -----------------------------------------------------------------------------

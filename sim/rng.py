@@ -25,7 +25,6 @@ from __future__ import annotations
 import hashlib
 
 import numpy as np
-from scipy.special import ndtri
 
 BLOCK_SIZE = 1000
 STEPS_PER_DRAW = 8        # calls of a stream generated at once (fewer generator calls per step)
@@ -60,6 +59,7 @@ def _spawn_key(block) -> tuple[int, ...]:
 
 def normal_from_uniform(u: np.ndarray) -> np.ndarray:
     """Standard normal variates by inversion: one uniform per value."""
+    from scipy.special import ndtri   # here: processes that never draw need not import scipy.special
     return ndtri(np.maximum(u, _SMALLEST_UNIFORM))
 
 

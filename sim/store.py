@@ -214,7 +214,8 @@ def _batch_rows(batch) -> list[tuple]:
     index = replication_indices(batch.blocks)
     initiators = np.array([NOT_COLLAPSED, *batch.initiators], dtype=object)[batch.initiator.astype(np.int64) + 1]
     triggers = np.array([NOT_COLLAPSED, *TRIGGERS], dtype=object)[batch.trigger.astype(np.int64) + 1]
-    months = [fmt(x) for x in batch.months.tolist()]
+    times, where = np.unique(batch.months, return_inverse=True)    # times are step ends: few distinct values
+    months = np.array([fmt(x) for x in times.tolist()], dtype=object)[where.reshape(-1)].tolist()
     incidents = [batch.incidents[k].tolist() for k in ("violations", "air_strikes", "spoiler_attacks")]
     return list(zip(index.tolist(), batch.collapsed.astype(np.int64).tolist(), months, initiators.tolist(),
                     triggers.tolist(), (index // BLOCK_SIZE).tolist(), (index % BLOCK_SIZE).tolist(), *incidents))
