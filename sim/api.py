@@ -82,8 +82,10 @@ def compare(base: Scenario, others: list[Scenario] | Scenario, *, runs: int = 10
     with LocalExecutor(jobs) as executor:
         first = 0
         if precision is not None:
-            pilot = _simulate_all(scenarios, runs, seed, horizon, executor, use_posterior, 0, progress)
-            needed = max(_runs_for_precision(Comparison(pilot[0], r, {}), precision) for r in pilot[1:])
+            # the pilot's replications serve only to size the batch: no statistics are computed on them
+            pilot = [r.replications for r in _simulate_all(scenarios, runs, seed, horizon, executor, use_posterior,
+                                                           0, progress, statistics=False)]
+            needed = max(_runs_for_precision(pilot[0], r, horizon, precision) for r in pilot[1:])
             cap = max_runs or 100 * runs
             first = -(-runs // BLOCK_SIZE) * BLOCK_SIZE     # the fresh batch starts after the pilot's blocks
             stopping = {"pilot_runs": runs, "runs": min(needed, cap), "precision": precision, "max_runs": cap,
@@ -102,19 +104,19 @@ def compare(base: Scenario, others: list[Scenario] | Scenario, *, runs: int = 10
     return comparisons
 
 
-def _simulate_all(scenarios, runs, seed, horizon, executor, use_posterior, first, progress):
+def _simulate_all(scenarios, runs, seed, horizon, executor, use_posterior, first, progress, statistics=True):
     plans = comparison_plans(scenarios, seed=seed, use_posterior=use_posterior)
     total = len(scenarios) * runs
-    return [RunResult(simulate(s, runs=runs, seed=seed, horizon_months=horizon, executor=executor,
-                               first_replication=first, plan=plan, progress=_offset(progress, i * runs, total)))
+    sims = [simulate(s, runs=runs, seed=seed, horizon_months=horizon, executor=executor,
+                     first_replication=first, plan=plan, progress=_offset(progress, i * runs, total))
             for i, (s, plan) in enumerate(zip(scenarios, plans))]
+    return [RunResult(sim) for sim in sims] if statistics else sims
 
 
-def _runs_for_precision(comparison, precision: float) -> int:
-    """Replications for a 95% half-width of ``precision`` on the headline paired difference."""
+def _runs_for_precision(a, b, h: float, precision: float) -> int:
+    """Replications for a 95% half-width of ``precision`` on the headline paired difference (other ``b``
+    minus base ``a``, P(collapse by the horizon ``h``))."""
     from sim.survival import collapse_indicator
-    a, b = comparison.base.simulation.replications, comparison.other.simulation.replications
-    h = comparison.horizon
     d = collapse_indicator(b.months, b.collapsed, h) - collapse_indicator(a.months, a.collapsed, h)
     sd = float(np.std(d, ddof=1)) if d.size > 1 else 1.0
     sd = max(sd, 1.0 / max(d.size, 1))        # no discordant pair in the pilot: plan for one in its size
