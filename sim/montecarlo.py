@@ -313,9 +313,10 @@ def task_chunks(blocks: list[tuple[int, int]], jobs: int) -> list[list[tuple[int
     left, at least ``MIN_BLOCKS_PER_TASK``) so that the workers finish together."""
     jobs = max(1, jobs)
     n = len(blocks)
-    if n <= jobs * MAX_BLOCKS_PER_TASK:
-        per_task = max(1, math.ceil(n / jobs))
-        return [blocks[i:i + per_task] for i in range(0, n, per_task)]
+    if n <= jobs * MAX_BLOCKS_PER_TASK:    # one task per worker, sizes differing by one block at most
+        k = max(1, min(jobs, n))
+        bounds = [n * i // k for i in range(k + 1)]
+        return [blocks[bounds[i]:bounds[i + 1]] for i in range(k)]
     tasks, i = [], 0
     while i < n:
         size = min(MAX_BLOCKS_PER_TASK, max(MIN_BLOCKS_PER_TASK, math.ceil((n - i) / (2 * jobs))))

@@ -115,3 +115,32 @@ def test_stopping_at_the_first_collapse_keeps_every_first_collapse_outcome(scena
         np.testing.assert_array_equal(getattr(a, key), getattr(b, key), err_msg=key)
     for key in a.incidents:
         np.testing.assert_array_equal(a.incidents[key], b.incidents[key], err_msg=key)
+
+
+# --- workers ---------------------------------------------------------------------------------------
+
+def _square(x):
+    return x * x
+
+
+def test_more_jobs_than_tasks_starts_no_idle_workers():
+    from sim.montecarlo import LocalExecutor
+    with LocalExecutor(8) as ex:
+        assert sorted(ex.map_unordered(_square, [2, 3])) == [4, 9]
+        assert ex.stats["workers"] == 2
+        assert list(ex.map(_square, [(1,), (2,), (3,)])) == [1, 4, 9]   # a bigger map: a bigger pool
+        assert ex.stats["workers"] == 3 and ex.stats["tasks"] == 5
+    with LocalExecutor(4) as ex:
+        ex.start(1)                       # one task runs in this process: no pool at all
+        assert ex._pool is None and list(ex.map(_square, [(5,)])) == [25]
+
+
+@pytest.mark.parametrize("runs,jobs", [(160_000, 2), (100_000, 16), (10_000, 2), (2_500, 4), (999, 3)])
+def test_tasks_cover_every_block_once_in_order_and_stay_within_the_batch_size(runs, jobs):
+    from sim.montecarlo import MAX_BLOCKS_PER_TASK, task_chunks
+    from sim.rng import blocks_for
+    blocks = blocks_for(runs)
+    tasks = task_chunks(blocks, jobs)
+    assert [b for t in tasks for b in t] == blocks
+    assert all(1 <= len(t) <= MAX_BLOCKS_PER_TASK for t in tasks)
+    assert len(tasks) >= min(jobs, len(blocks))      # every worker has something to do
