@@ -18,6 +18,13 @@ def _pyplot():
     return plt
 
 
+def preload() -> None:
+    """Import matplotlib in a background thread (e.g. while the workers compute), so that the first figure
+    does not wait for it; a figure drawn before it is done simply waits for the import to finish."""
+    import threading
+    threading.Thread(target=_pyplot, name="preload-matplotlib", daemon=True).start()
+
+
 def survival_figure(curves: list[tuple[str, list[tuple[int, float, float, float]]]], path: Path,
                     title: str) -> None:
     """Survival curves (month, S, low, high) with their 95% bands."""

@@ -1364,3 +1364,7 @@ Self-contained: no network access needed. Figures use the Okabe-Ito colour-blind
 </body>
 </html>
 """
+
+
+from sim._callable import make_callable  # noqa: E402  (sim.report(dir) writes the page)
+make_callable(__name__, "report")
