@@ -344,7 +344,7 @@ def simulate_chunk(task: CaseTask):
               for j in range(math.ceil(n / BLOCK_SIZE))]
     overrides = {p: np.repeat(np.asarray(v, dtype=float), reps) for p, v in task.values.items()}
     model = build_model(task.scenario, task.seed, blocks, task.horizon_months, None, overrides)
-    out = advance_to_horizon(model, blocks, record_fan=False)
+    out = advance_to_horizon(model, blocks, record_fan=False, first_collapse_only=True)
     labels = np.array(["none", *out.initiators], dtype=object)[out.initiator.astype(np.int64) + 1]
     return (task.case_index, task.chunk, out.months.reshape(k, reps), out.collapsed.reshape(k, reps),
             labels.reshape(k, reps))

@@ -97,12 +97,18 @@ def build_parser() -> argparse.ArgumentParser:
     _json_flag(p)
     _report_flag(p)
 
-    p = sub.add_parser("bench", help="measure throughput ratios (batched, jobs, memory, sweep)")
+    p = sub.add_parser("bench", help="measure speed as ratios: engine share, wasted work, scaling, memory")
     p.add_argument("scenario", type=Path, nargs="?", default=Path("scenarios/idlib_2020_moscow.toml"))
     p.add_argument("--runs", type=_positive_int, default=10_000, metavar="N", help="replications (default 10000)")
     p.add_argument("--repeats", type=_positive_int, default=3, metavar="K", help="repetitions per figure (median)")
     p.add_argument("--sweep", type=Path, default=Path("experiments/bench_sweep.toml"),
-                   metavar="EXPERIMENT", help="experiment for the sweep figure")
+                   metavar="EXPERIMENT", help="experiment for the sweep figures")
+    p.add_argument("--calibration", type=Path, default=Path("experiments/calibration_cases.toml"),
+                   metavar="FILE", help="calibration whose likelihood evaluation is timed")
+    p.add_argument("--compare", type=Path, nargs=2, metavar=("BASE", "OTHER"),
+                   default=[Path("scenarios/doc000_anxious_continuation.toml"),
+                            Path("scenarios/doc000_renewed_ground_campaign.toml")],
+                   help="scenarios whose compare --precision is timed")
     p.add_argument("--out", type=Path, metavar="DIR", help="where bench.json goes (default results/bench/<stamp>)")
 
     p = sub.add_parser("calibrate", help="fit the mechanism parameters to the historical cases (two seeds)")
@@ -276,13 +282,13 @@ def _with_step(scenario, args):
 
 def cmd_run(args) -> int:
     from sim import store
-    from sim.api import run
-    from sim.montecarlo import replay
+    from sim.montecarlo import LocalExecutor, replay, task_chunks
+    from sim.rng import blocks_for
     from sim.scenario import load_scenario
     from sim.tables import history_table, run_table
 
-    scenario = _with_step(load_scenario(args.scenario), args)
     if args.replication is not None:
+        scenario = _with_step(load_scenario(args.scenario), args)
         if args.out is not None:
             print("note: --replication prints one replication's history and writes nothing; --out is not used",
                   file=sys.stderr)
@@ -294,11 +300,22 @@ def cmd_run(args) -> int:
                          "outcome": outcome, "history": rows}
         print(history_table(scenario, args.replication, args.seed, rows, outcome))
         return EXIT_OK
-    out = args.out or Path("results/runs") / f"{scenario.name}-{store.utc_stamp()}"
-    with _progress(args.quiet, args.runs, "replications") as progress:
-        result = run(scenario, runs=args.runs, seed=args.seed, jobs=args.jobs, horizon_months=args.horizon,
-                     progress=progress, use_posterior=not args.no_posterior)
-    store.save_run(result, out)
+    with LocalExecutor(args.jobs) as executor:
+        # the workers start now and import the engine while this process reads the scenario
+        executor.start(len(task_chunks(blocks_for(args.runs), executor.jobs)))
+        from sim.api import run
+        scenario = _with_step(load_scenario(args.scenario), args)
+        out = args.out or Path("results/runs") / f"{scenario.name}-{store.utc_stamp()}"
+        from sim.plots import preload
+        preload()   # matplotlib for the figures, imported while the workers compute
+        with store.result_directory(out) as tmp:
+            # runs.csv is written batch by batch while the workers compute the next ones
+            with store.RunsCsv(tmp / "runs.csv") as rows, _progress(args.quiet, args.runs, "replications") as progress:
+                result = run(scenario, runs=args.runs, seed=args.seed, horizon_months=args.horizon,
+                             progress=progress, use_posterior=not args.no_posterior, executor=executor,
+                             on_batch=rows.add)
+            store.write_run_files(result, tmp, per_replication=False)
+            store.write_data_dictionary(tmp)
     args.headline = {**result.summary(), "directory": str(out)}
     if not args.quiet:
         print(run_table(result))
@@ -353,6 +370,8 @@ def cmd_sweep(args) -> int:
     if args.scheduler is not None and args.jobs is not None:
         raise UsageError("ceasefire sweep: give either --jobs (local) or --scheduler (Dask), not both")
     out = args.out or Path("results/sweeps") / loaded.experiment.name
+    from sim.plots import preload
+    preload()   # matplotlib for the sweep's figures, imported while the workers compute
     try:
         with _progress(args.quiet, None, "points") as progress:
             analysis = sweep(loaded, out, jobs=args.jobs, scheduler=args.scheduler, restart=args.restart,
@@ -380,8 +399,11 @@ def cmd_bench(args) -> int:
     if not args.sweep.exists():
         raise InputError([f"{args.sweep}: no such file (--sweep)"])
     out = args.out or Path("results/bench") / store.utc_stamp()
+    for path in (args.calibration, *args.compare):
+        if not path.exists():
+            raise InputError([f"{path}: no such file"])
     results = bench(scenario, args.scenario, runs=args.runs, repeats=args.repeats, sweep_experiment=args.sweep,
-                    report=print)
+                    calibration=args.calibration, compare_pair=tuple(args.compare), report=print)
     store.write_json(Path(out) / "bench.json", results)
     print(f"Results written to {out / 'bench.json'}")
     return EXIT_OK

@@ -50,7 +50,9 @@ class Comparison(ComparisonNotebook):
             xa = collapse_indicator(a.months, a.collapsed, m)
             xb = collapse_indicator(b.months, b.collapsed, m)
             self.p_collapse[_key(m)] = paired_proportion_difference(xa > 0, xb > 0)
-            self.p_spread[_key(m)] = self._spread(xb - xa)
+            self.p_spread[_key(m)] = {**self._spread(xb - xa), "discordant_pairs": int(np.sum(xa != xb))}
+        self.identical = bool(np.array_equal(a.months, b.months) and np.array_equal(a.collapsed, b.collapsed)
+                              and np.array_equal(a.initiator, b.initiator))
         restricted_a, restricted_b = np.minimum(a.months, self.horizon), np.minimum(b.months, self.horizon)
         self.rmst = paired_difference(restricted_a, restricted_b)
         self.rmst_spread = self._spread(restricted_b - restricted_a)
@@ -129,7 +131,7 @@ class Comparison(ComparisonNotebook):
                         "numbers and are kept for comparison with other tools only.",
                 "logrank_p": self.logrank_p, "logrank_chi2": self.logrank_chi2,
                 "initiator_chi_square": self.initiators},
-            "variance_reduction": self.variance_reduction(),
+            "variance_reduction": {**self.variance_reduction(), "identical_outcomes": self.identical},
             "uncertainty": self.base.simulation.plan.describe(),
             "parameter_diff": [{"key": k, "base": a, "other": b} for k, a, b in self.parameter_diff],
         }

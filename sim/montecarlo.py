@@ -11,18 +11,23 @@ import math
 import multiprocessing as mp
 import os
 import time
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from typing import TYPE_CHECKING
+
 from sim.draws import DrawPlan
-from sim.model import NOT_COLLAPSED, TRIGGERS, CeasefireModel
+from sim.outcomes import NOT_COLLAPSED, TRIGGERS
 from sim.rng import BLOCK_SIZE, BlockStreams, blocks_for
 from sim.schema import Scenario
 from sim.summaries import MonthlyFan
 
-MAX_BLOCKS_PER_TASK = 10
+if TYPE_CHECKING:   # the model (and Mesa) is imported where a model is built: in the workers
+    from sim.model import CeasefireModel
+
+MAX_BLOCKS_PER_TASK = 16   # replications one model advances at once: per-step overhead is paid once per task
 
 
 @dataclass
@@ -57,6 +62,7 @@ def build_model(scenario: Scenario, seed: int, blocks, horizon_months: float, pl
     plan = plan or DrawPlan.for_run(scenario, seed=seed, posterior=None)
     merged = plan.overrides(replication_indices(blocks))
     merged.update(overrides or {})
+    from sim.model import CeasefireModel
     return CeasefireModel(scenario, BlockStreams(seed, blocks), horizon_months=horizon_months, overrides=merged)
 
 
@@ -67,8 +73,27 @@ def simulate_batch(scenario: Scenario, seed: int, blocks: list[tuple[int, int]],
     return advance_to_horizon(model, blocks, record_fan)
 
 
-COMPACT_BELOW = 0.7   # share of replications still active under which the finished ones are dropped
+COMPACT_BELOW = 0.85  # share of replications still simulated under which the finished ones are dropped
 COMPACT_MIN = 32      # no compaction below this many replications (the saving would not pay)
+
+
+@dataclass
+class Work:
+    """Replication-steps and random numbers spent by the batches advanced in this process (for the benchmark).
+
+    ``holding_steps`` are the replication-steps of runs still holding when the step began; ``values_used`` the
+    uniforms handed to the model out of ``values_drawn`` generated."""
+
+    replication_steps: int = 0
+    holding_steps: int = 0
+    values_drawn: int = 0
+    values_used: int = 0
+
+    def reset(self) -> None:
+        self.replication_steps = self.holding_steps = self.values_drawn = self.values_used = 0
+
+
+WORK = Work()
 
 
 class _Outcomes:
@@ -97,20 +122,29 @@ class _Outcomes:
             self.incidents[k][at] = v[which]
 
 
-def advance_to_horizon(model: CeasefireModel, blocks, record_fan: bool = True, compact: bool = True) -> BatchOutput:
-    """Step the model to its horizon; replications whose every front has collapsed stop being stepped (they
-    are dropped from the model once fewer than ``COMPACT_BELOW`` of them remain active), which changes no
-    result: the streams still draw whole blocks (``BlockStreams.select``)."""
+def advance_to_horizon(model: CeasefireModel, blocks, record_fan: bool = True, compact: bool = True,
+                       first_collapse_only: bool = False) -> BatchOutput:
+    """Step the model to its horizon; replications that have ended stop being stepped (they are dropped from
+    the model once fewer than ``COMPACT_BELOW`` of them are still simulated), which changes no result: each
+    remaining replication draws the same numbers (``BlockStreams.select``).
+
+    A replication has ended when every front has collapsed, or, with ``first_collapse_only`` (for callers that
+    read only the first collapse: sweeps, calibration), at its first collapse; the per-front outcomes are then
+    those up to the first collapse only.
+    """
     horizon = model.horizon_months
     n_months = int(math.floor(horizon + 1e-9))
     fan = MonthlyFan(n_months) if record_fan else None
     monthly = {name: np.zeros(model.replications, dtype=np.int64) for name in model.incidents_now()}
     outcomes = _Outcomes(model)
     month_done = 0
+    steps = holding_steps = 0
     if fan is not None:
         _snapshot(fan, model, 0, None)
     for _ in range(model.n_steps):
         holding_before = model.holding.copy()
+        steps += model.replications
+        holding_steps += int(np.count_nonzero(holding_before))
         model.step()
         if fan is not None and month_done < n_months:
             for name, values in model.incidents_now().items():
@@ -121,15 +155,20 @@ def advance_to_horizon(model: CeasefireModel, blocks, record_fan: bool = True, c
                 _snapshot(fan, model, month_done, monthly)
                 for values in monthly.values():
                     values[:] = 0
-        active = model.active
-        if not active.any():
+        going = model.holding if first_collapse_only else model.active
+        n_going = int(np.count_nonzero(going))
+        if not n_going:
             break
-        if compact and model.replications >= COMPACT_MIN and active.sum() < COMPACT_BELOW * model.replications:
-            outcomes.harvest(model, ~active)
-            keep = np.flatnonzero(active)
+        if compact and model.replications >= COMPACT_MIN and n_going < COMPACT_BELOW * model.replications:
+            outcomes.harvest(model, ~going)
+            keep = np.flatnonzero(going)
             model.compact(keep)
             outcomes.origin = outcomes.origin[keep]
             monthly = {k: v[keep] for k, v in monthly.items()}
+    WORK.replication_steps += steps
+    WORK.holding_steps += holding_steps
+    WORK.values_drawn += getattr(model.streams, "values_drawn", 0)
+    WORK.values_used += getattr(model.streams, "values_used", 0)
     outcomes.harvest(model, np.ones(model.replications, dtype=bool))
     collapsed = ~np.isnan(outcomes.collapse_month)
     return BatchOutput(
@@ -165,60 +204,125 @@ def default_jobs() -> int:
     return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1))
 
 
+EXECUTOR_STATS: list[dict] = []   # one entry per closed executor of this process (for ``ceasefire bench``)
+
+
+def _timed(fn, args):
+    """Run ``fn(*args)`` in a worker; its result and the seconds it took there."""
+    started = time.perf_counter()
+    result = fn(*args)
+    return result, time.perf_counter() - started
+
+
+def _warm_up() -> None:
+    """Pool initializer: import the engine (Mesa, the model) while the parent prepares the tasks."""
+    import sim.model  # noqa: F401
+
+
 class LocalExecutor:
-    """Worker processes started once per command and reused for every task of it."""
+    """Worker processes started once per command and reused for every task of it.
+
+    No more workers start than there are tasks (``--jobs`` beyond that would only sit idle). ``start``
+    starts them early, so that they import the engine while the caller still reads its inputs. The seconds
+    spent in tasks and in parallel maps are kept in ``stats``.
+    """
 
     def __init__(self, jobs: int | None = None):
         self.jobs = default_jobs() if jobs is None else int(jobs)
         if self.jobs < 1:
             raise ValueError("jobs must be at least 1")
         self._pool: ProcessPoolExecutor | None = None
+        self._workers = 0
+        self.stats = {"jobs": self.jobs, "workers": 0, "tasks": 0, "task_seconds": 0.0, "map_seconds": 0.0}
+
+    def start(self, tasks: int) -> None:
+        """Start the workers for ``tasks`` tasks now (none if they would run in this process)."""
+        self._pool_for(tasks)
+
+    def _pool_for(self, tasks: int) -> ProcessPoolExecutor | None:
+        wanted = min(self.jobs, tasks)
+        if wanted < 2:
+            return self._pool
+        if self._pool is not None and self._workers < wanted:
+            self.close()    # more tasks than workers now: a bigger pool
+        if self._pool is None:
+            method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
+            self._pool = ProcessPoolExecutor(max_workers=wanted, mp_context=mp.get_context(method),
+                                             initializer=_warm_up)
+            self._workers = wanted
+            self.stats["workers"] = max(self.stats["workers"], wanted)
+        return self._pool
+
+    def _inline(self, fn, tasks):
+        for task in tasks:
+            result, seconds = _timed(fn, task)
+            self.stats["tasks"] += 1
+            self.stats["task_seconds"] += seconds
+            yield result
+
+    def _results(self, futures, ordered: bool):
+        started = time.perf_counter()
+        try:
+            done = futures if ordered else as_completed(futures)
+            for fut in done:
+                result, seconds = fut.result()
+                self.stats["tasks"] += 1
+                self.stats["task_seconds"] += seconds
+                yield result
+        finally:
+            self.stats["map_seconds"] += time.perf_counter() - started
 
     def map(self, fn, tasks):
         """Results of ``fn(*task)`` in task order; yields as soon as the next one in order is ready."""
         tasks = list(tasks)
-        if self.jobs == 1 or len(tasks) <= 1:
-            for task in tasks:
-                yield fn(*task)
+        pool = self._pool_for(len(tasks)) if len(tasks) > 1 else None
+        if pool is None:
+            yield from self._inline(fn, tasks)
             return
-        if self._pool is None:
-            method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
-            self._pool = ProcessPoolExecutor(max_workers=self.jobs, mp_context=mp.get_context(method))
-        futures = [self._pool.submit(fn, *task) for task in tasks]
-        for fut in futures:
-            yield fut.result()
+        yield from self._results([pool.submit(_timed, fn, task) for task in tasks], ordered=True)
 
     def map_unordered(self, fn, tasks):
         """Results of ``fn(task)`` as they finish (for sweeps, whose points carry their own index)."""
         tasks = list(tasks)
-        if self.jobs == 1 or len(tasks) <= 1:
-            for task in tasks:
-                yield fn(task)
+        pool = self._pool_for(len(tasks)) if len(tasks) > 1 else None
+        if pool is None:
+            yield from self._inline(fn, [(task,) for task in tasks])
             return
-        from concurrent.futures import as_completed
-        if self._pool is None:
-            method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
-            self._pool = ProcessPoolExecutor(max_workers=self.jobs, mp_context=mp.get_context(method))
-        futures = [self._pool.submit(fn, task) for task in tasks]
-        for fut in as_completed(futures):
-            yield fut.result()
+        yield from self._results([pool.submit(_timed, fn, (task,)) for task in tasks], ordered=False)
 
     def close(self) -> None:
         if self._pool is not None:
             self._pool.shutdown(cancel_futures=True)
             self._pool = None
+            self._workers = 0
 
     def __enter__(self):
         return self
 
     def __exit__(self, *exc):
         self.close()
+        EXECUTOR_STATS.append(dict(self.stats))
+
+
+MIN_BLOCKS_PER_TASK = 4     # the smallest task of a long run's tail (smaller models batch poorly)
 
 
 def task_chunks(blocks: list[tuple[int, int]], jobs: int) -> list[list[tuple[int, int]]]:
-    """Consecutive blocks grouped into tasks: big enough to batch well, enough to keep workers busy."""
-    per_task = max(1, min(MAX_BLOCKS_PER_TASK, math.ceil(len(blocks) / max(1, jobs))))
-    return [blocks[i:i + per_task] for i in range(0, len(blocks), per_task)]
+    """Consecutive blocks grouped into tasks: big enough to batch well (up to ``MAX_BLOCKS_PER_TASK``), enough
+    to keep every worker busy, and, in a long run, shrinking towards the end (about 1 / (2 jobs) of what is
+    left, at least ``MIN_BLOCKS_PER_TASK``) so that the workers finish together."""
+    jobs = max(1, jobs)
+    n = len(blocks)
+    if n <= jobs * MAX_BLOCKS_PER_TASK:    # one task per worker, sizes differing by one block at most
+        k = max(1, min(jobs, n))
+        bounds = [n * i // k for i in range(k + 1)]
+        return [blocks[bounds[i]:bounds[i + 1]] for i in range(k)]
+    tasks, i = [], 0
+    while i < n:
+        size = min(MAX_BLOCKS_PER_TASK, max(MIN_BLOCKS_PER_TASK, math.ceil((n - i) / (2 * jobs))))
+        tasks.append(blocks[i:i + size])
+        i += size
+    return tasks
 
 
 # --- a whole run -----------------------------------------------------------------------------
@@ -280,11 +384,13 @@ class SimulationRun:
 
 def simulate(scenario: Scenario, *, runs: int, seed: int, horizon_months: float | None = None,
              executor: LocalExecutor | None = None, progress=None, first_replication: int = 0,
-             plan: DrawPlan | None = None) -> SimulationRun:
+             plan: DrawPlan | None = None, on_batch=None) -> SimulationRun:
     """Run ``runs`` replications (starting at ``first_replication``) and gather their outcomes.
 
     ``plan`` says which parameter and setting draws each replication uses (default: the scenario's
-    uncertain settings, no posterior). ``progress(done, total)`` is called as replications finish.
+    uncertain settings, no posterior). ``progress(done, total)`` is called as replications finish, and
+    ``on_batch(batch)`` with each ``BatchOutput`` in replication order as soon as it is in (e.g. to write
+    ``runs.csv`` while the workers go on).
     """
     if runs < 1:
         raise ValueError("runs must be at least 1")
@@ -306,6 +412,8 @@ def simulate(scenario: Scenario, *, runs: int, seed: int, horizon_months: float 
             fan.merge(out.fan)
             out.fan = None
             outputs.append(out)
+            if on_batch is not None:
+                on_batch(out)
             done += out.months.size
             if progress is not None:
                 progress(done, runs)

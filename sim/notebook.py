@@ -146,5 +146,7 @@ class ComparisonNotebook:
                                       (self.other.scenario.name, self.other.survival_table())],
                                      f"{self.other.scenario.name} vs {self.base.scenario.name} "
                                      f"({self.base.runs:,} paired runs)")
-        return (f"<div class='ceasefire-comparison'><p>Paired comparison on common random numbers; "
-                f"log-rank p = {self.logrank_p:.3g}</p><table><tr>{head}</tr>{body}</table>{_svg(fig)}</div>")
+        first = self.tests["time_to_collapse"]
+        return (f"<div class='ceasefire-comparison'><p>Paired comparison on common random numbers; the other "
+                f"scenario collapses first in {first['other_first']:,} pairs, the base in {first['base_first']:,} "
+                f"(sign test p = {first['p_value']:.3g})</p><table><tr>{head}</tr>{body}</table>{_svg(fig)}</div>")

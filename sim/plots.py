@@ -33,6 +33,13 @@ def _pyplot():
     return plt
 
 
+def preload() -> None:
+    """Import matplotlib in a background thread (e.g. while the workers compute), so that the first figure
+    does not wait for it; a figure drawn before it is done simply waits for the import to finish."""
+    import threading
+    threading.Thread(target=_pyplot, name="preload-matplotlib", daemon=True).start()
+
+
 def _save(fig, path) -> None:
     """A figure as a file (PNG without the software stamp, SVG without a date), for pages other than the
     reports (the scenario discovery's)."""

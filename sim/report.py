@@ -2491,3 +2491,7 @@ def _score_table(page: Page, scores: dict, prefix: str, caption: Any) -> dict | 
 
 BUILDERS = {"run": _run_report, "compare": _compare_report, "sweep": _sweep_report, "backtest": _backtest_report,
             "calibration": _calibration_report}
+
+
+from sim._callable import make_callable  # noqa: E402  (sim.report(dir) writes the page)
+make_callable(__name__, "report")

@@ -31,12 +31,6 @@ class RunResult(RunNotebook):
         r = self.simulation.replications
         self.km: KaplanMeier = kaplan_meier(r.months, r.collapsed)
 
-    def __repr__(self) -> str:
-        p = self.p_collapse()
-        last = p[_month_key(self.horizon_months)]
-        return (f"RunResult({self.scenario.name!r}, runs={self.runs}, seed={self.simulation.seed}, "
-                f"P(collapse by {self.horizon_months:g} months)={last['estimate']:.3f})")
-
     @property
     def scenario(self):
         return self.simulation.scenario

@@ -225,8 +225,7 @@ def git_commit() -> str | None:
 
 
 def environment() -> dict[str, Any]:
-    import mesa
-    import scipy
+    from importlib.metadata import version   # the versions without importing the packages
 
     from sim import __version__
     return {
@@ -234,8 +233,8 @@ def environment() -> dict[str, Any]:
         "git_commit": git_commit(),
         "python": platform.python_version(),
         "numpy": np.__version__,
-        "scipy": scipy.__version__,
-        "mesa": mesa.__version__,
+        "scipy": version("scipy"),
+        "mesa": version("mesa"),
         "platform": platform.platform(),
         "cpu_count": os.cpu_count(),
         "command": command_line,
@@ -279,6 +278,51 @@ def _run_rows(result, chunk: int = 20_000):
             rows.append((i, int(r.collapsed[i]), float(r.months[i]), initiators[i], triggers[i],
                          i // BLOCK_SIZE, i % BLOCK_SIZE, *(int(v[i]) for v in incidents)))
         yield rows
+
+
+def _batch_rows(batch) -> list[tuple]:
+    """The runs.csv rows of one ``BatchOutput`` (its blocks say which replications they are), built column
+    by column: the same text as :func:`_run_rows` gives for the gathered replications."""
+    from sim.montecarlo import replication_indices
+    from sim.outcomes import NOT_COLLAPSED, TRIGGERS
+    from sim.rng import BLOCK_SIZE
+    index = replication_indices(batch.blocks)
+    initiators = np.array([NOT_COLLAPSED, *batch.initiators], dtype=object)[batch.initiator.astype(np.int64) + 1]
+    triggers = np.array([NOT_COLLAPSED, *TRIGGERS], dtype=object)[batch.trigger.astype(np.int64) + 1]
+    times, where = np.unique(batch.months, return_inverse=True)    # times are step ends: few distinct values
+    months = np.array([fmt(x) for x in times.tolist()], dtype=object)[where.reshape(-1)].tolist()
+    incidents = [batch.incidents[k].tolist() for k in ("violations", "air_strikes", "spoiler_attacks")]
+    return list(zip(index.tolist(), batch.collapsed.astype(np.int64).tolist(), months, initiators.tolist(),
+                    triggers.tolist(), (index // BLOCK_SIZE).tolist(), (index % BLOCK_SIZE).tolist(), *incidents))
+
+
+class RunsCsv:
+    """``runs.csv`` written batch by batch while the workers go on computing (batches come in replication
+    order). The file is built under a temporary name and renamed when the ``with`` block ends without an
+    exception; otherwise it is removed."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        fd, self._tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", dir=self.path.parent)
+        os.chmod(self._tmp, 0o666 & ~_UMASK)
+        self._fh = os.fdopen(fd, "w", encoding="utf-8", newline="")
+        self._writer = csv.writer(self._fh, lineterminator="\n")
+        self._writer.writerow(RUNS_HEADER)
+
+    def add(self, batch) -> None:
+        self._writer.writerows(_batch_rows(batch))
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, *exc):
+        try:
+            self._fh.close()
+            if exc_type is None:
+                os.replace(self._tmp, self.path)
+        finally:
+            if os.path.exists(self._tmp):
+                os.unlink(self._tmp)
 
 
 def save_run(result, directory: Path, *, extra_manifest: dict | None = None) -> Path:

@@ -159,12 +159,18 @@ def comparison_text(c) -> str:
         f"  Mean months holding (RMST) difference: {r['estimate']:+.2f} [{r['ci_low']:+.2f}, {r['ci_high']:+.2f}]",
         f"  Median time to collapse: {months_text(m['base_median'], d['horizon_months'])} vs "
         f"{months_text(m['other_median'], d['horizon_months'])}",
-        f"  Log-rank test p = {d['logrank_p']:.3g}; initiators: {shares_text(d['initiator_test']['base_share'])} "
-        f"vs {shares_text(d['initiator_test']['other_share'])}"
-        + (f" (chi-square p = {d['initiator_test']['p_value']:.3g})" if d['initiator_test']['p_value'] is not None else ""),
+        f"  Initiators: {shares_text(d['initiator_share']['base'])} vs {shares_text(d['initiator_share']['other'])}",
+        f"  Paired tests: which collapses first, p = {d['tests']['time_to_collapse']['p_value']:.3g} "
+        f"({d['tests']['time_to_collapse']['other_first']} pairs where {other} collapses first, "
+        f"{d['tests']['time_to_collapse']['base_first']} where {base} does)",
         _pairing_sentence(vr),
         "",
     ]
+    for entry in d.get("attribution", []):
+        lines.append(f"  Attribution: {entry['setting']} contributes {_signed_points(entry['contribution'])} "
+                     f"[{_signed_points(entry['ci_low'])}, {_signed_points(entry['ci_high'])}] ({entry['effect']})")
+    if d.get("attribution"):
+        lines.append("")
     for month, diffd in d["differences"]["p_collapse"].items():
         lines.append("  " + _difference_sentence(base, other, f"within {month} months", diffd,
                                                  d["p_collapse"]["base"][month], d["p_collapse"]["other"][month]))
@@ -180,10 +186,10 @@ def comparison_text(c) -> str:
 
 def _pairing_sentence(vr: dict) -> str:
     ratio = vr["width_ratio"]
+    if vr.get("identical_outcomes"):
+        return "  Pairing: the two scenarios gave identical outcomes in every replication"
     if ratio is None:
         return "  Pairing: no outcome varies across replications, so there is no interval to narrow"
-    if ratio == 0:
-        return "  Pairing: the two scenarios gave identical outcomes in every replication"
     return (f"  Pairing on common random numbers made the CI of {vr['outcome']} {1 / ratio:.1f} times narrower "
             f"than independent runs would")
 
@@ -192,7 +198,7 @@ def _difference_sentence(base, other, when, diffd, pa, pb) -> str:
     est, low, high = diffd["estimate"], diffd["ci_low"], diffd["ci_high"]
     head = (f"Under {other}, P(collapse {when}) is {pct(pb['estimate'])} [{pct(pb['ci_low'])}, {pct(pb['ci_high'])}]; "
             f"under {base}, {pct(pa['estimate'])} [{pct(pa['ci_low'])}, {pct(pa['ci_high'])}]: ")
-    if est == 0 and low == 0 and high == 0:
+    if diffd.get("discordant_pairs") == 0:
         return head + "no difference in any replication."
     if low is not None and low > 0:
         verdict = "higher, beyond the noise"

@@ -35,8 +35,8 @@ def test_default_sliders_are_the_four_factors_and_the_processes_long_run_levels(
 def test_param_adds_a_slider_and_bad_keys_are_refused(tmp_path):
     s = explore.settings_from_args(str(MOSCOW), params=["actors.regime.ambition"], save_dir=tmp_path)
     assert s.keys[-1] == "actors.regime.ambition" and len(s.keys) == 8
-    slider = explore.slider(load_scenario(MOSCOW), "dynamics.offensive_rate")
-    assert (slider["min"], slider["max"]) == (0.0, 50.0) and slider["step"] == pytest.approx(0.5)
+    slider = explore.slider(load_scenario(MOSCOW), "dynamics.offensive_rate_covered")
+    assert (slider["min"], slider["max"]) == (0.0, 60.0) and slider["step"] == pytest.approx(0.6)
     from sim.scenario import InputError
     with pytest.raises(InputError) as info:
         explore.settings_from_args(str(MOSCOW), params=["actors.turkey.deterence", "actors.turkey.label"])
