@@ -68,7 +68,8 @@ def _t(t):
 
 
 LRI, RLI, PDI = "\u2066", "\u2067", "\u2069"
-_LTR_RUN = re.compile(r"\(?[+\-\u2212]?[A-Za-z0-9\u0660-\u0669](?:[A-Za-z0-9\u0660-\u066c .,:;'()/%+_\-]*[A-Za-z0-9\u0660-\u066a%)])?")
+_LTR_RUN = re.compile(r"\(?[+\-\u2212]?[A-Za-z0-9\u0660-\u0669]"
+                      r"(?:[A-Za-z0-9\u0660-\u066c .,:;'()/%+_\-]*[A-Za-z0-9\u0660-\u066a%)])?")
 
 
 def bidi(t, text: str) -> str:
