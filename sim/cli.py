@@ -425,7 +425,8 @@ def _stage_printer(args, seed: int):
         return None
 
     def show(phi, stage):
-        print(f"  seed {seed}: temperature {phi:.3f}, ESS {stage['ess']:.0f}, acceptance {stage['acceptance']:.2f}, "
+        print(f"  seed {seed}: temperature {phi:.3f}, ESS {stage['ess']:.0f}, {stage['moves']} moves "
+              f"(acceptance {stage['acceptance']:.2f}, {stage['moved_share']:.0%} of particles moved), "
               f"{stage['evaluations']} likelihood evaluations", file=sys.stderr, flush=True)
     return show
 
