@@ -107,8 +107,10 @@ def compare(base: Scenario, others: list[Scenario] | Scenario, *, runs: int = 10
 def _simulate_all(scenarios, runs, seed, horizon, executor, use_posterior, first, progress, statistics=True):
     plans = comparison_plans(scenarios, seed=seed, use_posterior=use_posterior)
     total = len(scenarios) * runs
+    # without statistics (a pilot) only the time to the first collapse is read
     sims = [simulate(s, runs=runs, seed=seed, horizon_months=horizon, executor=executor,
-                     first_replication=first, plan=plan, progress=_offset(progress, i * runs, total))
+                     first_replication=first, plan=plan, progress=_offset(progress, i * runs, total),
+                     first_collapse_only=not statistics)
             for i, (s, plan) in enumerate(zip(scenarios, plans))]
     return [RunResult(sim) for sim in sims] if statistics else sims
 

@@ -67,10 +67,11 @@ def build_model(scenario: Scenario, seed: int, blocks, horizon_months: float, pl
 
 
 def simulate_batch(scenario: Scenario, seed: int, blocks: list[tuple[int, int]], horizon_months: float,
-                   overrides: dict | None = None, record_fan: bool = True, plan: DrawPlan | None = None) -> BatchOutput:
+                   overrides: dict | None = None, record_fan: bool = True, plan: DrawPlan | None = None,
+                   first_collapse_only: bool = False) -> BatchOutput:
     """Advance one model over the given blocks to the horizon."""
     model = build_model(scenario, seed, blocks, horizon_months, plan, overrides)
-    return advance_to_horizon(model, blocks, record_fan)
+    return advance_to_horizon(model, blocks, record_fan, first_collapse_only=first_collapse_only)
 
 
 COMPACT_BELOW = 0.85  # share of replications still simulated under which the finished ones are dropped
@@ -384,13 +385,14 @@ class SimulationRun:
 
 def simulate(scenario: Scenario, *, runs: int, seed: int, horizon_months: float | None = None,
              executor: LocalExecutor | None = None, progress=None, first_replication: int = 0,
-             plan: DrawPlan | None = None, on_batch=None) -> SimulationRun:
+             plan: DrawPlan | None = None, on_batch=None, first_collapse_only: bool = False) -> SimulationRun:
     """Run ``runs`` replications (starting at ``first_replication``) and gather their outcomes.
 
     ``plan`` says which parameter and setting draws each replication uses (default: the scenario's
     uncertain settings, no posterior). ``progress(done, total)`` is called as replications finish, and
     ``on_batch(batch)`` with each ``BatchOutput`` in replication order as soon as it is in (e.g. to write
-    ``runs.csv`` while the workers go on).
+    ``runs.csv`` while the workers go on). ``first_collapse_only`` stops each replication at its first collapse
+    and records no fan chart: for callers that read only the time to the first collapse (a pilot).
     """
     if runs < 1:
         raise ValueError("runs must be at least 1")
@@ -403,13 +405,15 @@ def simulate(scenario: Scenario, *, runs: int, seed: int, horizon_months: float 
     if plan is None:
         plan = DrawPlan.for_run(scenario, seed=seed, posterior=None)
     blocks = blocks_for(runs, first_replication)
-    tasks = [(scenario, seed, chunk, horizon, None, True, plan) for chunk in task_chunks(blocks, executor.jobs)]
+    tasks = [(scenario, seed, chunk, horizon, None, not first_collapse_only, plan, first_collapse_only)
+             for chunk in task_chunks(blocks, executor.jobs)]
     outputs = []
     fan = MonthlyFan(int(math.floor(horizon + 1e-9)))
     done = 0
     try:
         for out in executor.map(simulate_batch, tasks):
-            fan.merge(out.fan)
+            if out.fan is not None:
+                fan.merge(out.fan)
             out.fan = None
             outputs.append(out)
             if on_batch is not None:
