@@ -117,6 +117,21 @@ def test_stopping_at_the_first_collapse_keeps_every_first_collapse_outcome(scena
         np.testing.assert_array_equal(a.incidents[key], b.incidents[key], err_msg=key)
 
 
+def test_a_finished_model_is_freed_so_a_worker_s_memory_stays_flat(scenario):
+    """A calibration worker builds thousands of models; each must be garbage once its outcomes are read."""
+    import gc
+    import weakref
+
+    from sim.montecarlo import advance_to_horizon, build_model
+    blocks = [(0, 200)]
+    model = build_model(scenario, 3, blocks, 6.0)
+    advance_to_horizon(model, blocks, record_fan=False)
+    ref = weakref.ref(model)
+    del model
+    gc.collect()
+    assert ref() is None
+
+
 # --- workers ---------------------------------------------------------------------------------------
 
 def _square(x):
