@@ -56,6 +56,9 @@ class CeasefireModel(mesa.Model):
                              f"{', '.join(undrawn)}")
         self.horizon_months = float(horizon_months if horizon_months is not None else scenario.horizon_months)
         self.dynamics = ParameterSet(self, "dynamics", scenario.dynamics)
+        # the unmeasured fragility of this ceasefire (a frailty), drawn once at signing per replication
+        frailty_sd = np.asarray(self.dynamics.case_frailty_sd, dtype=float)
+        self.frailty = np.exp(frailty_sd * streams.normal("case_frailty")) if np.any(frailty_sd > 0) else 1.0
         self.processes = ExogenousProcesses(self)
         self.events = EventSchedule(self)
         self.months_elapsed = 0.0

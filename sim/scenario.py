@@ -231,6 +231,7 @@ NOT_SCHEDULABLE = {
     "initial": "a starting value cannot be changed by an event (change 'mean' instead)",
     "initial_stress": "a starting value cannot be changed by an event (change 'sanctions' instead)",
     "sustain_days": "the collapse threshold is fixed for the whole run",
+    "case_frailty_sd": "a ceasefire's frailty is drawn once, at signing",
 }
 
 

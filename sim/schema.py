@@ -583,6 +583,13 @@ class Dynamics(Strict):
                                        prior=("linear", 0.0, 1.0),
                                        doc="How much the agreements that had already failed in the conflict lower "
                                        "the commitment a new one commands: strength x (1 + failures) ** -this.")
+    case_frailty_sd: float = param(0.0, ge=0, le=3, unit="standard deviation of a log multiplier",
+                                   source="[@box-steffensmeier-jones-2004] (frailty: unmeasured case-level "
+                                   "heterogeneity in the hazard); 0 until calibrated: the calibrated fragments set it",
+                                   prior=("linear", 0.0, 2.0),
+                                   doc="Spread of what makes one ceasefire more fragile than another with the same "
+                                   "coded features: each replication's launch rates are multiplied by "
+                                   "exp(this x a standard normal) drawn once at signing.")
     agreement_erosion: float = param(0.5, ge=0, le=12, unit="per year",
                                      source="[@seed000] (constructive ambiguity: the stronger side reinterprets vague texts)",
                                      prior=("log", 0.05, 3.0),

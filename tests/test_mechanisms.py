@@ -638,3 +638,37 @@ def test_collapse_probabilities_do_not_depend_on_the_step():
         a, b = p[7][m], p[1][m]
         se = np.sqrt(a * (1 - a) / n + b * (1 - b) / n)
         assert abs(a - b) <= 3.5 * se, (m, a, b)
+
+
+# --- case frailty ---------------------------------------------------------------------------------
+
+def test_without_frailty_no_frailty_is_drawn():
+    m = model(two_sided())
+    assert np.isscalar(m.frailty) and m.frailty == 1.0
+
+
+def test_frailty_is_a_lognormal_multiplier_drawn_once_from_its_own_stream():
+    from scipy.special import ndtri
+    n, sd = 4000, 0.8
+    m = build_model(with_value(two_sided(), {"dynamics.case_frailty_sd": sd}), 5, blocks_for(n), 24.0)
+    log_f = np.log(m.frailty)
+    # exactly exp(sd * Phi^-1(u)) of the 'case_frailty' stream's first uniforms (a fresh model's stream)
+    fresh = build_model(two_sided(), 5, blocks_for(n), 24.0).streams
+    np.testing.assert_allclose(log_f, sd * ndtri(np.maximum(fresh.uniform("case_frailty"), 2.0 ** -54)), rtol=1e-12)
+    # its spread: sample sd within 4 standard errors (sd / sqrt(2 n)) of the setting
+    assert abs(log_f.std(ddof=1) - sd) < 4 * sd / np.sqrt(2 * n)
+
+
+def test_frailty_spreads_the_times_to_collapse_into_a_longer_tail():
+    """A lognormal mixture of launch hazards around the same median: more ceasefires outlast the horizon than
+    without frailty. Bound: four binomial standard errors of the difference (an upper bound for CRN pairs)."""
+    n, h = 6000, 24.0
+    held_b = (~outcomes(two_sided(), n, 9, h).collapsed).mean()
+    held_f = (~outcomes(with_value(two_sided(), {"dynamics.case_frailty_sd": 1.5}), n, 9, h).collapsed).mean()
+    assert held_f - held_b > 4 * np.sqrt((held_b * (1 - held_b) + held_f * (1 - held_f)) / n)
+
+
+def test_an_event_cannot_change_the_frailty():
+    from sim.scenario import InputError
+    with pytest.raises(InputError, match="drawn once, at signing"):
+        with_events(two_sided(), {"frailer": {"month": 3, "set": {"dynamics.case_frailty_sd": 1.0}}})

@@ -166,7 +166,7 @@ class BelligerentAgent(ActorAgent):
 
         Hazard per month = rate * ambition * effective readiness * advantage^k * consent
         * (1 + grievance_weight * grievance) * exp(-weight_agreement * own commitment)
-        * deterrence * monitors * mediators * linkage, where rate is offensive_rate_covered for a side
+        * deterrence * monitors * mediators * linkage * frailty, where rate is offensive_rate_covered for a side
         that needs its patron's air cover ([@seed000]: the regime cannot attack without it) and
         offensive_rate_independent otherwise. Deterrence and pretext, exp(weight_pretext * the target's
         pretext - weight_deterrence * the target's shield), apply only to a side that decides alone: for a
@@ -176,7 +176,7 @@ class BelligerentAgent(ActorAgent):
         d = m.dynamics
         base = self.ambition * self.effective_readiness() * (1.0 + d.grievance_weight * self.grievance()) \
             * np.exp(-d.weight_agreement * m.agreement.commitment(self.key)) * m.mediation_factor(self)
-        rate = d.offensive_rate_covered if self.spec.needs_air_cover else d.offensive_rate_independent
+        rate = (d.offensive_rate_covered if self.spec.needs_air_cover else d.offensive_rate_independent) * m.frailty
         for target in self.opponents:
             front = m.front_of[self.key, target.key]
             covered = self.covered[target.key]
