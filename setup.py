@@ -28,5 +28,9 @@ BUNDLED = bundled()
 setup(
     packages=find_packages(include=["sim", "sim.*"]) + list(BUNDLED),
     package_dir=BUNDLED,
-    package_data={name: ["*.toml", "*.csv"] for name in BUNDLED},
+    package_data={
+        # the report pages: Jinja2 templates and the gettext catalogs (.po, read at run time: no compile step)
+        "sim": ["templates/*.html", "templates/*.css", "locale/*.pot", "locale/*.cfg", "locale/*/LC_MESSAGES/*.po"],
+        **{name: ["*.toml", "*.csv"] for name in BUNDLED},
+    },
 )
