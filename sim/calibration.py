@@ -30,17 +30,21 @@ from sim import scoring
 from sim.model import CeasefireModel
 from sim.montecarlo import advance_to_horizon
 from sim.rng import BlockStreams
-from sim.scenario import InputError, format_error, load_scenario, read_toml
+from sim.filekinds import wrong_kind
+from sim.limits import MAX_PROBLEMS_FORMATTED, slug_problem
+from sim.scenario import InputError, format_error, load_scenario, read_input, read_toml
 from sim.schema import Dynamics, Scenario
 from sim.sweep import point_blocks
 
 CALIBRATION_TAG = 0x43414C  # separates calibration streams from runs and sweeps
 PREDICT_MONTHS = (1, 3, 6, 12)
 REPLICATIONS_PER_TASK = 8000
+MAX_CASES = 200
 
 
 class FreeParameter(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # strict: no coercion of strings or booleans; numbers are finite
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
     path: str
     """A ``dynamics.*`` key path: global rates only, never a case's own conditions."""
     low: float
@@ -64,7 +68,7 @@ class FreeParameter(BaseModel):
 
 
 class Calibration(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
     description: str = ""
     cases: list[str] = Field(min_length=2)
@@ -91,11 +95,17 @@ def load_calibration(path: str | Path, cases_dir: str | Path | None = None):
     """The calibration definition and its historical cases. ``cases_dir`` replaces the file's list."""
     path = Path(path)
     raw = read_toml(path)
+    other_kind = wrong_kind(raw, "calibration", path)
+    if other_kind:
+        raise InputError([other_kind])
+    bad_name = slug_problem(raw.get("name"))
+    problems = [f"{path}: name: {bad_name}"] if bad_name else []
     try:
         cal = Calibration.model_validate(raw)
     except ValidationError as exc:
-        raise InputError([f"{path}: {format_error(err, {})}" for err in exc.errors()]) from None
-    problems = []
+        errors = [err for err in exc.errors() if not (bad_name and err["loc"] == ("name",))]
+        problems += [f"{path}: {format_error(err, {})}" for err in errors[:MAX_PROBLEMS_FORMATTED]]
+        raise InputError(problems, more=max(0, len(errors) - MAX_PROBLEMS_FORMATTED)) from None
     fields = Dynamics.model_fields
     for key, fp in cal.free.items():
         parts = fp.path.split(".")
@@ -109,9 +119,16 @@ def load_calibration(path: str | Path, cases_dir: str | Path | None = None):
                             f"[{extra['minimum']:g}, {extra['maximum']:g}] of {fp.path}")
     if problems:
         raise InputError(problems)
+    if cases_dir is not None and not Path(cases_dir).is_dir():
+        raise InputError([f"{cases_dir}: not a directory (--cases)"])
     files = sorted(Path(cases_dir).glob("*.toml")) if cases_dir is not None else [path.parent / c for c in cal.cases]
     if cases_dir is not None and not files:
         raise InputError([f"{cases_dir}: no scenario files (*.toml) in this directory"])
+    if len(files) > MAX_CASES:
+        where = f"{cases_dir} (--cases)" if cases_dir is not None else f"{path}: cases"
+        raise InputError([f"{where}: {len(files):,} cases; a calibration fits at most {MAX_CASES}"])
+    for i, f in enumerate(files):  # a FIFO or a directory among the cases: say who refers to it
+        read_input(f, f"{cases_dir} (--cases)" if cases_dir is not None else f"{path}: cases[{i}]")
     cases = [load_case(f) for f in files]
     return cal, cases
 
@@ -121,7 +138,8 @@ def load_case(path: Path) -> Case:
     obs = scenario.observed or {}
     months = obs.get("months_to_collapse")
     initiator = obs.get("initiator")
-    if not isinstance(months, (int, float)) or months <= 0 or not isinstance(initiator, str):
+    if (isinstance(months, bool) or not isinstance(months, (int, float)) or not math.isfinite(months)
+            or months <= 0 or not isinstance(initiator, str)):
         raise InputError([f"{path}: observed: needs months_to_collapse (a positive number) and initiator (a string)"])
     return Case(scenario.name, scenario, float(months), initiator, bool(obs.get("collapsed", True)))
 
