@@ -8,14 +8,13 @@ into tasks or spread over workers.
 from __future__ import annotations
 
 import math
-import multiprocessing as mp
-import os
 import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from sim import workers
 from sim.model import NOT_COLLAPSED, TRIGGERS, CeasefireModel
 from sim.rng import BLOCK_SIZE, BlockStreams, blocks_for
 from sim.schema import Scenario
@@ -96,17 +95,29 @@ def _snapshot(fan: MonthlyFan, model: CeasefireModel, month: int, monthly) -> No
 # --- executing blocks -----------------------------------------------------------------------
 
 def default_jobs() -> int:
-    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1))
+    return workers.usable_cores()
 
 
 class LocalExecutor:
-    """Worker processes started once per command and reused for every task of it."""
+    """Worker processes started once per command and reused for every task of it.
+
+    ``jobs`` is capped at a few times the cores, and no more workers start than there are tasks;
+    the workers end with the command, even a killed one (``sim.workers``).
+    """
 
     def __init__(self, jobs: int | None = None):
-        self.jobs = default_jobs() if jobs is None else int(jobs)
-        if self.jobs < 1:
+        if jobs is not None and int(jobs) < 1:
             raise ValueError("jobs must be at least 1")
+        self.jobs = default_jobs() if jobs is None else workers.cap_jobs(jobs)
         self._pool: ProcessPoolExecutor | None = None
+
+    def _pool_for(self, n_tasks: int) -> ProcessPoolExecutor:
+        wanted = min(self.jobs, n_tasks)
+        if self._pool is not None and workers.pool_size(self._pool) < wanted:
+            self.close()  # more tasks than workers now: start a bigger pool
+        if self._pool is None:
+            self._pool = workers.process_pool(wanted)
+        return self._pool
 
     def map(self, fn, tasks):
         """Results of ``fn(*task)`` in task order; yields as soon as the next one in order is ready."""
@@ -115,12 +126,8 @@ class LocalExecutor:
             for task in tasks:
                 yield fn(*task)
             return
-        if self._pool is None:
-            method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
-            self._pool = ProcessPoolExecutor(max_workers=self.jobs, mp_context=mp.get_context(method))
-        futures = [self._pool.submit(fn, *task) for task in tasks]
-        for fut in futures:
-            yield fut.result()
+        pool = self._pool_for(len(tasks))
+        yield from workers.ordered(pool, fn, tasks, window=4 * workers.pool_size(pool))
 
     def map_unordered(self, fn, tasks):
         """Results of ``fn(task)`` as they finish (for sweeps, whose points carry their own index)."""
@@ -129,24 +136,19 @@ class LocalExecutor:
             for task in tasks:
                 yield fn(task)
             return
-        from concurrent.futures import as_completed
-        if self._pool is None:
-            method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
-            self._pool = ProcessPoolExecutor(max_workers=self.jobs, mp_context=mp.get_context(method))
-        futures = [self._pool.submit(fn, task) for task in tasks]
-        for fut in as_completed(futures):
-            yield fut.result()
+        pool = self._pool_for(len(tasks))
+        yield from workers.unordered(pool, fn, tasks, window=4 * workers.pool_size(pool))
 
-    def close(self) -> None:
+    def close(self, abrupt: bool = False) -> None:
         if self._pool is not None:
-            self._pool.shutdown(cancel_futures=True)
+            workers.stop_pool(self._pool, abrupt=abrupt)
             self._pool = None
 
     def __enter__(self):
         return self
 
-    def __exit__(self, *exc):
-        self.close()
+    def __exit__(self, exc_type, *exc):
+        self.close(abrupt=exc_type is not None)
 
 
 def task_chunks(blocks: list[tuple[int, int]], jobs: int) -> list[list[tuple[int, int]]]:
@@ -207,10 +209,13 @@ class SimulationRun:
 
 
 def simulate(scenario: Scenario, *, runs: int, seed: int, horizon_months: float | None = None,
-             executor: LocalExecutor | None = None, progress=None, first_replication: int = 0) -> SimulationRun:
+             executor: LocalExecutor | None = None, progress=None, first_replication: int = 0,
+             on_batch=None) -> SimulationRun:
     """Run ``runs`` replications (starting at ``first_replication``) and gather their outcomes.
 
-    ``progress(done, total)`` is called as replications finish.
+    ``progress(done, total)`` is called as replications finish. With ``on_batch``, each batch's
+    ``BatchOutput`` is handed to it in replication order instead of being gathered (the result's
+    ``replications`` is then None), so memory does not grow with ``runs``.
     """
     if runs < 1:
         raise ValueError("runs must be at least 1")
@@ -229,15 +234,18 @@ def simulate(scenario: Scenario, *, runs: int, seed: int, horizon_months: float 
         for out in executor.map(simulate_batch, tasks):
             fan.merge(out.fan)
             out.fan = None
-            outputs.append(out)
+            if on_batch is None:
+                outputs.append(out)
+            else:
+                on_batch(out)
             done += out.months.size
             if progress is not None:
                 progress(done, runs)
     finally:
         if own:
             executor.close()
-    return SimulationRun(scenario, seed, horizon, Replications.from_outputs(outputs), fan,
-                         time.perf_counter() - started, executor.jobs)
+    return SimulationRun(scenario, seed, horizon, Replications.from_outputs(outputs) if on_batch is None else None,
+                         fan, time.perf_counter() - started, executor.jobs)
 
 
 def replay(scenario: Scenario, *, seed: int, replication: int, horizon_months: float | None = None) -> list[dict]:
