@@ -8,17 +8,30 @@ from sim.schema import Scenario
 
 
 def run(scenario: Scenario, *, runs: int = 1000, seed: int = 0, jobs: int | None = None,
-        horizon_months: float | None = None, progress=None, executor: LocalExecutor | None = None) -> RunResult:
+        horizon_months: float | None = None, progress=None, executor: LocalExecutor | None = None,
+        on_batch=None) -> RunResult:
     """Monte Carlo replications of one scenario.
 
     The result is the same for any ``jobs``: replications are seeded by blocks from ``seed``.
+    With ``on_batch``, every batch of replications is handed to it in order (e.g.
+    :class:`sim.store.RunsCsv` writing ``runs.csv``) and only counts are kept: memory stays flat in
+    ``runs``, and ``result.simulation.replications`` is None.
     """
+    counts = None
+    if on_batch is not None:
+        from sim.results import RunCounts
+        counts = RunCounts(scenario.horizon_months if horizon_months is None else horizon_months)
+        handler = on_batch
+
+        def on_batch(out):
+            counts.add(out)
+            handler(out)
     if executor is not None:
         return RunResult(simulate(scenario, runs=runs, seed=seed, horizon_months=horizon_months,
-                                  executor=executor, progress=progress))
+                                  executor=executor, progress=progress, on_batch=on_batch), counts)
     with LocalExecutor(jobs) as own:
         return RunResult(simulate(scenario, runs=runs, seed=seed, horizon_months=horizon_months,
-                                  executor=own, progress=progress))
+                                  executor=own, progress=progress, on_batch=on_batch), counts)
 
 
 def compare(base: Scenario, others: list[Scenario] | Scenario, *, runs: int = 1000, seed: int = 0,

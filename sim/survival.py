@@ -6,7 +6,9 @@ the replication was censored (at the horizon). Confidence intervals are 95% unle
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+from fractions import Fraction
 
 import numpy as np
 from scipy import stats
@@ -61,8 +63,23 @@ def kaplan_meier(times, events) -> KaplanMeier:
     order = np.argsort(times, kind="stable")
     t, e = times[order], events[order]
     distinct, first = np.unique(t, return_index=True)
-    at_risk = t.size - first
     deaths = np.add.reduceat(e.astype(np.int64), first)
+    return kaplan_meier_counts(distinct, deaths, np.diff(np.append(first, t.size)))
+
+
+def kaplan_meier_counts(times, deaths, totals) -> KaplanMeier:
+    """Kaplan-Meier from counts: at each distinct time (ascending), the collapses and the number of
+    replications ending there (collapsed or censored). The same numbers as :func:`kaplan_meier` on the
+    replications themselves, in memory that does not grow with their number."""
+    distinct = np.asarray(times, dtype=float)
+    deaths = np.asarray(deaths, dtype=np.int64)
+    totals = np.asarray(totals, dtype=np.int64)
+    n = int(totals.sum())
+    if n == 0:
+        raise ValueError("times must not be empty")
+    if distinct.size > 1 and not np.all(np.diff(distinct) > 0):
+        raise ValueError("times must be distinct and ascending")
+    at_risk = n - np.concatenate([[0], np.cumsum(totals)[:-1]])
     keep = deaths > 0
     d, n_risk, tt = deaths[keep], at_risk[keep], distinct[keep]
     surv = np.cumprod(1.0 - d / n_risk)
@@ -71,7 +88,7 @@ def kaplan_meier(times, events) -> KaplanMeier:
         # where S reaches 0 the Greenwood sum is infinite: the variance there is 0 (0 * inf)
         variance = np.square(surv) * np.cumsum(terms)
     variance = np.where(np.isfinite(variance), variance, 0.0)
-    return KaplanMeier(tt, surv, variance, int(times.size))
+    return KaplanMeier(tt, surv, variance, n)
 
 
 @dataclass(frozen=True)
@@ -101,6 +118,22 @@ def rmst(times, horizon: float) -> Estimate:
     so it is the mean of min(T, horizon) and its standard error is that of a mean."""
     restricted = np.minimum(np.asarray(times, dtype=float), horizon)
     return _mean_ci(restricted)
+
+
+def rmst_counts(times, counts, horizon: float) -> Estimate:
+    """:func:`rmst` from distinct times and how many replications end at each, in exact arithmetic
+    (so the result does not depend on the order the replications arrived in)."""
+    values = [Fraction(min(float(t), horizon)) for t in times]
+    counts = [int(c) for c in counts]
+    n = sum(counts)
+    if n == 0:
+        raise ValueError("times must not be empty")
+    mean = sum((v * c for v, c in zip(values, counts)), Fraction(0)) / n
+    if n < 2:
+        return Estimate(float(mean), float("nan"), float("nan"))
+    variance = sum(((v - mean) ** 2 * c for v, c in zip(values, counts)), Fraction(0)) / (n - 1)
+    se = math.sqrt(variance) / math.sqrt(n)
+    return Estimate(float(mean), float(mean) - Z95 * se, float(mean) + Z95 * se)
 
 
 def _mean_ci(x: np.ndarray) -> Estimate:
