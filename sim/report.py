@@ -56,6 +56,21 @@ class NotAResultDirectory(ValueError):
     pass
 
 
+class DamagedResult(NotAResultDirectory):
+    """A result file that is not what ceasefire wrote (truncated, emptied, edited): one message naming
+    the file and, where known, the key."""
+
+
+# The keys the page reads from each kind's main file (checked first, so the message names the key).
+REQUIRED_KEYS = {
+    "run": ("summary.json", ("runs", "horizon_months", "p_collapse")),
+    "compare": ("comparison.json", ("horizon_months", "differences", "p_collapse")),
+    "sweep": ("sensitivity.json", ("outcomes", "factors")),
+    "backtest": ("backtest.json", ("cases", "scores")),
+    "calibration": ("calibration.json", ("parameters", "cases")),
+}
+
+
 # --- number formats: the text a data-key element shows for its JSON value -----------------------
 
 FORMATS: dict[str, Callable[[float], str]] = {
@@ -123,8 +138,19 @@ def open_report(path: Path) -> bool:
 # --- reading the directory -----------------------------------------------------------------------
 
 def _json(path: Path) -> Any:
-    with open(path, encoding="utf-8") as fh:
-        return json.load(fh)
+    try:
+        with open(path, encoding="utf-8") as fh:
+            data = json.load(fh)
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError, UnicodeDecodeError
+        raise DamagedResult(f"{path}: not valid JSON ({_first_line(exc)}); it was not written by ceasefire as it "
+                            f"is, so no report can be made from it") from None
+    if not isinstance(data, dict):
+        raise DamagedResult(f"{path}: holds a JSON {type(data).__name__}, not the object ceasefire writes")
+    return data
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).splitlines() or [exc.__class__.__name__])[0][:200]
 
 
 def _csv(path: Path) -> list[dict[str, str]]:
@@ -220,9 +246,21 @@ def _svg_text(fig, name: str, alt: str) -> str:
 
 def _render(directory: Path, png: bool) -> _Page:
     kind = detect_kind(directory)
+    name, keys = REQUIRED_KEYS[kind]
+    main = _json(Path(directory) / name)
+    missing = [k for k in keys if k not in main]
+    if missing:
+        raise DamagedResult(f"{Path(directory) / name}: {missing[0]}: missing; the file is not as ceasefire writes it")
     page = _Page(directory, png)
-    {"run": _run_report, "compare": _compare_report, "sweep": _sweep_report,
-     "backtest": _backtest_report, "calibration": _calibration_report}[kind](page)
+    try:
+        {"run": _run_report, "compare": _compare_report, "sweep": _sweep_report,
+         "backtest": _backtest_report, "calibration": _calibration_report}[kind](page)
+    except (KeyError, IndexError, TypeError, AttributeError, ValueError) as exc:
+        if isinstance(exc, DamagedResult):
+            raise
+        what = f"key {exc.args[0]!r} missing" if isinstance(exc, KeyError) and exc.args else _first_line(exc)
+        raise DamagedResult(f"{directory}: the {kind} result's files are damaged or incomplete ({what}); no "
+                            f"report can be made from them") from exc
     page.html = _document(page)
     return page
 
