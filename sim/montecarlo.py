@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from sim import workers
+from sim import mesafix, workers  # noqa: F401 - mesafix: Mesa would keep every batch's model alive
 from sim.model import NOT_COLLAPSED, TRIGGERS, CeasefireModel
 from sim.rng import BLOCK_SIZE, BlockStreams, blocks_for
 from sim.schema import Scenario
@@ -122,6 +122,7 @@ class LocalExecutor:
     def map(self, fn, tasks):
         """Results of ``fn(*task)`` in task order; yields as soon as the next one in order is ready."""
         tasks = list(tasks)
+        fn = workers.collecting(fn)
         if self.jobs == 1 or len(tasks) <= 1:
             for task in tasks:
                 yield fn(*task)
@@ -132,6 +133,7 @@ class LocalExecutor:
     def map_unordered(self, fn, tasks):
         """Results of ``fn(task)`` as they finish (for sweeps, whose points carry their own index)."""
         tasks = list(tasks)
+        fn = workers.collecting(fn)
         if self.jobs == 1 or len(tasks) <= 1:
             for task in tasks:
                 yield fn(task)

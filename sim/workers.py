@@ -11,6 +11,8 @@
 
 from __future__ import annotations
 
+import functools
+import gc
 import multiprocessing as mp
 import os
 import signal
@@ -54,6 +56,20 @@ def _watch_parent(parent: int) -> None:
             time.sleep(PARENT_POLL_SECONDS)
         os._exit(1)
     threading.Thread(target=poll, name="parent-watch", daemon=True).start()
+
+
+def _call_and_collect(fn, *args):
+    try:
+        return fn(*args)
+    finally:
+        gc.collect()
+
+
+def collecting(fn):
+    """``fn`` followed by a garbage collection. A batch's model and its agents refer to one another,
+    so only the cycle collector frees them, and it runs rarely: without this, finished models pile up
+    (about 0.45 KB per replication) until it does."""
+    return functools.partial(_call_and_collect, fn)
 
 
 def process_pool(workers: int) -> ProcessPoolExecutor:
