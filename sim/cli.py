@@ -263,6 +263,11 @@ def _claim(out: Path, kind: str, args, default: bool):
     return claim(out, kind, force=getattr(args, "force", False), default=default)
 
 
+def _preflight(out: Path, kind: str, args, default: bool) -> None:
+    from sim.outdir import preflight
+    preflight(out, kind, force=getattr(args, "force", False), default=default)
+
+
 def _jobs(requested: int | None) -> int | None:
     """--jobs as the executor will use it (capped at a few times the cores), with a note if capped."""
     from sim.workers import JOBS_PER_CORE, cap_jobs, max_jobs, usable_cores
@@ -291,6 +296,7 @@ def cmd_run(args) -> int:
         return EXIT_OK
     jobs = _jobs(args.jobs)
     out = args.out or Path("results/runs") / f"{scenario.name}-{store.utc_stamp()}"
+    _preflight(out, "run", args, default=args.out is None)
     budget.check_run(args.runs, jobs or default_jobs(), out)
     with _claim(out, "run", args, default=args.out is None):
         # runs.csv is streamed into the directory under construction: memory stays flat in --runs
@@ -319,8 +325,6 @@ def cmd_compare(args) -> int:
     if args.max_runs is not None and args.precision is None:
         raise UsageError("ceasefire compare: --max-runs needs --precision")
     jobs = _jobs(args.jobs)
-    most = args.runs if args.precision is None else max(args.runs, args.max_runs or 100 * args.runs)
-    budget.check_compare(most, 1 + len(others), jobs or default_jobs())
     stamp = store.utc_stamp()
     names = [o.name for o in others]
     pairs = []
@@ -338,6 +342,10 @@ def cmd_compare(args) -> int:
     else:
         targets = [args.out / pair for pair in pairs]
         claimed = [(args.out, "compare-set")]
+    for path, kind in claimed:
+        _preflight(path, kind, args, default=args.out is None)
+    most = args.runs if args.precision is None else max(args.runs, args.max_runs or 100 * args.runs)
+    budget.check_compare(most, 1 + len(others), jobs or default_jobs())
     from contextlib import ExitStack
     with ExitStack() as held:
         for path, kind in claimed:  # before the first replication: a refused --out costs nothing
@@ -371,6 +379,7 @@ def cmd_sweep(args) -> int:
     e = loaded.experiment
     jobs = _jobs(args.jobs)
     out = args.out or Path("results/sweeps") / e.name
+    _preflight(out, "sweep", args, default=args.out is None)
     budget.check_sweep(loaded.path, design_size(e.sampler, e.points, len(e.factors)), len(e.factors),
                        len(e.outcomes), e.replications, e.keep_replications,
                        1 if args.scheduler else (jobs or default_jobs()), out)
@@ -414,8 +423,9 @@ def _calibrate(args, kind: str, cases_dir=None, out=None, default=False):
     from sim.montecarlo import LocalExecutor, default_jobs
     cal, cases = load_calibration(args.calibration, cases_dir)
     jobs = _jobs(args.jobs)
-    budget.check_calibration(args.calibration, cal.points, cal.replications, len(cases), jobs or default_jobs())
     out = out or Path("results/calibration") / cal.name
+    _preflight(out, kind, args, default=default)
+    budget.check_calibration(args.calibration, cal.points, cal.replications, len(cases), jobs or default_jobs())
     held = _claim(out, kind, args, default=default)
     try:
         with _progress(args.quiet, cal.points * len(cases), "case-points") as progress, LocalExecutor(jobs) as ex:

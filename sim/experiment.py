@@ -129,7 +129,7 @@ class Experiment(BaseModel):
         if size > MAX_DESIGN_POINTS:
             shown = f"{size:,}" if size < 10 ** 15 else f"about 10^{len(str(size)) - 1}"
             problems.append(f"points: {self.points} gives {shown} design points with {d} factor(s) and the "
-                            f"{self.sampler} sampler; a sweep has at most {MAX_DESIGN_POINTS:,}")
+                            f"{self.sampler} sampler, more than the {MAX_DESIGN_POINTS:,} a sweep may have")
         paths = [f.path for f in self.factors.values()]
         if len(set(paths)) != len(paths):
             problems.append("factors: the same path is varied twice")

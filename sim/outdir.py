@@ -161,6 +161,14 @@ def _check_place(out: Path, flag: str, shown: Path | None = None) -> None:
                 _refuse(f"{flag} {shown}: {ancestor} is a file, not a directory")
             if not os.access(ancestor, os.W_OK | os.X_OK):
                 _refuse(f"{flag} {shown}: cannot create it: {ancestor} is not writable")
+            try:
+                fs = os.statvfs(ancestor)
+            except OSError:
+                return
+            if fs.f_flag & getattr(os, "ST_RDONLY", 1):
+                _refuse(f"{flag} {shown}: cannot create it: {ancestor} is on a read-only file system")
+            if fs.f_blocks == 0:  # /proc, /sys: kernel interfaces, not storage
+                _refuse(f"{flag} {shown}: cannot create it: {ancestor} is not on a file system that stores files")
             return
 
 
@@ -240,6 +248,15 @@ class Claim:
 
     def __exit__(self, *exc):
         self.release()
+
+
+def preflight(out: Path, kind: str, *, force: bool = False, default: bool = False, flag: str = "--out") -> None:
+    """The checks of :func:`claim` without creating or locking anything (before a budget check,
+    whose message would otherwise be about the wrong thing)."""
+    shown = Path(out)
+    out = Path(os.path.abspath(out))
+    _check_place(out, flag, shown)
+    _check_target(out, kind, force=force, default=default, flag=flag, shown=shown)
 
 
 def claim(out: Path, kind: str, *, force: bool = False, default: bool = False, flag: str = "--out") -> Claim:
