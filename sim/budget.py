@@ -87,6 +87,8 @@ def available_memory() -> tuple[int | None, int | None]:
 
 
 def size_text(n: float) -> str:
+    if n >= 1 << 60:
+        return "more than an exabyte"
     for unit, scale in (("TB", 1 << 40), ("GB", 1 << 30), ("MB", 1 << 20)):
         if n >= scale:
             return f"{n / scale:,.1f} {unit}"

@@ -104,7 +104,7 @@ def load_calibration(path: str | Path, cases_dir: str | Path | None = None):
         cal = Calibration.model_validate(raw)
     except ValidationError as exc:
         errors = [err for err in exc.errors() if not (bad_name and err["loc"] == ("name",))]
-        problems += [f"{path}: {format_error(err, {})}" for err in errors[:MAX_PROBLEMS_FORMATTED]]
+        problems += [f"{path}: {_calibration_error(err)}" for err in errors[:MAX_PROBLEMS_FORMATTED]]
         raise InputError(problems, more=max(0, len(errors) - MAX_PROBLEMS_FORMATTED)) from None
     fields = Dynamics.model_fields
     for key, fp in cal.free.items():
@@ -127,20 +127,34 @@ def load_calibration(path: str | Path, cases_dir: str | Path | None = None):
     if len(files) > MAX_CASES:
         where = f"{cases_dir} (--cases)" if cases_dir is not None else f"{path}: cases"
         raise InputError([f"{where}: {len(files):,} cases; a calibration fits at most {MAX_CASES}"])
-    for i, f in enumerate(files):  # a FIFO or a directory among the cases: say who refers to it
-        read_input(f, f"{cases_dir} (--cases)" if cases_dir is not None else f"{path}: cases[{i}]")
-    cases = [load_case(f) for f in files]
+    referrers = [f"{cases_dir} (--cases)" if cases_dir is not None else f"{path}: cases[{i}]" for i in range(len(files))]
+    for f, referrer in zip(files, referrers):  # a FIFO or a directory among the cases: say who refers to it
+        read_input(f, referrer)
+    cases = [load_case(f, referrer) for f, referrer in zip(files, referrers)]
     return cal, cases
 
 
-def load_case(path: Path) -> Case:
+def _calibration_error(err) -> str:
+    """format_error, with the calibration's own keys (not a scenario's) as the suggestions."""
+    if err["type"] != "extra_forbidden":
+        return format_error(err, {})
+    import difflib
+    loc = err["loc"]
+    allowed = sorted(FreeParameter.model_fields if len(loc) == 3 and loc[0] == "free" else Calibration.model_fields)
+    hint = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
+    where = ".".join(str(p) for p in loc)
+    return f"{where}: unknown key; " + (f"did you mean '{hint[0]}'?" if hint else f"allowed keys: {', '.join(allowed)}")
+
+
+def load_case(path: Path, referrer: str | None = None) -> Case:
     scenario = load_scenario(path)
     obs = scenario.observed or {}
     months = obs.get("months_to_collapse")
     initiator = obs.get("initiator")
     if (isinstance(months, bool) or not isinstance(months, (int, float)) or not math.isfinite(months)
             or months <= 0 or not isinstance(initiator, str)):
-        raise InputError([f"{path}: observed: needs months_to_collapse (a positive number) and initiator (a string)"])
+        raise InputError([f"{referrer + ': ' if referrer else ''}{path}: observed: needs months_to_collapse (a positive, "
+                          f"finite number) and initiator (a string)"])
     return Case(scenario.name, scenario, float(months), initiator, bool(obs.get("collapsed", True)))
 
 

@@ -96,7 +96,7 @@ def foreign_entries(directory: Path, kind: str) -> list[str]:
     for entry in os.scandir(directory):
         name = entry.name
         if entry.is_symlink():
-            found.append(name)
+            found.append(f"{name}, a symbolic link")
         elif entry.is_dir():
             if name not in subdirs:
                 found.append(name + "/")
@@ -131,12 +131,18 @@ def result_kind(directory: Path) -> str | None:
 
 
 def _is_sweep_in_progress(directory: Path) -> bool:
-    state = _read_json(directory / "state.json")
-    return state is not None and "fingerprint" in state
+    """A sweep's own directory before it finishes: a regular state.json (valid or not: the sweep then
+    says what is wrong with it) among nothing but the files a sweep writes."""
+    state = directory / "state.json"
+    return (state.is_file() and not state.is_symlink() and not foreign_entries(directory, "sweep"))
 
 
 def _entries(directory: Path) -> list[str]:
     return sorted(os.listdir(directory))
+
+
+def _described(directory: Path, name: str) -> str:
+    return f"{name}, a symbolic link" if os.path.islink(directory / name) else name
 
 
 # --- the guard -------------------------------------------------------------------------------------
@@ -198,12 +204,10 @@ def _check_target(out: Path, kind: str, *, force: bool, default: bool, flag: str
             _refuse(f"{flag} {shown}: already holds comparisons; give --force to replace them, or another "
                     f"directory")
         return
-    found = result_kind(out)
-    if kind == "sweep" and found is None and _is_sweep_in_progress(out):
-        found = "sweep"
+    found = result_kind(out) or ("sweep" if _is_sweep_in_progress(out) else None)
     if found is None:
-        shown = ", ".join(entries[:3]) + (", ..." if len(entries) > 3 else "")
-        _refuse(f"{flag} {shown}: exists and is not empty ({shown}), and is not a ceasefire result; nothing "
+        listed = ", ".join(_described(out, e) for e in entries[:3]) + (", ..." if len(entries) > 3 else "")
+        _refuse(f"{flag} {shown}: exists and is not empty ({listed}), and is not a ceasefire result; nothing "
                 f"is replaced: give a new directory")
     if found != kind:
         _refuse(f"{flag} {shown}: holds {KIND_WORDS[found]} result, not {KIND_WORDS[kind]}; nothing is "

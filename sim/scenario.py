@@ -81,7 +81,7 @@ def resolve_inheritance(path: Path, _chain: tuple[Path, ...] = (), _budget: list
     files in all (a diamond of bases that each list two bases would otherwise double at every level).
     """
     path = Path(path)
-    real = path.resolve()
+    real = Path(os.path.realpath(path))  # Path.resolve() raises RuntimeError on a symlink loop
     if real in _chain:
         cycle = " -> ".join(str(p) for p in (*_chain, real))
         raise InputError([f"{path}: base: inheritance cycle: {cycle}"])
@@ -116,7 +116,7 @@ def resolve_inheritance(path: Path, _chain: tuple[Path, ...] = (), _budget: list
 
 
 def _short(value: Any) -> str:
-    text = repr(value)
+    text = ("true" if value else "false") if isinstance(value, bool) else repr(value)
     return text if len(text) <= 80 else text[:77] + "..."
 
 
