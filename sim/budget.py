@@ -19,7 +19,7 @@ from pathlib import Path
 
 from sim.scenario import InputError
 
-BASE_BYTES = 200 << 20          # one batch of the model, the figures, the analysis at small sizes
+BASE_BYTES = 64 << 20           # one batch of the model (about 5 MB), the figures, a small analysis
 WORKER_BYTES = 200 << 20        # one worker process
 RUN_BYTES_PER_BLOCK = 400       # a streamed run keeps only its list of blocks and tasks
 RUNS_CSV_BYTES_PER_RUN = 64     # a runs.csv row

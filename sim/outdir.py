@@ -93,7 +93,9 @@ def foreign_entries(directory: Path, kind: str) -> list[str]:
     """Entries of ``directory`` that ``kind`` never writes (relative paths), at most a few."""
     files, subdirs = LAYOUT[kind]
     found: list[str] = []
-    for entry in os.scandir(directory):
+    with os.scandir(directory) as entries:
+        entries = sorted(entries, key=lambda e: e.name)
+    for entry in entries:
         name = entry.name
         if entry.is_symlink():
             found.append(f"{name}, a symbolic link")
@@ -102,7 +104,9 @@ def foreign_entries(directory: Path, kind: str) -> list[str]:
                 found.append(name + "/")
                 continue
             inner = subdirs[name]
-            for sub in os.scandir(entry.path):
+            with os.scandir(entry.path) as subs:
+                subs = sorted(subs, key=lambda e: e.name)
+            for sub in subs:
                 ok = (sub.is_file(follow_symlinks=False) and
                       (sub.name.endswith(".png") if inner is None else
                        sub.name in inner or _is_temp_of(sub.name, inner)))
