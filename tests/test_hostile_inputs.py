@@ -119,8 +119,9 @@ def test_any_value_for_a_numeric_scenario_key_is_accepted_or_refused_cleanly(key
     text = NUMERIC_LINE.sub(lambda m: f"{m.group(1)} = {value}" if m.group(1) == key else m.group(0), GOOD)
     rc, out, err, before, after, path = _validate(text)
     _clean_refusal(rc, out, err, before, after, path)
+    assert all(key in line for line in err.splitlines()), err  # each problem names the key
     if value in ("nan", "inf", "-inf") or value.startswith('"') or value in ("true", "false"):
-        assert rc == 2 and key in err  # never coerced, never a silent non-finite number
+        assert rc == 2  # never coerced, never a silent non-finite number
 
 
 @settings(max_examples=60, deadline=None, database=None)
@@ -136,9 +137,10 @@ def test_any_value_for_an_experiment_key_is_accepted_or_refused_cleanly(key, val
             rc = main(["validate", str(path)])
         assert set(os.listdir(tmp)) == {"good.toml", "exp.toml"}
     _clean_refusal(rc, out.getvalue(), err.getvalue(), set(), set(), str(path))
+    assert all(key in line for line in err.getvalue().splitlines()), err.getvalue()  # read as an experiment
     if value.startswith('"') or value in ("nan", "inf", "-inf") or (key != "keep_replications" and value in
                                                                       ("true", "false")):
-        assert rc == 2 and key in err.getvalue()  # no silent coercion in experiment files
+        assert rc == 2  # no silent coercion in experiment files
 
 
 @settings(max_examples=60, deadline=None, database=None)
@@ -151,7 +153,8 @@ def test_random_bytes_in_a_scenario_are_refused_cleanly(junk, where):
 
 
 @settings(max_examples=60, deadline=None, database=None)
-@given(name=st.text(alphabet=st.characters(blacklist_categories=("Cs", "Cc")), max_size=120))
+@given(name=st.one_of(st.sampled_from([".", "..", ".hidden", "../x", "a/b", "a\\b", "", "x" * 101, "ok-name.v2"]),
+                      st.text(alphabet=st.characters(blacklist_categories=("Cs", "Cc")), max_size=120)))
 def test_a_scenario_name_is_a_safe_directory_name_or_refused(name):
     text = GOOD.replace('name = "two_sided_test"', f"name = {json.dumps(name, ensure_ascii=False)}", 1)
     rc, out, err, before, after, path = _validate(text)
