@@ -285,6 +285,8 @@ case("nesting_header_3000", ["validate", "deep.toml"], ["deep.toml", "nested"],
      {"deep.toml": "[" + ".".join(["k"] * 3000) + "]\nx = 1\n"})
 case("nesting_array_of_tables_3000", ["validate", "deep.toml"], ["deep.toml", "nested"],
      {"deep.toml": "[[" + ".".join(["k"] * 3000) + "]]\nx = 1\n"})
+case("nesting_table_3000_via_base", ["run", "bad.toml", "--runs", "50"], ["deep.toml", "nested"],
+     {"bad.toml": 'base = "deep.toml"\n' + GOOD, "deep.toml": "[" + ".".join(["k"] * 3000) + "]\nx = 1\n"})
 case("nesting_in_scenario_key", ["validate", "bad.toml"], ["bad.toml", "nested"],
      {"bad.toml": scenario("deterrence = 0.75", "deterrence = " + "[" * 100 + "]" * 100)})
 case("nesting_brackets_in_strings_ok", ["validate", "ok.toml"], ["1 file(s) valid"],
