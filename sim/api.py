@@ -2,50 +2,73 @@
 
 from __future__ import annotations
 
+import numpy as np
+
+from sim.draws import DrawPlan, PosteriorDraws, group_counts, read_posterior, setting_distributions
 from sim.montecarlo import LocalExecutor, simulate
 from sim.results import RunResult
+from sim.rng import BLOCK_SIZE
+from sim.scenario import InputError
 from sim.schema import Scenario
+
+
+def posterior_of(scenario: Scenario, use_posterior: bool = True) -> PosteriorDraws | None:
+    """The calibrated posterior draws the scenario names, or None (none named, or point values asked for)."""
+    if not use_posterior or scenario.posterior is None:
+        return None
+    try:
+        return read_posterior(scenario.posterior)
+    except (OSError, ValueError) as exc:
+        raise InputError([f"{scenario.name}: posterior: cannot read '{scenario.posterior}' ({exc})"]) from None
+
+
+def run_plan(scenario: Scenario, *, seed: int, use_posterior: bool = True) -> DrawPlan:
+    """The draw plan of a run: which parameter and setting draws each replication uses."""
+    return DrawPlan.for_run(scenario, seed=seed, posterior=posterior_of(scenario, use_posterior))
 
 
 def run(scenario: Scenario, *, runs: int = 1000, seed: int = 0, jobs: int | None = None,
         horizon_months: float | None = None, progress=None, executor: LocalExecutor | None = None,
-        on_batch=None) -> RunResult:
+        use_posterior: bool = True) -> RunResult:
     """Monte Carlo replications of one scenario.
 
-    The result is the same for any ``jobs``: replications are seeded by blocks from ``seed``.
-    With ``on_batch``, every batch of replications is handed to it in order (e.g.
-    :class:`sim.store.RunsCsv` writing ``runs.csv``) and only counts are kept: memory stays flat in
-    ``runs``, and ``result.simulation.replications`` is None.
+    Replications are spread over the calibrated posterior's draws (unless ``use_posterior`` is false) and
+    over the scenario's uncertain settings. The result is the same for any ``jobs``.
     """
-    counts = None
-    if on_batch is not None:
-        from sim.results import RunCounts
-        counts = RunCounts(scenario.horizon_months if horizon_months is None else horizon_months)
-        handler = on_batch
-
-        def on_batch(out):
-            counts.add(out)
-            handler(out)
+    plan = run_plan(scenario, seed=seed, use_posterior=use_posterior)
     if executor is not None:
         return RunResult(simulate(scenario, runs=runs, seed=seed, horizon_months=horizon_months,
-                                  executor=executor, progress=progress, on_batch=on_batch), counts)
+                                  executor=executor, progress=progress, plan=plan))
     with LocalExecutor(jobs) as own:
         return RunResult(simulate(scenario, runs=runs, seed=seed, horizon_months=horizon_months,
-                                  executor=own, progress=progress, on_batch=on_batch), counts)
+                                  executor=own, progress=progress, plan=plan))
+
+
+def comparison_plans(scenarios: list[Scenario], *, seed: int, use_posterior: bool) -> list[DrawPlan]:
+    """One draw plan per scenario, with the same groups, so that replication i pairs the same draws."""
+    posteriors = [posterior_of(s, use_posterior) for s in scenarios]
+    shas = {p.sha256 if p is not None else None for p in posteriors}
+    if len(shas) > 1:
+        raise InputError([f"{s.name}: posterior: a comparison needs every scenario on the same calibrated "
+                          f"posterior (or --no-posterior)" for s in scenarios[1:]])
+    _, s_groups = group_counts(posteriors[0], any(setting_distributions(s) for s in scenarios))
+    return [DrawPlan.for_run(s, seed=seed, posterior=p, setting_groups=s_groups) for s, p in zip(scenarios, posteriors)]
 
 
 def compare(base: Scenario, others: list[Scenario] | Scenario, *, runs: int = 1000, seed: int = 0,
             jobs: int | None = None, horizon_months: float | None = None, precision: float | None = None,
-            max_runs: int | None = None, progress=None):
+            max_runs: int | None = None, progress=None, use_posterior: bool = True, attribute: bool = False,
+            permutations: int = 64):
     """Paired comparisons of each scenario in ``others`` with ``base`` on common random numbers.
 
-    With ``precision``, replications are added in whole blocks of ``runs`` (rounded up to the block
-    size) until the 95% CI half-width of every headline difference, P(collapse by the horizon), is at
-    most ``precision``, or ``max_runs`` is reached. Returns a list of
-    :class:`sim.comparison.Comparison`, one per other scenario.
+    With ``precision``, ``runs`` is a pilot: from the pilot's paired differences the run count that gives a
+    95% half-width of ``precision`` on the headline difference (P(collapse by the horizon)) is computed, and
+    a fresh batch of that many replications (capped at ``max_runs``) is run and reported. The pilot's
+    replications are not reused, so the stopping rule does not bias the estimate it reports.
+    With ``attribute``, the headline difference is split into the Shapley contributions of the settings
+    that differ (``sim.attribution``). Returns a list of :class:`sim.comparison.Comparison`.
     """
     from sim.comparison import Comparison
-    from sim.rng import BLOCK_SIZE
 
     others = [others] if isinstance(others, Scenario) else list(others)
     if not others:
@@ -54,37 +77,70 @@ def compare(base: Scenario, others: list[Scenario] | Scenario, *, runs: int = 10
         raise ValueError("precision must be positive")
     horizon = float(horizon_months if horizon_months is not None else base.horizon_months)
     scenarios = [base, *others]
-    if precision is not None:
-        runs = -(-runs // BLOCK_SIZE) * BLOCK_SIZE
-        max_runs = max(runs, -(-(max_runs or 100 * runs) // BLOCK_SIZE) * BLOCK_SIZE)
-    total = runs
+    stopping = {"runs": runs, "reason": "fixed run count", "precision": precision, "max_runs": max_runs}
     with LocalExecutor(jobs) as executor:
-        sims = [simulate(s, runs=runs, seed=seed, horizon_months=horizon, executor=executor,
-                         progress=_offset(progress, i * runs, len(scenarios) * runs))
-                for i, s in enumerate(scenarios)]
-        while True:
-            results = [RunResult(s) for s in sims]
-            comparisons = [Comparison(results[0], r, {}) for r in results[1:]]
-            if precision is None:
-                reason = "fixed run count"
-                break
-            worst = max(c.main_half_width() for c in comparisons)
-            if worst <= precision:
-                reason = "precision reached"
-                break
-            if total >= max_runs:
-                reason = "max_runs reached"
-                break
-            step = min(runs, max_runs - total)
-            more = [simulate(s, runs=step, seed=seed, horizon_months=horizon, executor=executor,
-                             first_replication=total) for s in scenarios]
-            sims = [extend(a, b) for a, b in zip(sims, more)]
-            total += step
-    stopping = {"runs": total, "reason": reason, "precision": precision, "max_runs": max_runs,
-                "headline_half_width": max(c.main_half_width() for c in comparisons)}
-    for c in comparisons:
-        c.stopping = stopping
+        first = 0
+        if precision is not None:
+            pilot = _simulate_all(scenarios, runs, seed, horizon, executor, use_posterior, 0, progress)
+            needed = max(_runs_for_precision(Comparison(pilot[0], r, {}), precision) for r in pilot[1:])
+            cap = max_runs or 100 * runs
+            first = -(-runs // BLOCK_SIZE) * BLOCK_SIZE     # the fresh batch starts after the pilot's blocks
+            stopping = {"pilot_runs": runs, "runs": min(needed, cap), "precision": precision, "max_runs": cap,
+                        "reason": "precision reached" if needed <= cap else "max_runs reached",
+                        "rule": "pilot estimates the run count; a fresh batch of that many runs is reported"}
+            runs = min(needed, cap)
+        results = _simulate_all(scenarios, runs, seed, horizon, executor, use_posterior, first, progress)
+        comparisons = [Comparison(results[0], r, {}) for r in results[1:]]
+        stopping["headline_half_width"] = float(max(c.main_half_width() for c in comparisons))
+        for c, other in zip(comparisons, others):
+            c.stopping = stopping
+            if attribute:
+                c.attribution = attribute_difference(base, other, runs=runs, seed=seed, horizon=horizon,
+                                                     executor=executor, use_posterior=use_posterior,
+                                                     first_replication=first, permutations=permutations)
     return comparisons
+
+
+def _simulate_all(scenarios, runs, seed, horizon, executor, use_posterior, first, progress):
+    plans = comparison_plans(scenarios, seed=seed, use_posterior=use_posterior)
+    total = len(scenarios) * runs
+    return [RunResult(simulate(s, runs=runs, seed=seed, horizon_months=horizon, executor=executor,
+                               first_replication=first, plan=plan, progress=_offset(progress, i * runs, total)))
+            for i, (s, plan) in enumerate(zip(scenarios, plans))]
+
+
+def _runs_for_precision(comparison, precision: float) -> int:
+    """Replications for a 95% half-width of ``precision`` on the headline paired difference."""
+    from sim.survival import collapse_indicator
+    a, b = comparison.base.simulation.replications, comparison.other.simulation.replications
+    h = comparison.horizon
+    d = collapse_indicator(b.months, b.collapsed, h) - collapse_indicator(a.months, a.collapsed, h)
+    sd = float(np.std(d, ddof=1)) if d.size > 1 else 1.0
+    sd = max(sd, 1.0 / max(d.size, 1))        # no discordant pair in the pilot: plan for one in its size
+    need = int(np.ceil((1.959963984540054 * sd / precision) ** 2))
+    return -(-max(need, 1) // BLOCK_SIZE) * BLOCK_SIZE
+
+
+def attribute_difference(base: Scenario, other: Scenario, *, runs: int, seed: int, horizon: float, executor,
+                         use_posterior: bool = True, first_replication: int = 0, permutations: int = 64) -> dict:
+    """Shapley attribution of P(collapse by the horizon), other minus base, to the settings that differ."""
+    from sim.attribution import changed_settings, hybrid, shapley
+    from sim.survival import collapse_indicator
+    settings = changed_settings(base, other)
+    plans = comparison_plans([base, other], seed=seed, use_posterior=use_posterior)
+    s_groups = max(p.setting_groups for p in plans)
+    posterior = plans[0].posterior
+
+    def evaluate(subset) -> np.ndarray:
+        scenario = hybrid(base, settings, subset, f"{base.name}-hybrid{len(subset)}")
+        plan = DrawPlan.for_run(scenario, seed=seed, posterior=posterior, setting_groups=s_groups)
+        r = simulate(scenario, runs=runs, seed=seed, horizon_months=horizon, executor=executor,
+                     first_replication=first_replication, plan=plan).replications
+        return collapse_indicator(r.months, r.collapsed, horizon)
+
+    result = shapley(settings, evaluate, permutations=permutations, seed=seed)
+    result["outcome"] = f"P(collapse by month {horizon:g}), other minus base"
+    return result
 
 
 def _offset(progress, start: int, total: int):
@@ -93,22 +149,28 @@ def _offset(progress, start: int, total: int):
     return lambda done, _n: progress(start + done, total)
 
 
-def extend(first, more):
-    """A simulation run followed by more replications of the same scenario and seed."""
-    from dataclasses import replace
-    first.fan.merge(more.fan)
-    return replace(first, replications=first.replications.concat(more.replications),
-                   wall_seconds=first.wall_seconds + more.wall_seconds)
-
-
 def sweep(loaded, directory, *, jobs: int | None = None, scheduler: str | None = None, restart: bool = False,
-          progress=None, figures: bool = True) -> dict:
+          progress=None, figures: bool = True, replications_format: str = "csv", use_posterior: bool | None = None):
     """Evaluate every point of an experiment (resuming from a checkpoint), then analyse and write.
 
-    Returns the sensitivity analysis (what ``sensitivity.json`` holds).
+    ``loaded`` is a :class:`sim.experiment.LoadedExperiment`, or a path or bundled name to load.
+    Returns a :class:`sim.results.SweepResult`: ``.analysis`` is what ``sensitivity.json`` holds,
+    ``.to_frame()`` the per-point outcomes. ``replications_format="parquet"`` writes the
+    per-replication rows (``keep_replications = true``) as ``replications.parquet`` (needs pyarrow).
     """
+    from sim.results import SweepResult
+    if not hasattr(loaded, "experiment"):
+        from sim.experiment import load_experiment
+        loaded = load_experiment(loaded)
+    if replications_format not in ("csv", "parquet"):
+        raise ValueError("replications_format must be 'csv' or 'parquet'")
+    if replications_format == "parquet":
+        try:
+            import pyarrow  # noqa: F401
+        except ImportError:
+            raise ImportError('Parquet output needs pyarrow: pip install ".[parquet]"') from None
     from sim.store import SweepStore
-    from sim.sweep import analyse_outcomes, design_for, evaluate_points, make_tasks
+    from sim.sweep import analyse_outcomes, design_for, evaluate_points, make_tasks, sweep_plan
 
     design, values = design_for(loaded)
     if scheduler is not None:  # before anything is written: an unusable cluster leaves no trace
@@ -117,11 +179,14 @@ def sweep(loaded, directory, *, jobs: int | None = None, scheduler: str | None =
     else:
         executor = LocalExecutor(jobs)
     with executor:
-        store = SweepStore(directory, loaded.fingerprint, values.shape[0])
+        plan = sweep_plan(loaded, use_posterior)
+        fingerprint = loaded.fingerprint if plan.posterior is not None or loaded.scenario.posterior is None \
+            else loaded.fingerprint + ":point-values"
+        store = SweepStore(directory, fingerprint, values.shape[0])
         rows = {p: {k: v for k, v in r.items() if k != "replications"}
                 for p, r in store.open(restart, str(loaded.path)).items()}
         pending = [p for p in range(values.shape[0]) if p not in rows]
-        tasks = make_tasks(loaded, values, pending, executor.jobs)
+        tasks = make_tasks(loaded, values, pending, executor.jobs, plan)
         done = len(rows)
         if progress is not None:
             progress(done, values.shape[0])
@@ -133,5 +198,65 @@ def sweep(loaded, directory, *, jobs: int | None = None, scheduler: str | None =
             if progress is not None:
                 progress(done, values.shape[0])
     analysis = analyse_outcomes(loaded, design, rows)
-    store.finish(loaded, design, values, rows, analysis, figures=figures)
-    return analysis
+    store.finish(loaded, design, values, rows, analysis, figures=figures, replications_format=replications_format)
+    return SweepResult(store.directory, loaded, values, rows, analysis)
+
+
+def variant(scenario, changes: dict[str, float], *, name: str | None = None, description: str | None = None):
+    """A validated copy of a scenario with some parameters changed, by key path.
+
+        sim.variant(moscow, {"actors.russia.interest_in_guarantor": 0.4}, name="russia_cools")
+
+    ``scenario`` is a Scenario, or a path or bundled name to load. Unknown key paths and values out
+    of range raise :class:`sim.InputError` naming the key. Without ``name``, the variant keeps the
+    scenario's name (result directories would then not tell them apart).
+    """
+    from sim.scenario import load_scenario, with_value
+    if not isinstance(scenario, Scenario):
+        scenario = load_scenario(scenario)
+    try:
+        changed = with_value(scenario, dict(changes))
+    except KeyError as exc:
+        from sim.scenario import InputError
+        raise InputError([f"{scenario.name}: {exc.args[0]}"]) from None
+    update = {}
+    if name is not None:
+        update["name"] = name
+    if description is not None:
+        update["description"] = description
+    if update:
+        changed = Scenario.model_validate({**changed.model_dump(mode="python"), **update})
+    return changed
+
+
+def save(result, directory, *, figures: bool = True):
+    """Write a result to a directory as the command line does (``runs.csv``, ``summary.json``, ...).
+
+    ``result`` is a RunResult (:func:`sim.store.save_run`) or a Comparison
+    (:func:`sim.store.save_comparison`); a SweepResult is written by :func:`sweep` itself and is
+    copied if another directory is given. Returns the directory.
+    """
+    from pathlib import Path
+
+    from sim import store
+    from sim.comparison import Comparison
+    from sim.results import SweepResult
+    directory = Path(directory)
+    if isinstance(result, RunResult):
+        return store.save_run(result, directory, figures=figures)
+    if isinstance(result, Comparison):
+        return store.save_comparison(result, directory, figures=figures)
+    if isinstance(result, SweepResult):
+        if Path(result.directory).resolve() != directory.resolve():
+            store.copy_directory(Path(result.directory), directory)
+        return directory
+    raise TypeError(f"save() takes a RunResult, a Comparison or a SweepResult, not {type(result).__name__}")
+
+
+def report(directory, *, open_browser: bool = False):
+    """Write ``directory/report.html`` for a result directory and return its path."""
+    from sim.report import open_report, write_report
+    path = write_report(directory)
+    if open_browser:
+        open_report(path)
+    return path

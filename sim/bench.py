@@ -19,12 +19,12 @@ from pathlib import Path
 import numpy as np
 
 from sim.montecarlo import LocalExecutor, advance_to_horizon, simulate
+from sim.draws import DrawPlan
 from sim.model import CeasefireModel
 from sim.rng import SingleReplicationStreams
 
 TARGETS = {
     "batched_vs_batch_size_1": ">= 40",
-    "batched_vs_numpy_kernel": ">= 1/1.5 (within 1.5 times the kernel)",
     "jobs2_vs_jobs1": ">= 1.7",
     "memory_100k_mib": "< 1024",
     "memory_growth_10k_to_100k": "< 1.20",
@@ -45,8 +45,10 @@ def run_single_replications(scenario, seed: int, runs: int, horizon: float, firs
     months = np.empty(runs)
     collapsed = np.empty(runs, dtype=bool)
     initiator = np.empty(runs, dtype=np.int16)
+    plan = DrawPlan.for_run(scenario, seed=seed, posterior=None)
     for k, i in enumerate(range(first, first + runs)):
-        model = CeasefireModel(scenario, SingleReplicationStreams(seed, i), horizon_months=horizon)
+        model = CeasefireModel(scenario, SingleReplicationStreams(seed, i), horizon_months=horizon,
+                               overrides=plan.overrides(np.array([i])))
         out = advance_to_horizon(model, [(i, 1)], record_fan=False)
         months[k], collapsed[k], initiator[k] = out.months[0], out.collapsed[0], out.initiator[0]
     return {"months": months, "collapsed": collapsed, "initiator": initiator, "initiators": model.initiators}
@@ -60,13 +62,6 @@ def throughput_batched(scenario, runs: int, horizon: float, repeats: int) -> flo
 
 def throughput_single(scenario, runs: int, horizon: float, repeats: int) -> float:
     return runs / median_time(lambda: run_single_replications(scenario, 1, runs, horizon), repeats)
-
-
-def throughput_kernel(scenario, runs: int, horizon: float, repeats: int) -> float | None:
-    from sim.kernel import kernel_supports, run_kernel
-    if not kernel_supports(scenario):
-        return None
-    return runs / median_time(lambda: run_kernel(scenario, seed=1, runs=runs, horizon_months=horizon), repeats)
 
 
 def throughput_jobs(scenario, runs: int, horizon: float, jobs: int, repeats: int) -> float:
@@ -133,16 +128,6 @@ def bench(scenario, scenario_path: Path, *, runs: int, repeats: int = 3, single_
     report(f"batched engine      {batched:>10,.0f} replications/s ({runs:,} runs)")
     report(f"batch size 1        {single:>10,.0f} replications/s ({single_runs:,} runs)   "
            f"ratio {batched / single:,.1f}x (target >= 40x)")
-
-    kernel = throughput_kernel(scenario, runs, horizon, repeats)
-    if kernel is not None:
-        results["batched_vs_numpy_kernel"] = {"batched_per_s": batched, "kernel_per_s": kernel,
-                                              "ratio": batched / kernel, "kernel_over_batched": kernel / batched}
-        report(f"numpy kernel        {kernel:>10,.0f} replications/s   kernel/batched {kernel / batched:.2f} "
-               f"(target <= 1.5)")
-    else:
-        results["batched_vs_numpy_kernel"] = None
-        report("numpy kernel        not available for this scenario's actor configuration")
 
     jobs_runs = max(runs * 2, 20_000)
     one = throughput_jobs(scenario, jobs_runs, horizon, 1, repeats)

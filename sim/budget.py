@@ -1,7 +1,7 @@
 """Memory and disk a command will need, checked before it starts.
 
 A request that cannot fit (``--runs 1000000000000``, a grid of ten million points, a calibration
-of a hundred thousand points on two hundred cases) is refused with exit 2 and a message naming the
+of twenty thousand particles x ten thousand replications on two hundred cases) is refused with exit 2 and a message naming the
 flag or key, what it would need and what there is, instead of failing with MemoryError after
 minutes. The estimates are deliberately generous upper bounds of what grows with the request; what
 does not grow (the interpreter, numpy, one batch of the model) is in :data:`BASE_BYTES`.
@@ -21,14 +21,14 @@ from sim.scenario import InputError
 
 BASE_BYTES = 64 << 20           # one batch of the model (about 5 MB), the figures, a small analysis
 WORKER_BYTES = 200 << 20        # one worker process
-RUN_BYTES_PER_BLOCK = 400       # a streamed run keeps only its list of blocks and tasks
+RUN_BYTES_PER_REPLICATION = 300  # outcome arrays (about 50 bytes), their concatenation, the statistics' copies
 RUNS_CSV_BYTES_PER_RUN = 64     # a runs.csv row
 COMPARE_BYTES_PER_RUN = 240     # per replication and scenario: outcome arrays, paired statistics
 SWEEP_BYTES_PER_POINT = 1600    # a point's row of outcomes, design values, its task
 SWEEP_BYTES_PER_OUTCOME = 320
 SWEEP_DISK_PER_POINT = 400      # checkpoint line and outcomes.csv row
 SWEEP_DISK_PER_REPLICATION = 60  # keep_replications: checkpoint and replications.csv
-CALIBRATION_BYTES_PER_SIM = 16  # per case, point and replication: months, collapsed, initiator
+CALIBRATION_BYTES_PER_SIM = 16  # per case, particle and replication: months, collapsed, initiator
 USABLE_SHARE = 0.8              # leave some room for everything else
 
 
@@ -121,9 +121,9 @@ def _check_disk(need: int, where: Path, what: str, advice: str) -> None:
 
 
 def check_run(runs: int, jobs: int, out: Path) -> None:
-    """A streamed run: its list of blocks in memory, its runs.csv on disk."""
+    """A run: its compact per-replication outcome arrays in memory, its runs.csv on disk."""
     blocks = -(-runs // 1000)
-    _check_memory(BASE_BYTES + blocks * RUN_BYTES_PER_BLOCK, min(jobs, blocks), f"--runs {runs:,}",
+    _check_memory(BASE_BYTES + runs * RUN_BYTES_PER_REPLICATION, min(jobs, blocks), f"--runs {runs:,}",
                   "give fewer --runs")
     _check_disk(runs * RUNS_CSV_BYTES_PER_RUN, out, f"--runs {runs:,}", "give fewer --runs")
 
@@ -148,7 +148,7 @@ def check_sweep(path: Path, points: int, factors: int, outcomes: int, replicatio
                 "give fewer points" + (" or set keep_replications = false" if keep_replications else ""))
 
 
-def check_calibration(path: Path, points: int, replications: int, cases: int, jobs: int) -> None:
-    need = BASE_BYTES + cases * points * replications * CALIBRATION_BYTES_PER_SIM
-    _check_memory(need, jobs, f"{path}: points x replications ({points:,} x {replications:,} on {cases} cases)",
-                  "give fewer points or replications")
+def check_calibration(path: Path, particles: int, replications: int, cases: int, jobs: int) -> None:
+    need = BASE_BYTES + cases * particles * replications * CALIBRATION_BYTES_PER_SIM
+    _check_memory(need, jobs, f"{path}: particles x replications ({particles:,} x {replications:,} on {cases} cases)",
+                  "give fewer particles or replications")

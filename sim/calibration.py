@@ -1,103 +1,160 @@
-"""Fitting the free global rates to the past Idlib truces, and scoring forecasts leave-one-out.
+"""Calibration on the case base: a sequential Monte Carlo sampler over the mechanism parameters.
 
-Method (documented in MODEL.md, "Calibration"): the free parameters get a uniform prior on a box
-(in log scale where asked). A Latin hypercube of ``points`` parameter sets is drawn from the prior,
-and every historical case is simulated at every point on common random numbers. For each case and
-point the simulated likelihood of the observed outcome is smoothed: the share of replications
-collapsing within a log-time window around the observed duration (at the step resolution), times
-the share of those started by the observed initiator, each with a half-count added so no point has
-likelihood zero. The posterior over the design points has weights proportional to the product of
-the cases' likelihoods (importance sampling from the prior); its mode is the fitted value, its
-weighted quantiles the uncertainty, and its effective sample size says how well the design covers
-it.
+The free parameters are global ``[dynamics]`` rates (each with a prior: uniform on a linear or log
+scale), plus, with ``pooling = true``, a conflict effect: every case of conflict c has its offensive
+rates multiplied by exp(sigma * z_c), z_c ~ N(0, 1), sigma ~ half-normal(``pooling_scale``). That is
+partial pooling: cases of one conflict share z_c, conflicts share sigma, and a new conflict's forecast
+draws a fresh z.
 
-Leave-one-out: the posterior that predicts case k uses the likelihoods of the other cases only;
-case k's simulations enter only its predictive distribution, never its weights.
+Likelihood of a case at a parameter point, estimated from ``replications`` simulated runs:
+
+- collapsed at t months, started by a: a kernel density of log time at log t over the runs that
+  collapsed with initiator a (Gaussian kernel, ``bandwidth`` in log months), mixed with weight
+  ``defensive`` with a broad reference density (log-uniform over 0.01-60 months, initiators equally
+  likely), so that one unlucky estimate never gives a point likelihood zero;
+- still holding at c months (censored): the share of runs still holding at c (plus a half-count),
+  mixed likewise with the reference's P(T > c).
+Runs are simulated only as far as the likelihood looks: to t x exp(3 bandwidth) for a collapsed case
+and to c for a censored one.
+
+Sampler (Del Moral, Doucet & Jasra 2006, with adaptive tempering): particles from the prior; the
+likelihood is raised to a temperature phi from 0 to 1 in steps chosen so that each reweighting keeps an
+effective sample size of ``ess_fraction`` x particles; after each step the particles are resampled
+and moved by ``moves`` random-walk Metropolis-Hastings steps (proposal covariance from the particle
+cloud) whose likelihood is re-simulated (pseudo-marginal). Every simulation is seeded by (seed,
+evaluation, case, chunk of particles), never by the worker that ran it, so results are identical on
+any number of local cores or on a Dask cluster.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import glob
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
-from scipy.stats import qmc
+from scipy import stats
 
-from sim import scoring
-from sim.model import CeasefireModel
-from sim.montecarlo import advance_to_horizon
-from sim.rng import BlockStreams
+from sim.montecarlo import advance_to_horizon, build_model
+from sim.params import field_info
+from sim.rng import BLOCK_SIZE
 from sim.filekinds import wrong_kind
 from sim.limits import MAX_PROBLEMS_FORMATTED, slug_problem
 from sim.scenario import InputError, format_error, load_scenario, read_input, read_toml
-from sim.schema import Dynamics, Scenario
-from sim.sweep import point_blocks
+from sim.schema import DAYS_PER_MONTH, Dynamics, Scenario
 
 CALIBRATION_TAG = 0x43414C  # separates calibration streams from runs and sweeps
-PREDICT_MONTHS = (1, 3, 6, 12)
-REPLICATIONS_PER_TASK = 8000
-MAX_CASES = 200
+REPLICATIONS_PER_CHUNK = 6144   # a model advances about this many runs at once: big enough to batch well
+REFERENCE_RANGE = (0.01, 60.0)   # months: support of the defensive reference density
+RATE_PATHS = ("dynamics.offensive_rate_covered", "dynamics.offensive_rate_independent")
+MAX_CASES = 200                  # historical cases one calibration may fit (the case base has 19)
 
+
+# --- the calibration file ------------------------------------------------------------------------
 
 class FreeParameter(BaseModel):
-    # strict: no coercion of strings or booleans; numbers are finite
+    # strict: no coercion of strings or booleans ("0.2", "yes"); numbers are finite
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
     path: str
     """A ``dynamics.*`` key path: global rates only, never a case's own conditions."""
-    low: float
-    high: float
-    scale: Literal["linear", "log"] = "linear"
-    """Prior uniform on this scale between low and high."""
+    low: float | None = None
+    high: float | None = None
+    scale: str | None = None
+    """Prior uniform on this scale ("linear" or "log") between low and high; default: the schema's prior."""
     source: str = ""
 
     @model_validator(mode="after")
     def _check(self) -> "FreeParameter":
-        if not self.low < self.high:
-            raise ValueError(f"low ({self.low:g}) must be below high ({self.high:g})")
-        if self.scale == "log" and self.low <= 0:
-            raise ValueError("a log-scale parameter needs low > 0")
+        for name in ("low", "high"):
+            v = getattr(self, name)
+            if v is not None and not math.isfinite(v):
+                raise ValueError(f"{name}: must be a finite number")
+        if self.scale is not None and self.scale not in ("linear", "log"):
+            raise ValueError("scale: must be 'linear' or 'log'")
         return self
-
-    def from_unit(self, u: np.ndarray) -> np.ndarray:
-        if self.scale == "log":
-            return np.exp(np.log(self.low) + u * (np.log(self.high) - np.log(self.low)))
-        return self.low + u * (self.high - self.low)
 
 
 class Calibration(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
-    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    name: str = Field(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$", max_length=100)
     description: str = ""
-    cases: list[str] = Field(min_length=2)
-    """Historical scenario files (relative to this file), each with an [observed] table."""
-    points: int = Field(256, ge=8, le=100_000)
-    replications: int = Field(300, ge=10, le=100_000)
-    horizon_months: float = Field(60, ge=1, le=600)
+    cases: list[str] = Field(min_length=1)
+    """Historical scenario files or glob patterns, relative to this file, each with an [observed] table."""
+    particles: int = Field(400, ge=16, le=20_000)
+    replications: int = Field(64, ge=4, le=10_000)
+    """Simulated runs per particle and case for each likelihood estimate."""
     seed: int = Field(0, ge=0)
-    window: float = Field(0.4, gt=0, le=3)
-    """Half-width of the log-time window of the smoothed likelihood."""
+    bandwidth: float = Field(0.35, gt=0, le=2)
+    """Kernel width in log months."""
+    defensive: float = Field(0.02, gt=0, lt=1)
+    ess_fraction: float = Field(0.5, gt=0.05, lt=1)
+    moves: int = Field(3, ge=1, le=50)
+    pooling: bool = True
+    """Partial pooling by conflict: a conflict effect on the offensive rates."""
+    pooling_scale: float = Field(0.5, gt=0, le=5)
+    """Scale of sigma's half-normal prior (log-rate units)."""
+    predictive_replications: int = Field(24, ge=2, le=10_000)
+    """Runs per particle for each case's predictive distribution (calibration report and backtest)."""
+    as_of: dt.date | None = None
+    """Fit with only what was known on this date: cases that started later are left out, and an outcome
+    after it is censored there. A forecast dated D inherits the posterior fitted as of D."""
     free: dict[str, FreeParameter] = Field(min_length=1)
+
+
+@dataclass
+class Observed:
+    collapsed: bool
+    months: float                    # time of collapse, or the censoring time (capped at the horizon)
+    initiator: str | None
 
 
 @dataclass
 class Case:
     name: str
+    conflict: str
     scenario: Scenario
-    observed_months: float
-    observed_initiator: str
-    collapsed: bool
+    observed: Observed
+    alternative: Observed | None
+    path: Path = field(default_factory=Path)
 
 
-def load_calibration(path: str | Path, cases_dir: str | Path | None = None):
-    """The calibration definition and its historical cases. ``cases_dir`` replaces the file's list."""
+@dataclass(frozen=True)
+class Prior:
+    path: str
+    scale: str
+    low: float
+    high: float
+
+    def from_unit(self, u):
+        u = np.asarray(u, dtype=float)
+        if self.scale == "log":
+            return np.exp(np.log(self.low) + u * (np.log(self.high) - np.log(self.low)))
+        return self.low + u * (self.high - self.low)
+
+    def to_unit(self, v):
+        v = np.asarray(v, dtype=float)
+        if self.scale == "log":
+            return (np.log(v) - np.log(self.low)) / (np.log(self.high) - np.log(self.low))
+        return (v - self.low) / (self.high - self.low)
+
+
+def load_calibration(path: str | Path, cases_dir: str | Path | None = None, as_of: dt.date | None = None):
+    """The calibration definition, its priors and its historical cases (``as_of`` replaces the file's).
+
+    The file must be a calibration file (a scenario or experiment given here is named as such), with a
+    name that is a safe directory name, no coerced types and finite numbers; its cases (files or glob
+    patterns, or the ``*.toml`` of ``cases_dir``) are at most :data:`MAX_CASES` readable regular files.
+    """
     path = Path(path)
     raw = read_toml(path)
     other_kind = wrong_kind(raw, "calibration", path)
     if other_kind:
         raise InputError([other_kind])
+    if as_of is not None:
+        raw = {**raw, "as_of": as_of}
     bad_name = slug_problem(raw.get("name"))
     problems = [f"{path}: name: {bad_name}"] if bad_name else []
     try:
@@ -106,32 +163,69 @@ def load_calibration(path: str | Path, cases_dir: str | Path | None = None):
         errors = [err for err in exc.errors() if not (bad_name and err["loc"] == ("name",))]
         problems += [f"{path}: {_calibration_error(err)}" for err in errors[:MAX_PROBLEMS_FORMATTED]]
         raise InputError(problems, more=max(0, len(errors) - MAX_PROBLEMS_FORMATTED)) from None
-    fields = Dynamics.model_fields
+    if problems:
+        raise InputError(problems)
+    priors = []
     for key, fp in cal.free.items():
         parts = fp.path.split(".")
-        if len(parts) != 2 or parts[0] != "dynamics" or parts[1] not in fields:
+        if len(parts) != 2 or parts[0] != "dynamics" or parts[1] not in Dynamics.model_fields:
             problems.append(f"{path}: free.{key}.path: '{fp.path}' is not a dynamics parameter "
                             f"(free parameters are global rates: dynamics.<name>)")
             continue
-        extra = fields[parts[1]].json_schema_extra
-        if fp.low < extra["minimum"] or fp.high > extra["maximum"]:
-            problems.append(f"{path}: free.{key}: [{fp.low:g}, {fp.high:g}] leaves the range "
-                            f"[{extra['minimum']:g}, {extra['maximum']:g}] of {fp.path}")
+        info = field_info(Dynamics, parts[1])
+        default = info["prior"] or ["linear", info["minimum"], info["maximum"]]
+        scale = fp.scale or default[0]
+        low = fp.low if fp.low is not None else default[1]
+        high = fp.high if fp.high is not None else default[2]
+        if not low < high:
+            problems.append(f"{path}: free.{key}: low ({low:g}) must be below high ({high:g})")
+        elif low < info["minimum"] or high > info["maximum"]:
+            problems.append(f"{path}: free.{key}: [{low:g}, {high:g}] leaves the range "
+                            f"[{info['minimum']:g}, {info['maximum']:g}] of {fp.path}")
+        elif scale == "log" and low <= 0:
+            problems.append(f"{path}: free.{key}: a log-scale prior needs low > 0")
+        else:
+            priors.append(Prior(fp.path, scale, float(low), float(high)))
     if problems:
         raise InputError(problems)
-    if cases_dir is not None and not Path(cases_dir).is_dir():
-        raise InputError([f"{cases_dir}: not a directory (--cases)"])
-    files = sorted(Path(cases_dir).glob("*.toml")) if cases_dir is not None else [path.parent / c for c in cal.cases]
-    if cases_dir is not None and not files:
-        raise InputError([f"{cases_dir}: no scenario files (*.toml) in this directory"])
-    if len(files) > MAX_CASES:
+    if cases_dir is not None:
+        if not Path(cases_dir).is_dir():
+            raise InputError([f"{cases_dir}: not a directory (--cases)"])
+        files = _first_files(Path(cases_dir).glob("*.toml"), f"{cases_dir} (--cases)")
+        if not files:
+            raise InputError([f"{cases_dir}: no scenario files (*.toml) in this directory"])
+        referrers = [f"{cases_dir} (--cases)"] * len(files)
+    else:
+        files, referrers = [], []
+        for i, pattern in enumerate(cal.cases):
+            found = _first_files(map(Path, glob.iglob(str(path.parent / pattern))), f"{path}: cases[{i}]")
+            if not found:
+                raise InputError([f"{path}: cases[{i}]: '{pattern}' matches no file"])
+            files += found
+            referrers += [f"{path}: cases[{i}]"] * len(found)
+    unique = dict(zip(files, referrers))
+    if len(unique) > MAX_CASES:
         where = f"{cases_dir} (--cases)" if cases_dir is not None else f"{path}: cases"
-        raise InputError([f"{where}: {len(files):,} cases; a calibration fits at most {MAX_CASES}"])
-    referrers = [f"{cases_dir} (--cases)" if cases_dir is not None else f"{path}: cases[{i}]" for i in range(len(files))]
-    for f, referrer in zip(files, referrers):  # a FIFO or a directory among the cases: say who refers to it
+        raise InputError([f"{where}: {len(unique):,} cases; a calibration fits at most {MAX_CASES}"])
+    for f, referrer in unique.items():  # a FIFO or a directory among the cases: say who refers to it
         read_input(f, referrer)
-    cases = [load_case(f, referrer) for f, referrer in zip(files, referrers)]
-    return cal, cases
+    cases = [load_case(f) for f in unique]
+    if cal.as_of is not None:
+        cases = [as_known_on(c, cal.as_of) for c in cases if c.scenario.start < cal.as_of]
+    if len(cases) < 2:
+        raise InputError([f"{path}: cases: a calibration needs at least two cases, found {len(cases)}"])
+    return cal, priors, cases
+
+
+def _first_files(paths, where: str) -> list[Path]:
+    """The paths in order, refused with one message past :data:`MAX_CASES` (a pattern such as
+    ``/**/*.toml`` is not read to its end)."""
+    found = []
+    for p in paths:
+        found.append(p)
+        if len(found) > MAX_CASES:
+            raise InputError([f"{where}: more than {MAX_CASES} files; a calibration fits at most {MAX_CASES} cases"])
+    return sorted(found)
 
 
 def _calibration_error(err) -> str:
@@ -146,274 +240,454 @@ def _calibration_error(err) -> str:
     return f"{where}: unknown key; " + (f"did you mean '{hint[0]}'?" if hint else f"allowed keys: {', '.join(allowed)}")
 
 
-def load_case(path: Path, referrer: str | None = None) -> Case:
+def as_known_on(case: Case, date: dt.date) -> Case:
+    """The case as it was known on ``date``: an outcome after that date becomes 'still holding then'."""
+    known = (date - case.scenario.start).days / DAYS_PER_MONTH
+    obs = case.observed
+    if obs.months <= known:
+        return case
+    censored = Observed(False, min(known, obs.months), None)
+    return Case(case.name, case.conflict, case.scenario, censored, None, case.path)
+
+
+def _observed(table: dict, scenario: Scenario, where: str) -> Observed:
+    status = table.get("status", "collapsed")
+    horizon = float(scenario.horizon_months)
+    if status == "censored":
+        at = table.get("censored_at")
+        if isinstance(at, dt.date):
+            months = (at - scenario.start).days / DAYS_PER_MONTH
+        elif isinstance(at, (int, float)) and not isinstance(at, bool) and math.isfinite(at):
+            months = float(at)
+        else:
+            raise InputError([f"{where}.censored_at: a censored case needs the date it was last known to hold"])
+        if months <= 0:
+            raise InputError([f"{where}.censored_at: must be after the start"])
+        return Observed(False, min(months, horizon), None)
+    if status != "collapsed":
+        raise InputError([f"{where}.status: must be 'collapsed' or 'censored', not {status!r}"])
+    months = table.get("months_to_collapse")
+    initiator = table.get("initiator")
+    if isinstance(months, bool) or not isinstance(months, (int, float)) or not math.isfinite(months) \
+            or not months > 0 or not isinstance(initiator, str):
+        raise InputError([f"{where}: a collapsed case needs months_to_collapse (a positive, finite number) and "
+                          f"initiator"])
+    if months > horizon:    # collapsed after the horizon: held throughout it
+        return Observed(False, horizon, None)
+    known = {k for k, a in scenario.actors.items() if "belligerent" in a.roles}
+    known |= {f"clash:{a.guarantor}-{k}" for k, a in scenario.actors.items() if "patron" in a.roles and a.guarantor}
+    if initiator not in known:
+        raise InputError([f"{where}.initiator: '{initiator}' is not a belligerent of the case "
+                          f"(one of {', '.join(sorted(known))})"])
+    return Observed(True, float(months), initiator)
+
+
+def load_case(path: Path) -> Case:
     scenario = load_scenario(path)
     obs = scenario.observed or {}
-    months = obs.get("months_to_collapse")
-    initiator = obs.get("initiator")
-    if (isinstance(months, bool) or not isinstance(months, (int, float)) or not math.isfinite(months)
-            or months <= 0 or not isinstance(initiator, str)):
-        raise InputError([f"{referrer + ': ' if referrer else ''}{path}: observed: needs months_to_collapse (a positive, "
-                          f"finite number) and initiator (a string)"])
-    return Case(scenario.name, scenario, float(months), initiator, bool(obs.get("collapsed", True)))
+    if not obs:
+        raise InputError([f"{path}: observed: a historical case needs an [observed] table"])
+    if not scenario.conflict:
+        raise InputError([f"{path}: conflict: a historical case needs the conflict it belongs to"])
+    primary = _observed(obs, scenario, f"{path}: observed")
+    alt = obs.get("alternative")
+    alternative = _observed(alt, scenario, f"{path}: observed.alternative") if isinstance(alt, dict) else None
+    return Case(scenario.name, scenario.conflict, scenario, primary, alternative, Path(path))
 
 
-def design(cal: Calibration) -> tuple[np.ndarray, np.ndarray]:
-    """Unit-cube Latin hypercube (points, d) and the parameter values it maps to."""
-    d = len(cal.free)
-    unit = qmc.LatinHypercube(d, rng=np.random.default_rng(np.random.SeedSequence(cal.seed))).random(cal.points) \
-        if _qmc_takes_rng() else qmc.LatinHypercube(d, seed=np.random.default_rng(cal.seed)).random(cal.points)
-    values = np.column_stack([fp.from_unit(unit[:, i]) for i, fp in enumerate(cal.free.values())])
-    return unit, values
+# --- parameter space ---------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Space:
+    """The sampler's coordinates: logit of each prior's unit value, then log sigma and the z's."""
+
+    priors: tuple[Prior, ...]
+    conflicts: tuple[str, ...]
+    pooling: bool
+    pooling_scale: float
+
+    @property
+    def dim(self) -> int:
+        return len(self.priors) + (1 + len(self.conflicts) if self.pooling else 0)
+
+    def names(self) -> list[str]:
+        out = [p.path for p in self.priors]
+        if self.pooling:
+            out += ["conflict_sigma"] + [f"conflict_effect.{c}" for c in self.conflicts]
+        return out
+
+    def sample_prior(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        d = len(self.priors)
+        x = np.empty((n, self.dim))
+        u = rng.random((n, d))
+        x[:, :d] = np.log(u) - np.log1p(-u)
+        if self.pooling:
+            sigma = np.abs(rng.standard_normal(n)) * self.pooling_scale
+            x[:, d] = np.log(sigma)
+            x[:, d + 1:] = rng.standard_normal((n, len(self.conflicts)))
+        return x
+
+    def log_prior(self, x: np.ndarray) -> np.ndarray:
+        """Log density of the prior in these coordinates (Jacobians included)."""
+        d = len(self.priors)
+        logit = x[:, :d]
+        out = -np.sum(np.logaddexp(0, logit) + np.logaddexp(0, -logit), axis=1)
+        if self.pooling:
+            log_sigma = x[:, d]
+            sigma = np.exp(log_sigma)
+            out += stats.halfnorm.logpdf(sigma, scale=self.pooling_scale) + log_sigma
+            out += np.sum(stats.norm.logpdf(x[:, d + 1:]), axis=1)
+        return out
+
+    def values(self, x: np.ndarray) -> dict[str, np.ndarray]:
+        """Global parameter values of each particle (without the conflict effect)."""
+        d = len(self.priors)
+        u = 1.0 / (1.0 + np.exp(-x[:, :d]))
+        return {p.path: p.from_unit(u[:, i]) for i, p in enumerate(self.priors)}
+
+    def sigma(self, x: np.ndarray) -> np.ndarray:
+        return np.exp(x[:, len(self.priors)]) if self.pooling else np.zeros(x.shape[0])
+
+    def effect(self, x: np.ndarray, conflict: str | None) -> np.ndarray:
+        """exp(sigma z) of a conflict in the case base (None: 1, no pooling)."""
+        if not self.pooling or conflict is None:
+            return np.ones(x.shape[0])
+        z = x[:, len(self.priors) + 1 + self.conflicts.index(conflict)]
+        return np.exp(self.sigma(x) * z)
+
+    def case_overrides(self, x: np.ndarray, conflict: str | None, new_conflict_z: np.ndarray | None = None,
+                       dynamics: Dynamics | None = None):
+        """Parameter values per particle for simulating a case of ``conflict`` (or a new conflict, given z);
+        a launch rate that is not free keeps the case's own value (``dynamics``), times the conflict effect."""
+        vals = self.values(x)
+        factor = np.exp(self.sigma(x) * new_conflict_z) if new_conflict_z is not None else self.effect(x, conflict)
+        own = dynamics or Dynamics()
+        for path in RATE_PATHS:
+            if path in vals:
+                vals[path] = vals[path] * factor
+            elif self.pooling:
+                vals[path] = getattr(own, path.split(".")[1]) * factor
+        return vals
 
 
-def _qmc_takes_rng() -> bool:
-    import inspect
-    return "rng" in inspect.signature(qmc.LatinHypercube).parameters
-
-
-# --- simulating the cases over the design ------------------------------------------------------
+# --- simulating cases --------------------------------------------------------------------------
 
 @dataclass(frozen=True)
 class CaseTask:
+    """One chunk of particles of one case, for one likelihood evaluation: small and picklable."""
+
     case_index: int
     scenario: Scenario
     seed: int
+    evaluation: int
+    chunk: int
     horizon_months: float
     replications: int
-    paths: tuple[str, ...]
-    points: tuple[int, ...]
-    values: tuple[tuple[float, ...], ...]
+    values: dict            # path -> tuple of values, one per particle of the chunk
 
 
-def simulate_case_points(task: CaseTask) -> tuple[int, list[int], np.ndarray, np.ndarray, np.ndarray, list[str]]:
-    """Months, collapsed flags and initiator codes of every replication at each point, shape (k, reps).
-
-    Common random numbers across points: every point of a case uses the same blocks.
-    """
+def simulate_chunk(task: CaseTask):
+    """Times, collapse flags and initiator labels of every run, shape (particles, replications)."""
+    k = len(next(iter(task.values.values())))
     reps = task.replications
-    blocks = []
-    for _ in task.points:
-        blocks += [((CALIBRATION_TAG, task.case_index, j), n) for (_, _, j), n in point_blocks(0, reps)]
-    values = np.asarray(task.values, dtype=float)
-    overrides = {p: np.repeat(values[:, i], reps) for i, p in enumerate(task.paths)}
-    model = CeasefireModel(task.scenario, BlockStreams(task.seed, blocks), horizon_months=task.horizon_months,
-                           overrides=overrides)
+    n = k * reps
+    blocks = [((CALIBRATION_TAG, task.evaluation, task.case_index, task.chunk, j), min(BLOCK_SIZE, n - j * BLOCK_SIZE))
+              for j in range(math.ceil(n / BLOCK_SIZE))]
+    overrides = {p: np.repeat(np.asarray(v, dtype=float), reps) for p, v in task.values.items()}
+    model = build_model(task.scenario, task.seed, blocks, task.horizon_months, None, overrides)
     out = advance_to_horizon(model, blocks, record_fan=False)
-    k = len(task.points)
-    return (task.case_index, list(task.points), out.months.reshape(k, reps), out.collapsed.reshape(k, reps),
-            out.initiator.reshape(k, reps), list(out.initiators))
+    labels = np.array(["none", *out.initiators], dtype=object)[out.initiator.astype(np.int64) + 1]
+    return (task.case_index, task.chunk, out.months.reshape(k, reps), out.collapsed.reshape(k, reps),
+            labels.reshape(k, reps))
 
 
-def evaluate_design(cal: Calibration, cases: list[Case], values: np.ndarray, executor, progress=None):
-    """Simulated outcomes of every case at every design point: dict case -> arrays (points, reps)."""
-    paths = tuple(fp.path for fp in cal.free.values())
-    per_task = max(1, min(REPLICATIONS_PER_TASK // cal.replications,
-                          math.ceil(values.shape[0] * len(cases) / max(1, 4 * executor.jobs))))
+def likelihood_horizon(case: Case, bandwidth: float) -> float:
+    """How far the likelihood of the case looks: past the observed time by three kernel widths."""
+    obs = case.observed
+    if obs.collapsed:
+        return float(min(case.scenario.horizon_months, obs.months * math.exp(3 * bandwidth)))
+    return float(obs.months)
+
+
+def simulate_cases(cases: list[Case], space: Space, x: np.ndarray, *, seed: int, evaluation: int,
+                   replications: int, horizons: list[float], executor, new_conflict_z=None, scenarios=None,
+                   progress=None) -> list[dict]:
+    """Per case: arrays (particles, replications) of months, collapsed, initiator labels."""
+    n = x.shape[0]
+    per_chunk = max(1, REPLICATIONS_PER_CHUNK // replications)   # depends on the settings only, never on jobs
     tasks = []
     for c, case in enumerate(cases):
-        for i in range(0, values.shape[0], per_task):
-            pts = tuple(range(i, min(i + per_task, values.shape[0])))
-            tasks.append(CaseTask(c, case.scenario, cal.seed, cal.horizon_months, cal.replications, paths, pts,
-                                  tuple(tuple(map(float, values[p])) for p in pts)))
-    m = values.shape[0]
-    sims = {c: {"months": np.zeros((m, cal.replications)), "collapsed": np.zeros((m, cal.replications), bool),
-                "initiator": np.zeros((m, cal.replications), np.int16), "initiators": None}
-            for c in range(len(cases))}
+        scenario = case.scenario if scenarios is None else scenarios[c]
+        vals = space.case_overrides(x, case.conflict if new_conflict_z is None else None,
+                                    None if new_conflict_z is None else new_conflict_z, scenario.dynamics)
+        for chunk, start in enumerate(range(0, n, per_chunk)):
+            sl = slice(start, min(start + per_chunk, n))
+            tasks.append(CaseTask(c, scenario, seed, evaluation, chunk, horizons[c], replications,
+                                  {p: tuple(map(float, v[sl])) for p, v in vals.items()}))
+    out = [{"months": np.zeros((n, replications)), "collapsed": np.zeros((n, replications), bool),
+            "initiator": np.empty((n, replications), dtype=object)} for _ in cases]
     done = 0
-    for c, pts, months, collapsed, initiator, labels in executor.map_unordered(simulate_case_points, tasks):
-        sims[c]["months"][pts] = months
-        sims[c]["collapsed"][pts] = collapsed
-        sims[c]["initiator"][pts] = initiator
-        sims[c]["initiators"] = labels
-        done += len(pts)
+    for c, chunk, months, collapsed, labels in executor.map_unordered(simulate_chunk, tasks):
+        sl = slice(chunk * per_chunk, chunk * per_chunk + months.shape[0])
+        out[c]["months"][sl], out[c]["collapsed"][sl], out[c]["initiator"][sl] = months, collapsed, labels
+        done += 1
         if progress is not None:
-            progress(done, m * len(cases))
-    return sims
-
-
-# --- likelihood, posterior, predictions ---------------------------------------------------------
-
-def case_loglik(case: Case, sim: dict, window: float, dt: float) -> np.ndarray:
-    """Smoothed simulated log-likelihood of the case's observed outcome at each design point."""
-    months, collapsed, initiator = sim["months"], sim["collapsed"], sim["initiator"]
-    n = months.shape[1]
-    if not case.collapsed:
-        survived = np.sum(~collapsed | (months > case.observed_months), axis=1)
-        return np.log((survived + 0.5) / (n + 1.0))
-    floor = max(case.observed_months, dt)
-    t = np.log(np.maximum(months, dt))
-    near = collapsed & (np.abs(t - np.log(floor)) <= window)
-    k = near.sum(axis=1)
-    code = sim["initiators"].index(case.observed_initiator) if case.observed_initiator in sim["initiators"] else -99
-    k_init = (near & (initiator == code)).sum(axis=1)
-    return np.log((k + 0.5) / (n + 1.0) / (2 * window)) + np.log((k_init + 0.5) / (k + 1.0))
-
-
-def posterior_weights(loglik: np.ndarray) -> np.ndarray:
-    """Normalised weights from summed log-likelihoods (uniform prior over the design)."""
-    z = loglik - np.max(loglik)
-    w = np.exp(z)
-    return w / w.sum()
-
-
-def weighted_quantile(x: np.ndarray, w: np.ndarray, q: float) -> float:
-    order = np.argsort(x)
-    cw = np.cumsum(w[order])
-    return float(x[order][min(np.searchsorted(cw, q * cw[-1]), x.size - 1)])
-
-
-def predictive(sim: dict, weights: np.ndarray, grid: np.ndarray) -> dict:
-    """Posterior-weighted predictive distribution of one case: CDF on the grid and initiator shares."""
-    months, collapsed = sim["months"], sim["collapsed"]
-    m, n = months.shape
-    cdf = np.zeros(grid.size)
-    for j in np.flatnonzero(weights > 1e-12):
-        t = np.sort(months[j][collapsed[j]])
-        cdf += weights[j] * np.searchsorted(t, grid, side="right") / n
-    shares = {}
-    for code, label in enumerate(sim["initiators"]):
-        counts = np.sum(collapsed & (sim["initiator"] == code), axis=1)
-        totals = np.maximum(np.sum(collapsed, axis=1), 1)
-        shares[label] = float(np.sum(weights * counts / totals))
-    return {"cdf": cdf, "initiator_share": shares}
-
-
-def median_from_cdf(grid: np.ndarray, cdf: np.ndarray) -> float | None:
-    idx = np.flatnonzero(cdf >= 0.5)
-    return float(grid[idx[0]]) if idx.size else None
-
-
-def case_grid(case: Case, horizon: float) -> np.ndarray:
-    dt = case.scenario.dt_months
-    return np.arange(1, int(math.floor(horizon / dt + 1e-9)) + 1) * dt
-
-
-def predict_case(case: Case, sim: dict, weights: np.ndarray, horizon: float) -> dict:
-    grid = case_grid(case, horizon)
-    pred = predictive(sim, weights, grid)
-    cdf = pred["cdf"]
-    p_by = {str(mth): float(scoring.pit(grid, cdf, mth)) for mth in PREDICT_MONTHS}
-    return {"grid": grid, "cdf": cdf, "p_collapse": p_by, "median_months": median_from_cdf(grid, cdf),
-            "observed_percentile": scoring.pit(grid, cdf, case.observed_months),
-            "initiator_share": pred["initiator_share"]}
-
-
-@dataclass
-class CalibrationResult:
-    cal: Calibration
-    cases: list[Case]
-    values: np.ndarray
-    loglik: np.ndarray            # (cases, points)
-    sims: dict
-
-    def fit(self, exclude: int | None = None) -> dict:
-        """Posterior over the design from all cases but ``exclude``."""
-        rows = [c for c in range(len(self.cases)) if c != exclude]
-        total = self.loglik[rows].sum(axis=0)
-        w = posterior_weights(total)
-        best = int(np.argmax(total))
-        params = {}
-        for i, (key, fp) in enumerate(self.cal.free.items()):
-            x = self.values[:, i]
-            params[key] = {"path": fp.path, "map": float(x[best]), "mean": float(np.sum(w * x)),
-                           "q05": weighted_quantile(x, w, 0.05), "q50": weighted_quantile(x, w, 0.5),
-                           "q95": weighted_quantile(x, w, 0.95), "prior": [fp.low, fp.high, fp.scale]}
-        return {"weights": w, "best_point": best, "parameters": params,
-                "effective_sample_size": float(1.0 / np.sum(w ** 2)), "max_weight": float(w.max()),
-                "loglik_at_map": float(total[best]), "cases_used": [self.cases[c].name for c in rows]}
-
-    def calibration_report(self) -> dict:
-        fit = self.fit()
-        per_case = []
-        for c, case in enumerate(self.cases):
-            pred = predict_case(case, self.sims[c], fit["weights"], self.cal.horizon_months)
-            per_case.append(_case_row(case, pred))
-        return {"name": self.cal.name, "points": self.cal.points, "replications": self.cal.replications,
-                "horizon_months": self.cal.horizon_months, "seed": self.cal.seed, "window": self.cal.window,
-                "parameters": fit["parameters"],
-                "diagnostics": {"effective_sample_size": fit["effective_sample_size"],
-                                "max_weight": fit["max_weight"], "loglik_at_map": fit["loglik_at_map"],
-                                "loglik_by_case_at_map": {case.name: float(self.loglik[c, fit["best_point"]])
-                                                          for c, case in enumerate(self.cases)}},
-                "cases": per_case}
-
-    def backtest(self) -> dict:
-        """Leave-one-out predictions and scores against the two reference forecasts."""
-        rows = []
-        for k, case in enumerate(self.cases):
-            fit = self.fit(exclude=k)
-            pred = predict_case(case, self.sims[k], fit["weights"], self.cal.horizon_months)
-            others = [c.observed_months for i, c in enumerate(self.cases) if i != k]
-            rows.append({**_case_row(case, pred), "fit_without_case": {
-                "parameters": {n: p["map"] for n, p in fit["parameters"].items()},
-                "effective_sample_size": fit["effective_sample_size"], "cases_used": fit["cases_used"]},
-                "scores": score_case(case, pred["grid"], pred["cdf"], others)})
-        return {"cases": rows, "scores": summarise_scores(rows), "reference_forecasts": REFERENCE_NOTES}
-
-
-REFERENCE_NOTES = {
-    "base_rate": "Literature base rate (HISTORY.md): about 80% of ceasefires fail, unmonitored ones mostly within "
-                 "a year; taken as a constant hazard with P(collapse within 12 months) = 0.8.",
-    "other_cases": "Empirical distribution of the other Idlib cases' durations (leave-one-out), mixed with 5% "
-                   "of a uniform spread over the horizon so that no outcome has probability 0.",
-}
-
-
-def _case_row(case: Case, pred: dict) -> dict:
-    return {"name": case.name, "observed_months": case.observed_months,
-            "observed_initiator": case.observed_initiator,
-            "predicted": {"p_collapse": pred["p_collapse"], "median": pred["median_months"],
-                          "initiator_share": pred["initiator_share"],
-                          "survival": [[float(g), float(1 - f)] for g, f in zip(pred["grid"], pred["cdf"])]},
-            "observed_percentile": pred["observed_percentile"]}
-
-
-def score_case(case: Case, grid: np.ndarray, cdf: np.ndarray, other_durations: list[float]) -> dict:
-    forecasts = {"model": cdf, "base_rate": scoring.exponential_cdf(grid, 0.8, 12.0),
-                 "other_cases": scoring.empirical_cdf(grid, other_durations, floor=0.05)}
-    out = {}
-    t = case.observed_months
-    for name, f in forecasts.items():
-        p = {m: scoring.pit(grid, f, m) for m in PREDICT_MONTHS}
-        out[name] = {
-            "brier": {str(m): scoring.brier(p[m], t <= m) for m in PREDICT_MONTHS},
-            "log": float(np.mean([scoring.log_score(p[m], t <= m) for m in PREDICT_MONTHS])),
-            "crps": scoring.crps(grid, f, t),
-        }
+            progress(done, len(tasks))
     return out
 
 
-def summarise_scores(rows: list[dict]) -> dict:
-    names = rows[0]["scores"].keys()
-    summary = {}
-    for name in names:
-        s = [r["scores"][name] for r in rows]
-        summary[name] = {
-            "brier": {str(m): float(np.mean([x["brier"][str(m)] for x in s])) for m in PREDICT_MONTHS},
-            "log": float(np.mean([x["log"] for x in s])),
-            "crps": float(np.mean([x["crps"] for x in s])),
-        }
-    return summary
+def case_loglik(obs: Observed, sim: dict, bandwidth: float, defensive: float, n_initiators: int) -> np.ndarray:
+    """Estimated log-likelihood of the observed outcome at each particle (see the module docstring)."""
+    months, collapsed = sim["months"], sim["collapsed"]
+    reps = months.shape[1]
+    lo, hi = REFERENCE_RANGE
+    span = math.log(hi / lo)
+    if not obs.collapsed:
+        holding = np.sum(~collapsed | (months > obs.months + 1e-9), axis=1)
+        c = min(max(obs.months, lo), hi)
+        reference = math.log(hi / c) / span
+        return np.log((1 - defensive) * (holding + 0.5) / (reps + 1.0) + defensive * reference)
+    t = max(obs.months, lo)
+    match = collapsed & (sim["initiator"] == obs.initiator)
+    z = (np.log(np.maximum(months, 1e-6)) - math.log(t)) / bandwidth
+    kernel = np.where(match, np.exp(-0.5 * z * z), 0.0).sum(axis=1) / (reps * bandwidth * math.sqrt(2 * math.pi) * t)
+    reference = 1.0 / (t * span * max(n_initiators, 1))
+    return np.log((1 - defensive) * kernel + defensive * reference)
 
 
-def calibrate(cal: Calibration, cases: list[Case], executor, progress=None) -> CalibrationResult:
-    _, values = design(cal)
-    sims = evaluate_design(cal, cases, values, executor, progress)
-    loglik = np.vstack([case_loglik(case, sims[c], cal.window, case.scenario.dt_months)
-                        for c, case in enumerate(cases)])
-    return CalibrationResult(cal, cases, values, loglik, sims)
+def n_initiators(case: Case) -> int:
+    """Who can start a collapse: every belligerent, and every guarantor-patron pair that can clash."""
+    actors = case.scenario.actors.values()
+    return sum("belligerent" in a.roles for a in actors) + sum(
+        1 for a in actors if "patron" in a.roles and a.guarantor)
 
 
-def dynamics_toml(result: CalibrationResult) -> str:
-    """The fitted rates as a file scenarios can inherit with ``base``."""
-    fit = result.fit()
-    lines = [f"# Calibrated global rates from '{result.cal.name}' ({len(result.cases)} cases, "
-             f"{result.cal.points} design points x {result.cal.replications} replications, seed {result.cal.seed}).",
-             "# Posterior mode; 90% intervals in calibration.json. Inherit with base = [\"this file\", ...].",
-             "", "[dynamics]"]
-    for key, p in fit["parameters"].items():
-        lines.append(f"{p['path'].split('.', 1)[1]} = {p['map']:.6g}    # 90% interval "
-                     f"[{p['q05']:.4g}, {p['q95']:.4g}]")
+# --- the sampler -------------------------------------------------------------------------------
+
+@dataclass
+class SMCResult:
+    cal: Calibration
+    space: Space
+    cases: list[Case]
+    particles: np.ndarray          # (N, dim), equally weighted
+    loglik: np.ndarray             # (cases, N) at the final particles
+    stages: list[dict]
+    ess_final: float
+    seed: int
+
+    def values(self) -> dict[str, np.ndarray]:
+        out = self.space.values(self.particles)
+        if self.space.pooling:
+            out["conflict_sigma"] = self.space.sigma(self.particles)
+            d = len(self.space.priors)
+            for i, c in enumerate(self.space.conflicts):
+                out[f"conflict_effect.{c}"] = self.particles[:, d + 1 + i]
+        return out
+
+    def summary(self) -> dict:
+        out = {}
+        for name, v in self.values().items():
+            q05, q50, q95 = np.quantile(v, [0.05, 0.5, 0.95])
+            out[name] = {"median": float(q50), "mean": float(v.mean()), "q05": float(q05), "q95": float(q95)}
+        for p in self.space.priors:
+            out[p.path]["prior"] = [p.scale, p.low, p.high]
+        return out
+
+    def unique_particles(self) -> int:
+        return int(np.unique(self.particles, axis=0).shape[0])
+
+    def effective_sample_size(self) -> float:
+        """The smaller of the last reweighting's ESS and the number of distinct particles after the moves."""
+        return float(min(self.ess_final, self.unique_particles()))
+
+
+def _ess(logw: np.ndarray) -> float:
+    w = np.exp(logw - logw.max())
+    return float(w.sum() ** 2 / np.sum(w * w))
+
+
+def _systematic(weights: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    n = weights.size
+    positions = (rng.random() + np.arange(n)) / n
+    return np.minimum(np.searchsorted(np.cumsum(weights), positions), n - 1)
+
+
+def run_smc(cal: Calibration, priors: list[Prior], cases: list[Case], executor, *, seed: int | None = None,
+            progress=None) -> SMCResult:
+    """Sample the posterior of the free parameters given every case's observed outcome."""
+    seed = cal.seed if seed is None else seed
+    conflicts = tuple(sorted({c.conflict for c in cases}))
+    space = Space(tuple(priors), conflicts, cal.pooling, cal.pooling_scale)
+    rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(CALIBRATION_TAG, 0x534D43)))
+    horizons = [likelihood_horizon(c, cal.bandwidth) for c in cases]
+    n_init = [n_initiators(c) for c in cases]
+    counter = {"evaluation": 0}
+
+    def loglik(x: np.ndarray) -> np.ndarray:
+        counter["evaluation"] += 1
+        sims = simulate_cases(cases, space, x, seed=seed, evaluation=counter["evaluation"],
+                              replications=cal.replications, horizons=horizons, executor=executor)
+        return np.vstack([case_loglik(c.observed, s, cal.bandwidth, cal.defensive, k)
+                          for c, s, k in zip(cases, sims, n_init)])
+
+    n = cal.particles
+    x = space.sample_prior(n, rng)
+    ll = loglik(x)
+    phi = 0.0
+    stages = []
+    scale = 2.38 / math.sqrt(space.dim)
+    ess_final = float(n)
+    while True:
+        total = ll.sum(axis=0)
+        target = cal.ess_fraction * n
+        if _ess((1.0 - phi) * total) >= target:
+            new_phi = 1.0
+        else:
+            lo, hi = phi, 1.0
+            for _ in range(60):
+                mid = (lo + hi) / 2
+                lo, hi = (mid, hi) if _ess((mid - phi) * total) >= target else (lo, mid)
+            new_phi = lo if lo > phi else hi
+        logw = (new_phi - phi) * total
+        ess = _ess(logw)
+        w = np.exp(logw - logw.max())
+        w /= w.sum()
+        idx = _systematic(w, rng)
+        x, ll = x[idx], ll[:, idx]
+        phi = new_phi
+        ess_final = ess
+        cov = np.cov(x, rowvar=False) + 1e-9 * np.eye(space.dim)
+        chol = np.linalg.cholesky(cov)
+        accepted = 0
+        for _ in range(cal.moves):
+            proposal = x + scale * (rng.standard_normal(x.shape) @ chol.T)
+            ll_new = loglik(proposal)
+            log_ratio = phi * (ll_new.sum(axis=0) - ll.sum(axis=0)) + space.log_prior(proposal) - space.log_prior(x)
+            accept = np.log(rng.random(n)) < log_ratio
+            x[accept], ll[:, accept] = proposal[accept], ll_new[:, accept]
+            accepted += int(accept.sum())
+        rate = accepted / (cal.moves * n)
+        scale *= math.exp(rate - 0.25)      # keep the acceptance rate near a quarter
+        stages.append({"temperature": phi, "ess": ess, "acceptance": rate, "evaluations": counter["evaluation"]})
+        if progress is not None:
+            progress(phi, stages[-1])
+        if phi >= 1.0:
+            break
+    return SMCResult(cal, space, cases, x, ll, stages, ess_final, seed)
+
+
+def reproducibility(a: SMCResult, b: SMCResult) -> dict:
+    """How far two independent runs' posterior medians lie apart, as a fraction of the 90% interval width."""
+    sa, sb = a.summary(), b.summary()
+    shifts = {}
+    for name in sa:
+        width = ((sa[name]["q95"] - sa[name]["q05"]) + (sb[name]["q95"] - sb[name]["q05"])) / 2
+        shifts[name] = abs(sa[name]["median"] - sb[name]["median"]) / width if width > 0 else 0.0
+    globals_only = {k: v for k, v in shifts.items() if not k.startswith("conflict_effect.")}
+    return {"seeds": [a.seed, b.seed], "shift": shifts, "max_shift": max(globals_only.values()),
+            "max_shift_including_conflict_effects": max(shifts.values()),
+            "definition": "|median(run 1) - median(run 2)| / mean width of the two 90% intervals"}
+
+
+# --- outputs for scenarios ---------------------------------------------------------------------
+
+def posterior_rows(result: SMCResult, conflict: str | None) -> tuple[list[str], np.ndarray]:
+    """Draws of the global parameters for scenarios of ``conflict`` (None: a conflict not in the case base,
+    with a fresh conflict effect per draw)."""
+    x = result.particles
+    z = None
+    if conflict is None and result.space.pooling:
+        rng = np.random.default_rng(np.random.SeedSequence(result.seed, spawn_key=(CALIBRATION_TAG, 0x4E4557)))
+        z = rng.standard_normal(x.shape[0])
+    vals = result.space.case_overrides(x, conflict, z)
+    order = np.random.default_rng(np.random.SeedSequence(result.seed, spawn_key=(CALIBRATION_TAG, 0x4F5244)))\
+        .permutation(x.shape[0])
+    names = list(vals)
+    return names, np.column_stack([vals[k] for k in names])[order]
+
+
+def dynamics_toml(result: SMCResult, posterior_file: str, conflict: str | None) -> str:
+    """A fragment scenarios inherit: the posterior file, and posterior medians as point values."""
+    names, rows = posterior_rows(result, conflict)
+    who = f"conflict '{conflict}'" if conflict else "a conflict outside the case base"
+    lines = [f"# Calibrated dynamics for {who}, from '{result.cal.name}' ({len(result.cases)} cases, "
+             f"{result.cal.particles} particles, seed {result.seed}).",
+             "# Runs spread their replications over the posterior draws in the file named below; the [dynamics]",
+             "# values are the posterior medians, used only when a run asks for point values (--no-posterior).",
+             "# Inherit with base = \"this file\". Written by `ceasefire calibrate`; do not edit by hand.",
+             "", f'posterior = "{posterior_file}"', "", "[dynamics]"]
+    for i, name in enumerate(names):
+        q05, q50, q95 = np.quantile(rows[:, i], [0.05, 0.5, 0.95])
+        lines.append(f"{name.split('.', 1)[1]} = {q50:.6g}    # 90% interval [{q05:.4g}, {q95:.4g}]")
     return "\n".join(lines) + "\n"
 
+
+# --- reports and files -------------------------------------------------------------------------
+
+def fit_report(result: SMCResult, sims: list[dict]) -> list[dict]:
+    """In-sample posterior predictive of every case (all particles equally weighted)."""
+    from sim.backtest import SCORE_MONTHS, grid_months, initiator_shares, predictive_cdf
+    from sim import scoring
+    n = result.particles.shape[0]
+    weights = np.full(n, 1.0 / n)
+    rows = []
+    for case, sim in zip(result.cases, sims):
+        grid = grid_months(case.scenario.horizon_months)
+        cdf = predictive_cdf(sim, weights, grid)
+        obs = case.observed
+        rows.append({"name": case.name, "conflict": case.conflict,
+                     "observed": {"collapsed": obs.collapsed, "months": obs.months, "initiator": obs.initiator},
+                     "predicted": {"p_collapse": {str(m): scoring.at(grid, cdf, m) for m in SCORE_MONTHS},
+                                   "median": (lambda q: q if math.isfinite(q) else None)(scoring.quantile(grid, cdf, 0.5)),
+                                   "initiator_share": initiator_shares(sim, weights),
+                                   "survival": [[round(float(g), 4), round(float(1 - f), 5)]
+                                                for g, f in zip(grid[::4], cdf[::4])]},
+                     "observed_percentile": scoring.pit(grid, cdf, obs.months, censored=not obs.collapsed)})
+    return rows
+
+
+def calibration_report(result: SMCResult, repro: dict | None, fit_rows: list[dict]) -> dict:
+    cal = result.cal
+    return {
+        "name": cal.name, "description": cal.description,
+        "cases": [{"name": c.name, "conflict": c.conflict, "file": str(c.path),
+                   "observed": {"collapsed": c.observed.collapsed, "months": c.observed.months,
+                                "initiator": c.observed.initiator}} for c in result.cases],
+        "settings": {k: v for k, v in cal.model_dump().items() if k not in ("free", "cases", "name", "description")},
+        "parameters": result.summary(),
+        "diagnostics": {"effective_sample_size": result.effective_sample_size(),
+                        "ess_last_reweighting": result.ess_final, "unique_particles": result.unique_particles(),
+                        "particles": int(result.particles.shape[0]), "stages": result.stages,
+                        "evaluations": result.stages[-1]["evaluations"] if result.stages else 0},
+        "reproducibility": repro,
+        "fit": fit_rows,
+        "method": "sequential Monte Carlo with adaptive likelihood tempering and pseudo-marginal random-walk moves "
+                  "(sim.calibration); partial pooling by conflict" + ("" if cal.pooling else " switched off"),
+    }
+
+
+def particles_table(result: SMCResult) -> tuple[list[str], list[list[float]]]:
+    """The sampler's final particles (its coordinates) and each case's log-likelihood there."""
+    header = [f"x:{n}" for n in result.space.names()] + [f"loglik:{c.name}" for c in result.cases]
+    rows = np.hstack([result.particles, result.loglik.T])
+    return header, rows.tolist()
+
+
+def read_particles(directory: Path, cal: Calibration, priors: list[Prior], cases: list[Case],
+                   seed: int) -> SMCResult:
+    """An SMCResult from a calibration directory's particles.csv, checked against the cases given."""
+    import csv
+    path = Path(directory) / "particles.csv"
+    try:
+        rows = list(csv.reader(path.read_text(encoding="utf-8").splitlines()))
+    except OSError as exc:
+        raise InputError([f"{path}: cannot be read ({exc.__class__.__name__}); run ceasefire calibrate first"]) from None
+    header, data = rows[0], np.array([[float(v) for v in r] for r in rows[1:]])
+    conflicts = tuple(sorted({c.conflict for c in cases}))
+    space = Space(tuple(priors), conflicts, cal.pooling, cal.pooling_scale)
+    expected = [f"x:{n}" for n in space.names()] + [f"loglik:{c.name}" for c in cases]
+    if header != expected:
+        raise InputError([f"{path}: these particles come from another calibration or case base "
+                          f"(columns differ from what {cal.name} with these cases gives)"])
+    d = space.dim
+    return SMCResult(cal, space, cases, data[:, :d], data[:, d:].T, [], float(data.shape[0]), seed)

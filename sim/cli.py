@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import threading
@@ -12,7 +13,6 @@ from sim.scenario import InputError
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 EXIT_TERMINATED = 128 + signal.SIGTERM
-BACKTEST_OUT = Path("results/reference/backtest")
 
 
 class UsageError(Exception):
@@ -52,16 +52,30 @@ _positive_int = _checked(int, "a whole number", lambda v: v >= 1, "must be at le
 _seed = _checked(int, "a whole number", lambda v: v >= 0, "must be 0 or more")
 _nonneg_int = _seed
 _months = _checked(float, "a number of months", lambda v: 1 <= v <= 600, "is outside 1 to 600 months")
+def _date(text: str):
+    import datetime as dt
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a date (YYYY-MM-DD)") from None
+
+
+_step_days = _checked(int, "a whole number of days", lambda v: 1 <= v <= 31, "is outside 1 to 31 days")
 _probability = _checked(float, "a number", lambda v: 0 < v < 1,
                         "must be between 0 and 1 (a probability difference)")
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = Parser(prog="ceasefire", description="Scenario simulation of ceasefire durability.")
+    parser.add_argument("--version", action=_VersionAction, help="print the version and exit")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
 
     p = sub.add_parser("validate", help="check scenario, experiment and calibration files")
     p.add_argument("files", nargs="+", type=_path)
+    p.add_argument("--citations", action="store_true",
+                   help="also audit citations against docs/SOURCES.md: keys exist, none dated after the "
+                        "file's start, every value cites a source or says 'judgement'")
+    _json_flag(p)
 
     p = sub.add_parser("run", help="Monte Carlo replications of one scenario")
     p.add_argument("scenario", type=_path)
@@ -74,8 +88,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("others", type=_path, nargs="+", metavar="OTHER")
     _common_run_flags(p)
     p.add_argument("--precision", type=_probability, metavar="P",
-                   help="add replications until the 95%% CI half-width of the headline difference is at most P")
+                   help="treat --runs as a pilot, then run the replications that give a 95%% CI half-width of P "
+                        "on the headline difference (a fresh batch, reported alone)")
     p.add_argument("--max-runs", type=_positive_int, metavar="N", help="cap for --precision (default 100 x --runs)")
+    p.add_argument("--attribute", action="store_true",
+                   help="split the headline difference into the Shapley contributions of the settings that differ")
+    p.add_argument("--permutations", type=_positive_int, default=64, metavar="M",
+                   help="random orders for --attribute above 8 settings (default 64)")
 
     p = sub.add_parser("sweep", help="sensitivity sweep of an experiment file (resumable)")
     p.add_argument("experiment", type=_path)
@@ -83,10 +102,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scheduler", metavar="ADDRESS", help="run on a Dask cluster, e.g. tcp://host:8786")
     p.add_argument("--out", type=_path, metavar="DIR", help="result directory (default results/sweeps/<name>)")
     p.add_argument("--restart", action="store_true", help="discard a partial sweep in the directory")
+    p.add_argument("--no-posterior", action="store_true",
+                   help="point values of the calibrated rates instead of spreading replications over their posterior")
     p.add_argument("--quiet", action="store_true", help="no progress bar, no table")
+    p.add_argument("--replications-format", choices=["csv", "parquet"], default="csv",
+                   help="format of the per-replication rows (keep_replications = true); parquet needs pyarrow")
+    _json_flag(p)
     _report_flag(p)
 
-    p = sub.add_parser("bench", help="measure throughput ratios (batched, kernel, jobs, memory, sweep)")
+    p = sub.add_parser("bench", help="measure throughput ratios (batched, jobs, memory, sweep)")
     p.add_argument("scenario", type=_path, nargs="?", default=Path("scenarios/idlib_2020_moscow.toml"))
     p.add_argument("--runs", type=_positive_int, default=10_000, metavar="N", help="replications (default 10000)")
     p.add_argument("--repeats", type=_positive_int, default=3, metavar="K", help="repetitions per figure (median)")
@@ -95,21 +119,31 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=_path, metavar="DIR", help="where bench.json goes (default results/bench/<stamp>)")
     _force_flag(p)
 
-    p = sub.add_parser("calibrate", help="fit the free global rates to the historical cases")
+    p = sub.add_parser("calibrate", help="fit the mechanism parameters to the historical cases (two seeds)")
     p.add_argument("calibration", type=_path)
     p.add_argument("--jobs", type=_positive_int, metavar="J", help="worker processes (default: all cores)")
+    p.add_argument("--scheduler", metavar="ADDRESS", help="run on a Dask cluster, e.g. tcp://host:8786")
+    p.add_argument("--single", action="store_true",
+                   help="one run of the sampler only (no reproducibility check from a second seed)")
+    p.add_argument("--as-of", type=_date, metavar="YYYY-MM-DD",
+                   help="fit with only what was known on this date (later cases left out, later outcomes censored)")
     p.add_argument("--out", type=_path, metavar="DIR", help="result directory (default results/calibration/<name>)")
     _force_flag(p)
     p.add_argument("--quiet", action="store_true")
     _report_flag(p)
 
-    p = sub.add_parser("backtest", help="leave-one-out forecasts of the historical cases, scored")
+    p = sub.add_parser("backtest", help="out-of-sample forecasts of the historical cases, scored against baselines")
+    p.add_argument("--calibration", type=_path, default=Path("experiments/calibration_cases.toml"), metavar="FILE",
+                   help="the calibration definition (default experiments/calibration_cases.toml)")
+    p.add_argument("--from", dest="from_dir", type=_path, metavar="DIR",
+                   help="reuse the particles of a calibration result directory instead of calibrating again")
     p.add_argument("--cases", type=_path, metavar="DIR", help="directory of historical scenario files "
                    "(default: the calibration file's list)")
-    p.add_argument("--calibration", type=_path, default=Path("experiments/calibration_idlib.toml"), metavar="FILE")
+    p.add_argument("--no-neutralise", action="store_true", help="skip the neutralisation check")
     p.add_argument("--jobs", type=_positive_int, metavar="J")
+    p.add_argument("--scheduler", metavar="ADDRESS", help="run on a Dask cluster, e.g. tcp://host:8786")
     p.add_argument("--out", type=_path, metavar="DIR",
-                   help=f"result directory (default {BACKTEST_OUT})")
+                   help="result directory (default results/backtest/<UTC timestamp>)")
     _force_flag(p)
     p.add_argument("--quiet", action="store_true")
     _report_flag(p)
@@ -121,21 +155,29 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("diff", help="parameters that differ between two scenarios after inheritance")
     p.add_argument("a", type=_path)
     p.add_argument("b", type=_path)
+    _json_flag(p)
 
     p = sub.add_parser("params", help="list every scenario parameter with its range, unit and source")
-    p.add_argument("--role", choices=["guarantor", "patron", "belligerent", "pretext", "supporter",
-                                      "processes", "dynamics"])
+    p.add_argument("--role", choices=["guarantor", "patron", "belligerent", "pretext", "supporter", "monitor",
+                                      "mediator", "agreement", "processes", "dynamics"])
+    _json_flag(p)
+    _add_issue14_commands(sub)
     return parser
 
 
 def _common_run_flags(p) -> None:
+    p.add_argument("--no-posterior", action="store_true",
+                   help="point values of the calibrated rates instead of spreading replications over their posterior")
     p.add_argument("--runs", type=_positive_int, default=1000, metavar="N", help="replications (default 1000)")
+    p.add_argument("--step-days", type=_step_days, metavar="D",
+                   help="length of a step in days, 1 to 31 (default: the scenario's); 1 simulates day by day")
     p.add_argument("--seed", type=_seed, default=0, metavar="S", help="root seed (default 0)")
     p.add_argument("--horizon", type=_months, metavar="MONTHS", help="months to simulate (default: the scenario's)")
     p.add_argument("--jobs", type=_positive_int, metavar="J", help="worker processes (default: all cores)")
     p.add_argument("--out", type=_path, metavar="DIR", help="result directory")
     _force_flag(p)
     p.add_argument("--quiet", action="store_true", help="no progress bar, no table")
+    _json_flag(p)
     _report_flag(p)
 
 
@@ -182,9 +224,20 @@ def _short(exc: BaseException, limit: int = 200) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run one command; the exit code: 0 done, 2 bad input (one message naming the file and key),
-    1 an internal error (a short message and the path of a log with the traceback), 130/143 when
-    interrupted by Ctrl-C/SIGTERM."""
+    """The ``ceasefire`` command; the exit code: 0 done, 2 bad input (one message naming the file and
+    key), 1 an internal error (a short message and the path of a log with the traceback), 130/143 when
+    interrupted by Ctrl-C/SIGTERM, 141 when stdout is a closed pipe (``ceasefire params | head -1``),
+    which ends it quietly."""
+    try:
+        code = _main(argv)
+        sys.stdout.flush()
+        return code
+    except BrokenPipeError:
+        _silence_stdout()
+        return 128 + 13  # as if killed by SIGPIPE, the shell's convention
+
+
+def _main(argv: list[str] | None = None) -> int:
     from sim import store
     from sim.limits import shown_problems
     parser = build_parser()
@@ -196,7 +249,13 @@ def main(argv: list[str] | None = None) -> int:
         previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         args = parser.parse_args(argv)
+        if getattr(args, "json", False):
+            return _with_json(args)
         return COMMANDS[args.command](args)
+    except _ShowVersion:
+        from sim import __version__
+        print(f"ceasefire-sim {__version__}")
+        return EXIT_OK
     except UsageError as exc:
         print(str(exc), file=sys.stderr)
         return EXIT_USAGE
@@ -212,6 +271,8 @@ def main(argv: list[str] | None = None) -> int:
         else:
             print(f"{what}: no result was written", file=sys.stderr)
         return EXIT_TERMINATED if isinstance(exc, Terminated) else 130
+    except BrokenPipeError:
+        raise  # main() ends quietly with 141
     except Exception as exc:  # noqa: BLE001 - a genuine internal error: one line here, the traceback in a log
         from sim.crashlog import write_crash_log
         log = write_crash_log(exc, store.command_line)
@@ -228,15 +289,22 @@ def main(argv: list[str] | None = None) -> int:
 
 def cmd_validate(args) -> int:
     """Each file is checked as what its keys say it is: scenario, parameter fragment, experiment or
-    calibration (a file whose keys do not tell is checked as a scenario)."""
+    calibration (a file whose keys do not tell is checked as a scenario). A name that is no file here
+    is looked for among the bundled scenarios, then experiments. ``--citations`` audits the scenarios'
+    and fragments' citations."""
+    from sim.bundled import bundled
     from sim.calibration import load_calibration
     from sim.experiment import load_experiment
     from sim.filekinds import kind_of
+    from sim.limits import shown_problems
     from sim.scenario import load_scenario, read_toml, validate_fragment
-    problems, more, kinds = [], 0, []
+    problems, more, kinds = [], 0, {}
     for path in args.files:
         try:
+            if not os.path.lexists(path):
+                path = bundled(path, "scenarios") or bundled(path, "experiments") or path
             kind = kind_of(read_toml(path)) or "scenario"
+            start = None
             if kind == "fragment":
                 validate_fragment(path)
             elif kind == "experiment":
@@ -244,16 +312,23 @@ def cmd_validate(args) -> int:
             elif kind == "calibration":
                 load_calibration(path)
             else:
-                load_scenario(path)
-            kinds.append(kind)
+                start = load_scenario(path).start
+            if args.citations and kind in ("scenario", "fragment"):
+                problems.extend(_citation_problems(path, start))
+            kinds[str(path)] = kind
         except InputError as exc:
             problems.extend(exc.problems)
             more += getattr(exc, "more", 0)
+    for line in shown_problems(problems, more):
+        print(line, file=sys.stderr)
+    args.headline = {"files": [str(p) for p in args.files], "valid": not problems, "problems": problems,
+                     "kinds": kinds}
     if problems:
-        raise InputError(problems, more=more)
+        return EXIT_USAGE
     words = {"scenario": "scenario", "fragment": "parameter fragment", "experiment": "experiment",
              "calibration": "calibration"}
-    counts = [f"{kinds.count(k)} {words[k]}{'s' if kinds.count(k) > 1 else ''}" for k in words if k in kinds]
+    found = list(kinds.values())
+    counts = [f"{found.count(k)} {words[k]}{'s' if found.count(k) > 1 else ''}" for k in words if k in found]
     print(f"{len(args.files)} file(s) valid: {', '.join(counts)}")
     return EXIT_OK
 
@@ -279,6 +354,21 @@ def _jobs(requested: int | None) -> int | None:
     return cap_jobs(requested)
 
 
+def _citation_problems(path: Path, start) -> list[str]:
+    from sim.sources import audit_file, find_bibliography, read_bibliography
+    found = find_bibliography(path)
+    if found is None:
+        return [f"{path}: --citations: no docs/SOURCES.md in this directory or above it"]
+    return audit_file(path, read_bibliography(found), start)
+
+
+def _with_step(scenario, args):
+    """The scenario with --step-days applied (the step is a numerical choice, not part of the scenario)."""
+    if args.step_days is None:
+        return scenario
+    return scenario.model_copy(update={"step_days": args.step_days})
+
+
 def cmd_run(args) -> int:
     from sim import budget, store
     from sim.api import run
@@ -286,12 +376,17 @@ def cmd_run(args) -> int:
     from sim.scenario import load_scenario
     from sim.tables import history_table, run_table
 
-    scenario = load_scenario(args.scenario)
+    scenario = _with_step(load_scenario(args.scenario), args)
     if args.replication is not None:
         if args.out is not None:
             print("note: --replication prints one replication's history and writes nothing; --out is not used",
                   file=sys.stderr)
-        rows, outcome = replay(scenario, seed=args.seed, replication=args.replication, horizon_months=args.horizon)
+        from sim.api import run_plan
+        plan = run_plan(scenario, seed=args.seed, use_posterior=not args.no_posterior)
+        rows, outcome = replay(scenario, seed=args.seed, replication=args.replication, horizon_months=args.horizon,
+                               plan=plan)
+        args.headline = {"scenario": scenario.name, "seed": args.seed, "replication": args.replication,
+                         "outcome": outcome, "history": rows}
         print(history_table(scenario, args.replication, args.seed, rows, outcome))
         return EXIT_OK
     jobs = _jobs(args.jobs)
@@ -299,13 +394,11 @@ def cmd_run(args) -> int:
     _preflight(out, "run", args, default=args.out is None)
     budget.check_run(args.runs, jobs or default_jobs(), out)
     with _claim(out, "run", args, default=args.out is None):
-        # runs.csv is streamed into the directory under construction: memory stays flat in --runs
-        with store.result_directory(out, kind="run") as tmp:
-            with store.RunsCsv(tmp / "runs.csv") as rows, \
-                    _progress(args.quiet, args.runs, "replications") as progress:
-                result = run(scenario, runs=args.runs, seed=args.seed, jobs=jobs, horizon_months=args.horizon,
-                             progress=progress, on_batch=rows.add)
-            store.write_run_files(result, tmp)
+        with _progress(args.quiet, args.runs, "replications") as progress:
+            result = run(scenario, runs=args.runs, seed=args.seed, jobs=jobs, horizon_months=args.horizon,
+                         progress=progress, use_posterior=not args.no_posterior)
+        store.save_run(result, out)
+        args.headline = {**result.summary(), "directory": str(out)}
         if not args.quiet:
             print(run_table(result))
         reported = _write_report(out, args)
@@ -314,14 +407,16 @@ def cmd_run(args) -> int:
 
 
 def cmd_compare(args) -> int:
+    from contextlib import ExitStack
+
     from sim import budget, store
     from sim.api import compare
     from sim.montecarlo import default_jobs
     from sim.scenario import load_scenario
     from sim.tables import comparison_text
 
-    base = load_scenario(args.base)
-    others = [load_scenario(p) for p in args.others]
+    base = _with_step(load_scenario(args.base), args)
+    others = [_with_step(load_scenario(p), args) for p in args.others]
     if args.max_runs is not None and args.precision is None:
         raise UsageError("ceasefire compare: --max-runs needs --precision")
     jobs = _jobs(args.jobs)
@@ -346,7 +441,6 @@ def cmd_compare(args) -> int:
         _preflight(path, kind, args, default=args.out is None)
     most = args.runs if args.precision is None else max(args.runs, args.max_runs or 100 * args.runs)
     budget.check_compare(most, 1 + len(others), jobs or default_jobs())
-    from contextlib import ExitStack
     with ExitStack() as held:
         for path, kind in claimed:  # before the first replication: a refused --out costs nothing
             held.enter_context(_claim(path, kind, args, default=args.out is None))
@@ -354,10 +448,12 @@ def cmd_compare(args) -> int:
         with _progress(args.quiet, total, "replications") as progress:
             comparisons = compare(base, others, runs=args.runs, seed=args.seed, jobs=jobs,
                                   horizon_months=args.horizon, precision=args.precision, max_runs=args.max_runs,
-                                  progress=progress)
+                                  progress=progress, use_posterior=not args.no_posterior, attribute=args.attribute,
+                                  permutations=args.permutations)
         reported = True
         for c, out in zip(comparisons, targets):
             store.save_comparison(c, out)
+            args.headline = getattr(args, "headline", []) + [{**c.as_dict(), "directory": str(out)}]
             if not args.quiet:
                 print(comparison_text(c))
             reported = _write_report(out, args) and reported
@@ -387,10 +483,12 @@ def cmd_sweep(args) -> int:
         try:
             with _progress(args.quiet, None, "points") as progress:
                 analysis = sweep(loaded, out, jobs=jobs, scheduler=args.scheduler, restart=args.restart,
-                                 progress=progress)
+                                 progress=progress, replications_format=args.replications_format,
+                                 use_posterior=False if args.no_posterior else None).analysis
         except DistributedUnavailable as exc:
             print(str(exc), file=sys.stderr)
             return EXIT_USAGE
+        args.headline = {"experiment": e.name, "directory": str(out), **analysis}
         if not args.quiet:
             print(sensitivity_text(loaded, analysis))
         reported = _write_report(out, args)
@@ -401,9 +499,11 @@ def cmd_sweep(args) -> int:
 def cmd_bench(args) -> int:
     from sim import store
     from sim.bench import bench
+    from sim.bundled import locate
     from sim.scenario import load_scenario, read_input
 
     scenario = load_scenario(args.scenario)
+    args.sweep = locate(args.sweep, "experiments")
     read_input(args.sweep, "--sweep")
     out = args.out or Path("results/bench") / store.utc_stamp()
     with _claim(out, "bench", args, default=args.out is None):
@@ -415,35 +515,62 @@ def cmd_bench(args) -> int:
     return EXIT_OK
 
 
-def _calibrate(args, kind: str, cases_dir=None, out=None, default=False):
-    """Load the calibration file and its cases, claim the output directory, and simulate every case
-    over the prior design. Returns the claim (to release once the results are written) too."""
+def _executor(args):
+    if getattr(args, "scheduler", None) is not None:
+        if args.jobs is not None:
+            raise UsageError(f"ceasefire {args.command}: give either --jobs (local) or --scheduler (Dask), not both")
+        from sim.distributed import DaskExecutor
+        return DaskExecutor(args.scheduler)
+    from sim.montecarlo import LocalExecutor
+    return LocalExecutor(args.jobs)
+
+
+def _stage_printer(args, seed: int):
+    """A line on stderr per stage of the sampler (temperature, ESS, acceptance), unless --quiet."""
+    if args.quiet:
+        return None
+
+    def show(phi, stage):
+        print(f"  seed {seed}: temperature {phi:.3f}, ESS {stage['ess']:.0f}, acceptance {stage['acceptance']:.2f}, "
+              f"{stage['evaluations']} likelihood evaluations", file=sys.stderr, flush=True)
+    return show
+
+
+def _budget_calibration(args, cal, cases) -> None:
     from sim import budget
-    from sim.calibration import calibrate, load_calibration
-    from sim.montecarlo import LocalExecutor, default_jobs
-    cal, cases = load_calibration(args.calibration, cases_dir)
-    jobs = _jobs(args.jobs)
-    out = out or Path("results/calibration") / cal.name
-    _preflight(out, kind, args, default=default)
-    budget.check_calibration(args.calibration, cal.points, cal.replications, len(cases), jobs or default_jobs())
-    held = _claim(out, kind, args, default=default)
-    try:
-        with _progress(args.quiet, cal.points * len(cases), "case-points") as progress, LocalExecutor(jobs) as ex:
-            return cal, cases, calibrate(cal, cases, ex, progress), out, held
-    except BaseException:
-        held.release()
-        raise
+    from sim.montecarlo import default_jobs
+    jobs = 1 if getattr(args, "scheduler", None) else (args.jobs or default_jobs())
+    budget.check_calibration(args.calibration, cal.particles, max(cal.replications, cal.predictive_replications),
+                             len(cases), jobs)
 
 
 def cmd_calibrate(args) -> int:
     from sim import store
+    from sim.calibration import (calibration_report, fit_report, load_calibration, reproducibility, run_smc)
+    from sim.backtest import predictive_runs
     from sim.tables import calibration_text
 
-    _, _, result, out, held = _calibrate(args, "calibration", out=args.out, default=args.out is None)
-    with held:
-        store.save_calibration(result, out)
+    from sim.bundled import locate
+    args.calibration = locate(args.calibration, "experiments")
+    args.jobs = _jobs(args.jobs)
+    cal, priors, cases = load_calibration(args.calibration, as_of=args.as_of)
+    default = args.out is None
+    out = args.out or Path("results/calibration") / (cal.name + (f"_as_of_{cal.as_of}" if cal.as_of else ""))
+    _preflight(out, "calibration", args, default=default)
+    _budget_calibration(args, cal, cases)
+    with _claim(out, "calibration", args, default=default):
+        with _executor(args) as ex:
+            first = run_smc(cal, priors, cases, ex, progress=_stage_printer(args, cal.seed))
+            second = None if args.single else run_smc(cal, priors, cases, ex, seed=cal.seed + 1,
+                                                      progress=_stage_printer(args, cal.seed + 1))
+            fit = fit_report(first, predictive_runs(first, ex, new_conflict=False))
+        report = calibration_report(first, None if second is None else reproducibility(first, second), fit)
+        conflicts = sorted({c.conflict for c in cases})
+        suffix = f"_as_of_{cal.as_of}" if cal.as_of else ""
+        posteriors = {"": f"{suffix}", **{c: f"_{c}{suffix}" for c in conflicts}}
+        store.save_calibration(first, report, out, posteriors=posteriors, definition_file=args.calibration)
         if not args.quiet:
-            print(calibration_text(result.calibration_report()))
+            print(calibration_text(report))
         reported = _write_report(out, args)
     print(f"Results written to {out}")
     return EXIT_OK if reported else EXIT_FAILURE
@@ -451,16 +578,30 @@ def cmd_calibrate(args) -> int:
 
 def cmd_backtest(args) -> int:
     from sim import store
+    from sim.backtest import backtest
+    from sim.calibration import load_calibration, read_particles, run_smc
     from sim.tables import backtest_text
 
-    out = args.out or BACKTEST_OUT
-    _, cases, result, out, held = _calibrate(args, "backtest", args.cases, out=out, default=args.out is None)
-    with held:
-        backtest = result.backtest()
-        store.save_backtest(backtest, out, extra={"calibration_file": str(args.calibration),
-                                                  "cases": [c.name for c in cases]})
+    from sim.bundled import locate
+    args.calibration = locate(args.calibration, "experiments")
+    args.jobs = _jobs(args.jobs)
+    cal, priors, cases = load_calibration(args.calibration, args.cases)
+    default = args.out is None
+    out = args.out or Path("results/backtest") / store.utc_stamp()  # never over results/reference/
+    _preflight(out, "backtest", args, default=default)
+    _budget_calibration(args, cal, cases)
+    with _claim(out, "backtest", args, default=default):
+        with _executor(args) as ex:
+            if args.from_dir is not None:
+                result = read_particles(args.from_dir, cal, priors, cases, cal.seed)
+            else:
+                result = run_smc(cal, priors, cases, ex, progress=_stage_printer(args, cal.seed))
+            bt = backtest(result, ex, neutralise=not args.no_neutralise)
+        store.save_backtest(bt, out, extra={"calibration_file": str(args.calibration),
+                                            "particles_from": None if args.from_dir is None else str(args.from_dir),
+                                            "cases": [c.name for c in cases]})
         if not args.quiet:
-            print(backtest_text(backtest))
+            print(backtest_text(bt))
         reported = _write_report(out, args)
     print(f"Results written to {out}")
     return EXIT_OK if reported else EXIT_FAILURE
@@ -469,13 +610,14 @@ def cmd_backtest(args) -> int:
 def cmd_report(args) -> int:
     from sim.outdir import lock_existing
     from sim.report import NotAResultDirectory, open_report, write_report
+    from sim.resultfiles import DamagedResult
     if not args.directory.is_dir():
         raise InputError([f"{args.directory}: not a result directory (it is a file)" if args.directory.exists()
                           else f"{args.directory}: not a result directory (no such directory)"])
     with lock_existing(args.directory):
         try:
             path = write_report(args.directory)
-        except NotAResultDirectory as exc:
+        except (NotAResultDirectory, DamagedResult) as exc:
             raise InputError([str(exc)]) from None
     print(f"Report written to {path}")
     if args.open and not open_report(path):
@@ -487,47 +629,235 @@ def cmd_diff(args) -> int:
     from sim.scenario import diff, load_scenario
     from sim.tables import diff_table
     a, b = load_scenario(args.a), load_scenario(args.b)
-    print(diff_table(diff(a, b), a.name, b.name))
+    rows = diff(a, b)
+    args.headline = {"a": a.name, "b": b.name, "differences": [{"key": k, "a": x, "b": y} for k, x, y in rows]}
+    if not getattr(args, "json", False):
+        print(diff_table(rows, a.name, b.name))
     return EXIT_OK
 
 
 def cmd_params(args) -> int:
-    from sim.tables import parameter_table
-    print(parameter_table(args.role))
+    from sim.tables import parameter_records, parameter_table
+    args.headline = parameter_records(args.role)
+    if not getattr(args, "json", False):
+        print(parameter_table(args.role))
     return EXIT_OK
 
 
 class _progress:
-    """A tqdm bar on stderr when it is a terminal; nothing otherwise."""
+    """Progress on stderr: a tqdm bar on a terminal; off a terminal (a log, CI), one line every few seconds.
 
-    def __init__(self, quiet: bool, total: int, unit: str):
-        self.enabled = not quiet and sys.stderr.isatty()
+    The bar advances whenever a batch of replications (a task of whole blocks) or of sweep points
+    completes; a background heartbeat keeps the elapsed time moving and, off a terminal, prints the
+    line even while a long batch runs. Nothing at all with ``--quiet``.
+    """
+
+    INTERVAL = 5.0  # seconds between lines off a terminal
+
+    def __init__(self, quiet: bool, total: int | None, unit: str, *, tty: bool | None = None,
+                 interval: float | None = None, clock=None, heartbeat: bool = True):
+        import time
+        self.quiet = quiet
+        self.tty = sys.stderr.isatty() if tty is None else tty
+        self.enabled = not quiet and self.tty
         self.total, self.unit, self.bar = total, unit, None
+        self.interval = self.INTERVAL if interval is None else interval
+        self.clock = clock or time.monotonic
+        self.heartbeat = heartbeat
+        self.done, self.started, self.last_line, self.lines = 0, None, None, 0
+        self._stop = None
+        self._lock = None
 
     def __enter__(self):
-        if not self.enabled:
+        import threading
+        if self.quiet:
             return None
-        from tqdm import tqdm
-        self.bar = tqdm(total=self.total, unit=f" {self.unit}", file=sys.stderr, smoothing=0.1)
-        last = [0]
+        self._lock = threading.Lock()
+        self.started = self.last_line = self.clock()
+        if self.tty:
+            from tqdm import tqdm
+            self.bar = tqdm(total=self.total, unit=f" {self.unit}", file=sys.stderr, smoothing=0.1)
+        if self.heartbeat:
+            self._stop = threading.Event()
+            threading.Thread(target=self._beat, daemon=True).start()
+        return self.update
 
-        def update(done, total):
-            if self.bar.total != total:
-                self.bar.total = total
-                self.bar.refresh()
-            self.bar.update(done - last[0])
-            last[0] = done
-        return update
+    def update(self, done: int, total: int | None) -> None:
+        with self._lock:
+            if self.bar is not None:
+                if self.bar.total != total:
+                    self.bar.total = total
+                    self.bar.refresh()
+                self.bar.update(done - self.done)
+            self.done, self.total = done, total
+            if self.bar is None and self.clock() - self.last_line >= self.interval:
+                self._line()
+
+    def _line(self) -> None:
+        elapsed = self.clock() - self.started
+        of = f" of {self.total:,}" if self.total else ""
+        share = f" ({100 * self.done / self.total:.0f}%)" if self.total else ""
+        print(f"ceasefire: {self.done:,}{of} {self.unit}{share}, {elapsed:.0f} s", file=sys.stderr, flush=True)
+        self.last_line = self.clock()
+        self.lines += 1
+
+    def _beat(self) -> None:
+        while not self._stop.wait(1.0 if self.bar is not None else min(1.0, self.interval)):
+            with self._lock:
+                if self.bar is not None:
+                    self.bar.refresh()
+                elif self.clock() - self.last_line >= self.interval:
+                    self._line()
 
     def __exit__(self, *exc):
+        if self._stop is not None:
+            self._stop.set()
         if self.bar is not None:
             self.bar.close()
+        elif not self.quiet and self._lock is not None and exc[0] is None and self.lines:
+            with self._lock:
+                self._line()  # a long run's log ends with the line that says it finished
 
 
 COMMANDS = {"validate": cmd_validate, "run": cmd_run, "compare": cmd_compare, "sweep": cmd_sweep, "bench": cmd_bench,
             "calibrate": cmd_calibrate, "backtest": cmd_backtest, "report": cmd_report,
             "diff": cmd_diff,
             "params": cmd_params}
+
+
+# --- issue 14: version, --json, broken pipes, completion, discover, explore ---------------------------
+
+class _ShowVersion(Exception):
+    pass
+
+
+class _VersionAction(argparse.Action):
+    """``--version``: main() prints it (argparse's own would exit from inside the parser)."""
+
+    def __init__(self, option_strings, dest, **kwargs):
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        raise _ShowVersion()
+
+
+def _json_flag(p) -> None:
+    p.add_argument("--json", action="store_true",
+                   help="print the headline as JSON on stdout and nothing else there (messages go to stderr)")
+
+
+def _with_json(args) -> int:
+    """Run the command with its text output on stderr, then print its headline as JSON on stdout."""
+    import contextlib
+    import json
+    real_stdout = sys.stdout
+    with contextlib.redirect_stdout(sys.stderr):
+        code = COMMANDS[args.command](args)
+    headline = getattr(args, "headline", None)
+    if headline is not None:
+        from sim.store import _json_default
+        real_stdout.write(json.dumps(_strict_json(headline), indent=2, default=_json_default, allow_nan=False) + "\n")
+    return code
+
+
+def _strict_json(data):
+    """NaN and infinities (not JSON) become null."""
+    import math
+    if isinstance(data, float):
+        return data if math.isfinite(data) else None
+    if isinstance(data, dict):
+        return {k: _strict_json(v) for k, v in data.items()}
+    if isinstance(data, (list, tuple)):
+        return [_strict_json(v) for v in data]
+    return data
+
+
+def _silence_stdout() -> None:
+    """After a broken pipe: point stdout at /dev/null so the interpreter's last flush cannot fail."""
+    import os
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # not a real file (in-process tests): nothing to do
+        pass
+
+
+def _add_issue14_commands(sub) -> None:
+    p = sub.add_parser("completion", help="print a shell completion script (bash or zsh)")
+    p.add_argument("shell", choices=["bash", "zsh"])
+
+    p = sub.add_parser("discover", help="scenario discovery (PRIM) on a sweep: where is collapse likely?")
+    p.add_argument("directory", type=_path, metavar="SWEEP_DIR", help="a finished sweep's result directory")
+    p.add_argument("--outcome", metavar="NAME",
+                   help="the outcome (default: p_collapse_by_24 if the sweep has it, else the first "
+                        "p_collapse outcome); its name as in the experiment file or its CSV column")
+    p.add_argument("--threshold", type=_checked(float, "a number", lambda v: True, ""), default=0.5, metavar="T",
+                   help="a point is a case of interest where the outcome is at least T (default 0.5)")
+    p.add_argument("--below", action="store_true", help="cases of interest are where the outcome is below T")
+    p.add_argument("--min-density", type=_checked(float, "a number", lambda v: 0 < v <= 1, "must be in (0, 1]"),
+                   default=0.8, metavar="D", help="the box reported is the one of highest coverage with at "
+                   "least this density (default 0.8)")
+    p.add_argument("--boxes", type=_positive_int, default=3, metavar="K", help="at most K boxes (default 3)")
+    p.add_argument("--out", type=_path, metavar="DIR", help="where to write (default SWEEP_DIR/discovery)")
+    _force_flag(p)
+    p.add_argument("--quiet", action="store_true", help="no sentences on stdout")
+    _json_flag(p)
+
+    p = sub.add_parser("explore", help="an interactive page with sliders (needs: pip install \".[explore]\")")
+    p.add_argument("scenario", nargs="?", default="idlib_2020_moscow",
+                   help="scenario file or bundled name (default idlib_2020_moscow)")
+    p.add_argument("--param", action="append", default=[], metavar="KEY",
+                   help="add a slider for this key path (e.g. actors.regime.ambition); repeatable")
+    p.add_argument("--compare", metavar="SCENARIO", help="a second scenario to show against (default: the "
+                   "scenario as loaded, before the sliders moved)")
+    p.add_argument("--runs", type=_positive_int, default=2000, metavar="N", help="replications per curve (default 2000)")
+    p.add_argument("--seed", type=_seed, default=0, metavar="S", help="root seed, the same for every curve (default 0)")
+    p.add_argument("--port", type=_checked(int, "a port number", lambda v: 1 <= v <= 65535, "is not a port"),
+                   default=8765, metavar="PORT", help="port on 127.0.0.1 (default 8765)")
+    p.add_argument("--save-dir", type=_path, default=Path("."), metavar="DIR",
+                   help="where the save button writes scenario files (default: the current directory)")
+
+
+def cmd_completion(args) -> int:
+    from sim.bundled import bundled_names
+    from sim.completion import script
+    names = bundled_names("scenarios") + bundled_names("experiments")
+    print(script(args.shell, build_parser(), names), end="")
+    return EXIT_OK
+
+
+def cmd_discover(args) -> int:
+    from sim.discovery import discover_sweep
+    default = args.out is None
+    out = args.out or args.directory / "discovery"
+    _preflight(out, "discovery", args, default=default)
+    with _claim(out, "discovery", args, default=default):
+        result = discover_sweep(args.directory, outcome=args.outcome, threshold=args.threshold, below=args.below,
+                                min_density=args.min_density, max_boxes=args.boxes, out=out)
+    args.headline = result
+    if not args.quiet:
+        for sentence in result["sentences"]:
+            print(sentence)
+    print(f"Results written to {result['directory']}")
+    return EXIT_OK
+
+
+def cmd_explore(args) -> int:
+    try:
+        from sim import explore
+        explore.require_solara()
+    except ImportError as exc:
+        print(f"ceasefire explore needs the optional 'explore' extra ({exc.name or exc}): "
+              f"pip install \".[explore]\"   (or: pip install 'ceasefire-sim[explore]')", file=sys.stderr)
+        return EXIT_USAGE
+    settings = explore.settings_from_args(args.scenario, params=args.param, compare=args.compare, runs=args.runs,
+                                          seed=args.seed, save_dir=args.save_dir)
+    print(f"Serving the explorer of {settings.scenario_name} on http://127.0.0.1:{args.port}/ (Ctrl-C to stop)",
+          flush=True)
+    return explore.serve(settings, host="127.0.0.1", port=args.port)
+
+
+COMMANDS.update({"completion": cmd_completion, "discover": cmd_discover, "explore": cmd_explore})
 
 
 if __name__ == "__main__":

@@ -1,20 +1,23 @@
 """Paired comparison of two scenarios run on common random numbers. Statistics only.
 
-Replication i of both scenarios draws the same numbers for the same random process, so the
-per-replication differences isolate the effect of the scenario; the paired confidence intervals are
-then narrower than independent runs would give, and the report says by how much.
+Replication i of both scenarios draws the same numbers for the same random process, and the same
+parameter and setting draws, so the per-replication differences isolate the effect of the scenario.
+Every interval and test here respects that pairing; the tests that would treat the runs as independent
+samples are kept only under ``as_if_independent_runs``, labelled as such.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
+from sim import uncertainty
+from sim.notebook import ComparisonNotebook
 from sim.results import RunResult
 from sim.scenario import diff
 from sim.survival import (bootstrap_median_difference, collapse_indicator, initiator_test, logrank,
-                          paired_difference)
+                          paired_difference, paired_proportion_difference, paired_tests)
 
 COMPARE_MONTHS = (6, 12, 24)
 
@@ -27,11 +30,12 @@ def _key(month: float) -> str:
     return str(int(month)) if float(month).is_integer() else f"{month:g}"
 
 
-@dataclass
-class Comparison:
+@dataclass(repr=False)  # the short repr, to_frame() and the notebook view come from ComparisonNotebook
+class Comparison(ComparisonNotebook):
     base: RunResult
     other: RunResult
     stopping: dict
+    attribution: dict | None = field(default=None)
 
     def __post_init__(self):
         a, b = self.base.simulation.replications, self.other.simulation.replications
@@ -40,15 +44,36 @@ class Comparison:
         if self.base.horizon_months != self.other.horizon_months:
             raise ValueError("paired comparison needs the same horizon in both scenarios")
         self.horizon = self.base.horizon_months
-        self.p_collapse = {
-            _key(m): paired_difference(collapse_indicator(a.months, a.collapsed, m),
-                                       collapse_indicator(b.months, b.collapsed, m))
-            for m in compare_months(self.horizon)}
-        self.rmst = paired_difference(np.minimum(a.months, self.horizon), np.minimum(b.months, self.horizon))
+        self.p_collapse = {}
+        self.p_spread = {}
+        for m in compare_months(self.horizon):
+            xa = collapse_indicator(a.months, a.collapsed, m)
+            xb = collapse_indicator(b.months, b.collapsed, m)
+            self.p_collapse[_key(m)] = paired_proportion_difference(xa > 0, xb > 0)
+            self.p_spread[_key(m)] = {**self._spread(xb - xa), "discordant_pairs": int(np.sum(xa != xb))}
+        self.identical = bool(np.array_equal(a.months, b.months) and np.array_equal(a.collapsed, b.collapsed)
+                              and np.array_equal(a.initiator, b.initiator))
+        restricted_a, restricted_b = np.minimum(a.months, self.horizon), np.minimum(b.months, self.horizon)
+        self.rmst = paired_difference(restricted_a, restricted_b)
+        self.rmst_spread = self._spread(restricted_b - restricted_a)
         self.median = bootstrap_median_difference(a.months, a.collapsed, b.months, b.collapsed, seed=0)
+        self.tests = paired_tests(a.months, a.collapsed, b.months, b.collapsed, a.initiator_labels(),
+                                  b.initiator_labels(), horizon=self.horizon)
         self.logrank_chi2, self.logrank_p = logrank(a.months, a.collapsed, b.months, b.collapsed)
         self.initiators = initiator_test(self.base.initiator_counts(), self.other.initiator_counts())
         self.parameter_diff = diff(self.base.scenario, self.other.scenario)
+
+    def _spread(self, differences: np.ndarray) -> dict:
+        """The paired difference's range over parameter groups (credible) and setting groups."""
+        plan = self.base.simulation.plan
+        idx = self.base.simulation.first_replication + np.arange(differences.size)
+        out = {}
+        for name, groups, n in (("credible", plan.parameter_group(idx), plan.parameter_groups),
+                                ("settings", plan.setting_group(idx), plan.setting_groups)):
+            res = uncertainty.interval(differences, groups, n) if n > 1 else None
+            if res is not None:
+                out[f"{name}_low"], out[f"{name}_high"] = res
+        return out
 
     @property
     def main_key(self) -> str:
@@ -78,10 +103,12 @@ class Comparison:
         }
 
     def as_dict(self) -> dict:
-        return {
+        out = {
             "scenarios": {
-                "base": {"name": self.base.scenario.name, "description": self.base.scenario.description},
-                "other": {"name": self.other.scenario.name, "description": self.other.scenario.description},
+                "base": {"name": self.base.scenario.name, "title": self.base.scenario.title,
+                         "description": self.base.scenario.description},
+                "other": {"name": self.other.scenario.name, "title": self.other.scenario.title,
+                          "description": self.other.scenario.description},
             },
             "runs": self.base.runs,
             "seed": self.base.simulation.seed,
@@ -89,16 +116,26 @@ class Comparison:
             "stopping": self.stopping,
             "differences": {
                 "direction": "other minus base",
-                "p_collapse": {k: v.as_dict() for k, v in self.p_collapse.items()},
-                "rmst": self.rmst.as_dict(),
+                "interval_method": "p_collapse: Newcombe's hybrid score interval for paired proportions (95%); "
+                                   "rmst: normal interval of the paired mean difference (95%); credible/settings: "
+                                   "90% range over parameter/setting groups, paired within groups",
+                "p_collapse": {k: {**v.as_dict(), **self.p_spread[k]} for k, v in self.p_collapse.items()},
+                "rmst": {**self.rmst.as_dict(), **self.rmst_spread},
                 "median": self.median,
             },
             "p_collapse": {"base": self.base.p_collapse(), "other": self.other.p_collapse()},
-            "logrank_p": self.logrank_p,
-            "logrank_chi2": self.logrank_chi2,
-            "initiator_test": {**self.initiators,
-                               "base_share": self.base.initiator_share(),
-                               "other_share": self.other.initiator_share()},
-            "variance_reduction": self.variance_reduction(),
+            "tests": self.tests,
+            "initiator_share": {"base": self.base.initiator_share(), "other": self.other.initiator_share()},
+            "as_if_independent_runs": {
+                "note": "These tests treat the paired runs as independent samples; they ignore the common random "
+                        "numbers and are kept for comparison with other tools only.",
+                "logrank_p": self.logrank_p, "logrank_chi2": self.logrank_chi2,
+                "initiator_chi_square": self.initiators},
+            "variance_reduction": {**self.variance_reduction(), "identical_outcomes": self.identical},
+            "uncertainty": self.base.simulation.plan.describe(),
             "parameter_diff": [{"key": k, "base": a, "other": b} for k, a, b in self.parameter_diff],
         }
+        if self.attribution is not None:
+            out["attribution"] = self.attribution["entries"]
+            out["attribution_method"] = {k: v for k, v in self.attribution.items() if k != "entries"}
+        return out

@@ -20,12 +20,21 @@ from sim.filekinds import wrong_kind
 from sim.limits import MAX_PROBLEMS_FORMATTED, slug_problem
 from sim.scenario import InputError, format_error, get_path, load_scenario, parse_toml, read_input
 from sim.sensitivity import MAX_GRID_POINTS
-from sim.schema import ROLE_CLASSES, Scenario
+from sim.schema import Scenario
 
 SAMPLERS = ("grid", "random", "latin", "sobol", "morris")
 MAX_DESIGN_POINTS = MAX_GRID_POINTS  # what sim.sensitivity.sample accepts for a grid
 OUTCOME_PATTERN = re.compile(r"^(p_collapse_by_(\d+(\.\d+)?)|p_collapse|rmst|initiator_share:[A-Za-z0-9_:.-]+"
                              r"|p_initiated_by:[A-Za-z0-9_:.-]+)$")
+
+
+def outcome_column(outcome: str) -> str:
+    """The CSV column of a named outcome: safe for R's ``read.csv`` and pandas attribute access.
+
+    Experiment files keep the outcome syntax (``p_initiated_by:regime``); the columns written for it
+    replace every character other than a letter, a digit or '_' by '_' (``p_initiated_by_regime``).
+    """
+    return re.sub(r"[^A-Za-z0-9_]", "_", outcome)
 
 
 class Factor(BaseModel):
@@ -101,6 +110,8 @@ class Experiment(BaseModel):
     factors: dict[str, Factor] = Field(min_length=1)
     keep_replications: bool = False
     """Write per-replication rows too (large)."""
+    use_posterior: bool = True
+    """Spread each point's replications over the scenario's calibrated posterior draws (false: point values)."""
 
     @model_validator(mode="after")
     def _check(self) -> "Experiment":
@@ -112,6 +123,12 @@ class Experiment(BaseModel):
             m = re.match(r"^p_collapse_by_(\d+(\.\d+)?)$", outcome)
             if m and float(m.group(1)) > self.horizon_months:
                 problems.append(f"outcomes: '{outcome}' is beyond horizon_months {self.horizon_months:g}")
+        columns = [outcome_column(o) for o in self.outcomes]
+        for o, c in zip(self.outcomes, columns):
+            if columns.count(c) > 1 and self.outcomes.count(o) == 1:
+                problems.append(f"outcomes: '{o}' is written as the column '{c}', like another outcome; "
+                                f"rename an initiator or drop one of them")
+                break
         if self.analyse is not None and self.analyse not in self.outcomes:
             problems.append(f"analyse: '{self.analyse}' is not one of the outcomes")
         if self.sampler == "sobol" and (self.points & (self.points - 1)):
@@ -170,7 +187,9 @@ class LoadedExperiment:
 
 
 def load_experiment(path: str | Path) -> LoadedExperiment:
-    path = Path(path)
+    """Read and validate an experiment file (a path, or the name of a bundled experiment)."""
+    from sim.bundled import locate
+    path = locate(path, "experiments")
     text = read_input(path)
     raw = parse_toml(text, path)
     other_kind = wrong_kind(raw, "experiment", path)
@@ -225,9 +244,14 @@ def _factor_problems(experiment: Experiment, scenario: Scenario) -> list[str]:
         except KeyError as exc:
             problems.append(f"{where}: {exc.args[0]} (in scenario {experiment.scenario})")
             continue
-        if factor.path.split(".")[0] not in ("actors", "processes", "dynamics") or not isinstance(value, float):
+        if factor.path.split(".")[0] not in ("actors", "processes", "dynamics") or isinstance(value, bool) \
+                or not isinstance(value, float):
             problems.append(f"{where}: '{factor.path}' is not a numeric parameter a sweep can vary (the float "
                             f"parameters of actors, processes and dynamics)")
+            continue
+        if factor.path in scenario.uncertain:
+            problems.append(f"{where}: '{factor.path}' is an uncertain setting of the scenario (its [uncertain] "
+                            f"table); vary it there or here, not both")
             continue
         setters = [name for name, ev in scenario.events.items() if factor.path in ev.set]
         if setters:
@@ -240,9 +264,9 @@ def _factor_problems(experiment: Experiment, scenario: Scenario) -> list[str]:
             problems.append(f"factors.{name}.low: {factor.low:g} is below the minimum {lo:g} of {factor.path}")
         if hi is not None and factor.high > hi:
             problems.append(f"factors.{name}.high: {factor.high:g} is above the maximum {hi:g} of {factor.path}")
-    initiators = {k for k, a in scenario.actors.items() if a.role == "belligerent"}
-    initiators |= {f"clash:{g}-{p}" for p, a in scenario.actors.items() if a.role == "patron" and a.guarantor
-                   for g in [a.guarantor]}
+    initiators = {k for k, a in scenario.actors.items() if "belligerent" in a.roles}
+    initiators |= {f"clash:{a.guarantor}-{p}" for p, a in scenario.actors.items()
+                   if "patron" in a.roles and a.guarantor}
     for outcome in experiment.outcomes:
         if ":" in outcome:
             who = outcome.split(":", 1)[1]
@@ -257,7 +281,7 @@ def _schema_range(scenario: Scenario, path: str) -> tuple[float | None, float | 
     from sim.schema import CrossTheatreTension, Dynamics, Economy, OtherFronts
     parts = path.split(".")
     if parts[0] == "actors":
-        cls = ROLE_CLASSES[scenario.actors[parts[1]].role]
+        cls = type(scenario.actors[parts[1]])
     elif parts[0] == "dynamics":
         cls = Dynamics
     elif parts[0] == "processes":

@@ -13,18 +13,20 @@ from typing import Any
 # seed) say nothing.
 DISTINCT = {
     "scenario": {"actors", "start", "base", "events", "step_days", "sources", "observed", "dynamics",
-                 "processes"},
+                 "processes", "agreement", "conflict", "fronts", "uncertain", "posterior", "fine_start_days",
+                 "title"},
     "experiment": {"sampler", "factors", "outcomes", "analyse", "keep_replications", "levels", "question",
-                   "scenario"},
-    "calibration": {"free", "cases", "window"},
+                   "scenario", "use_posterior"},
+    "calibration": {"free", "cases", "particles", "bandwidth", "defensive", "ess_fraction", "moves", "pooling",
+                    "pooling_scale", "predictive_replications", "as_of"},
 }
-FRAGMENT_TABLES = {"dynamics", "processes"}
+FRAGMENT_TABLES = {"dynamics", "processes", "posterior"}  # as sim.scenario.FRAGMENT_TABLES
 
 DESCRIPTION = {
     "scenario": "a scenario file (actors, start, horizon_months; for 'ceasefire run', 'compare', 'diff')",
-    "fragment": "a parameter fragment (only [dynamics]/[processes] tables, inherited with base = ...)",
+    "fragment": "a parameter fragment (only [dynamics]/[processes] tables and a posterior, inherited with base = ...)",
     "experiment": "an experiment file (scenario, sampler, factors; for 'ceasefire sweep')",
-    "calibration": "a calibration file (cases, free; for 'ceasefire calibrate' and 'backtest')",
+    "calibration": "a calibration file (cases, free, particles; for 'ceasefire calibrate' and 'backtest')",
 }
 
 
@@ -47,4 +49,4 @@ def wrong_kind(raw: Any, expected: str, path) -> str | None:
     if kind is None or kind == expected:
         return None
     article = "an" if expected[0] in "aeiou" else "a"
-    return f"{path}: this is {DESCRIPTION[kind]}, not {article} {expected} file"
+    return f"{path}: this looks like {DESCRIPTION[kind]}, not {article} {expected} file"

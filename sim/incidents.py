@@ -28,3 +28,15 @@ def poisson_from_uniform(u: np.ndarray, mean) -> np.ndarray:
         still = (u[todo] > cdf[todo]) & (prob_t > 0)
         todo = todo[still]
     return counts
+
+
+def fade_and_add(level, added, dt: float, memory):
+    """A salience that fades with time constant ``memory`` (months) and gains ``added`` during a step of ``dt``.
+
+    What arrives during the step arrives, on average, half-way through it: it is faded by the mean of
+    exp(-s / memory) over the step, (1 - exp(-x)) / x with x = dt / memory, so the level does not depend on
+    the length of the step.
+    """
+    x = dt / np.asarray(memory, dtype=float)
+    fade = np.exp(-x)
+    return level * fade + added * (-np.expm1(-x) / x)

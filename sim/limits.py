@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 MAX_FILE_BYTES = 1 << 20          # the largest bundled file is 13 KB
+MAX_DATA_BYTES = 256 << 20        # CSV data read back: a posterior's draws, a calibration's particles
 MAX_NESTING = 32                  # arrays, inline tables and tables inside one another
 MAX_BASE_DEPTH = 32               # files in one `base` inheritance chain
 MAX_BASE_FILES = 256              # files read to resolve one scenario's inheritance, in all
@@ -53,8 +54,9 @@ def _special_kind(mode: int) -> str:
     return "not a regular file"
 
 
-def read_text(path: Path) -> str:
-    """The text of a small regular UTF-8 file, BOM removed; :class:`FileRefused` otherwise.
+def read_text(path: Path, limit: int = MAX_FILE_BYTES) -> str:
+    """The text of a small regular UTF-8 file (at most ``limit`` bytes), BOM removed;
+    :class:`FileRefused` otherwise.
 
     The file is opened non-blocking (a FIFO does not wait for a writer), checked with ``fstat`` on
     the open descriptor (no race with a swapped path), and read to at most one byte past the limit.
@@ -74,13 +76,13 @@ def read_text(path: Path) -> str:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
             raise FileRefused(f"cannot be read: it is {_special_kind(info.st_mode)}, not a TOML file")
-        if info.st_size > MAX_FILE_BYTES:
-            raise FileRefused(f"cannot be read: it is {info.st_size:,} bytes, and input files are at most "
-                               f"{MAX_FILE_BYTES:,} bytes")
+        if info.st_size > limit:
+            raise FileRefused(f"cannot be read: it is {info.st_size:,} bytes, and such files are at most "
+                               f"{limit:,} bytes")
         chunks, size = [], 0
-        while size <= MAX_FILE_BYTES:
+        while size <= limit:
             try:
-                chunk = os.read(fd, MAX_FILE_BYTES + 1 - size)
+                chunk = os.read(fd, limit + 1 - size)
             except BlockingIOError:
                 break
             except OSError as exc:
@@ -89,8 +91,8 @@ def read_text(path: Path) -> str:
                 break
             chunks.append(chunk)
             size += len(chunk)
-        if size > MAX_FILE_BYTES:
-            raise FileRefused(f"cannot be read: it is more than {MAX_FILE_BYTES:,} bytes, the most an input file "
+        if size > limit:
+            raise FileRefused(f"cannot be read: it is more than {limit:,} bytes, the most an input file "
                                f"may hold")
     finally:
         os.close(fd)

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from sim import mesafix, workers  # noqa: F401 - mesafix: Mesa would keep every batch's model alive
+from sim.draws import DrawPlan
 from sim.model import NOT_COLLAPSED, TRIGGERS, CeasefireModel
 from sim.rng import BLOCK_SIZE, BlockStreams, blocks_for
 from sim.schema import Scenario
@@ -28,28 +29,82 @@ class BatchOutput:
     """What one batch of blocks produced, compact enough to ship between processes."""
 
     blocks: list[tuple[int, int]]
-    months: np.ndarray          # float64, time to collapse; the horizon where censored
+    months: np.ndarray          # float64, time to the first collapse; the horizon where censored
     collapsed: np.ndarray       # bool
     initiator: np.ndarray       # int16 code into ``initiators``; -1 where censored
     trigger: np.ndarray         # int16 code into TRIGGERS; -1 where censored
     incidents: dict[str, np.ndarray]
     initiators: list[str]
+    front_months: np.ndarray    # (replications, fronts): time to each front's collapse; NaN where it held
+    front_initiator: np.ndarray  # (replications, fronts) int16; -1 where it held
+    front_names: list[str]
     fan: MonthlyFan | None = None
 
 
+def replication_indices(blocks) -> np.ndarray:
+    """Replication numbers (within the run, or within a sweep point or calibration case) of the blocks."""
+    parts = []
+    for block, n in blocks:
+        index = block[-1] if isinstance(block, tuple) else block
+        parts.append(int(index) * BLOCK_SIZE + np.arange(n))
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+
+
+def build_model(scenario: Scenario, seed: int, blocks, horizon_months: float, plan: DrawPlan | None = None,
+                overrides: dict | None = None) -> CeasefireModel:
+    """A model over the given blocks, with the plan's draws for their replications (``overrides`` win)."""
+    plan = plan or DrawPlan.for_run(scenario, seed=seed, posterior=None)
+    merged = plan.overrides(replication_indices(blocks))
+    merged.update(overrides or {})
+    return CeasefireModel(scenario, BlockStreams(seed, blocks), horizon_months=horizon_months, overrides=merged)
+
+
 def simulate_batch(scenario: Scenario, seed: int, blocks: list[tuple[int, int]], horizon_months: float,
-                   overrides: dict | None = None, record_fan: bool = True) -> BatchOutput:
+                   overrides: dict | None = None, record_fan: bool = True, plan: DrawPlan | None = None) -> BatchOutput:
     """Advance one model over the given blocks to the horizon."""
-    streams = BlockStreams(seed, blocks)
-    model = CeasefireModel(scenario, streams, horizon_months=horizon_months, overrides=overrides)
+    model = build_model(scenario, seed, blocks, horizon_months, plan, overrides)
     return advance_to_horizon(model, blocks, record_fan)
 
 
-def advance_to_horizon(model: CeasefireModel, blocks, record_fan: bool = True) -> BatchOutput:
+COMPACT_BELOW = 0.7   # share of replications still active under which the finished ones are dropped
+COMPACT_MIN = 32      # no compaction below this many replications (the saving would not pay)
+
+
+class _Outcomes:
+    """Full-size outcome arrays, filled in as replications end (so the model can drop them)."""
+
+    def __init__(self, model: CeasefireModel):
+        r = model.replications
+        self.origin = np.arange(r)
+        self.collapse_month = np.full(r, np.nan)
+        self.initiator = np.full(r, -1, dtype=np.int16)
+        self.trigger = np.full(r, -1, dtype=np.int16)
+        self.front_months = np.full((r, len(model.fronts)), np.nan)
+        self.front_initiator = np.full((r, len(model.fronts)), -1, dtype=np.int16)
+        self.incidents = {k: np.zeros(r, dtype=np.int32) for k in model.incident_totals()}
+
+    def harvest(self, model: CeasefireModel, which: np.ndarray) -> None:
+        """Copy the outcomes of the model's replications ``which`` (a mask) to their original places."""
+        at = self.origin[which]
+        self.collapse_month[at] = model.collapse_month[which]
+        self.initiator[at] = model.initiator[which]
+        self.trigger[at] = model.trigger[which]
+        for f, front in enumerate(model.fronts):
+            self.front_months[at, f] = front.collapse_month[which]
+            self.front_initiator[at, f] = front.initiator[which]
+        for k, v in model.incident_totals().items():
+            self.incidents[k][at] = v[which]
+
+
+def advance_to_horizon(model: CeasefireModel, blocks, record_fan: bool = True, compact: bool = True) -> BatchOutput:
+    """Step the model to its horizon; replications whose every front has collapsed stop being stepped (they
+    are dropped from the model once fewer than ``COMPACT_BELOW`` of them remain active), which changes no
+    result: the streams still draw whole blocks (``BlockStreams.select``)."""
     horizon = model.horizon_months
     n_months = int(math.floor(horizon + 1e-9))
     fan = MonthlyFan(n_months) if record_fan else None
     monthly = {name: np.zeros(model.replications, dtype=np.int64) for name in model.incidents_now()}
+    outcomes = _Outcomes(model)
     month_done = 0
     if fan is not None:
         _snapshot(fan, model, 0, None)
@@ -59,23 +114,34 @@ def advance_to_horizon(model: CeasefireModel, blocks, record_fan: bool = True) -
         if fan is not None and month_done < n_months:
             for name, values in model.incidents_now().items():
                 monthly[name] += values * holding_before
-            reached = min(int(math.floor(model.steps * model.dt + 1e-9)), n_months)
+            reached = min(int(math.floor(model.month_end + 1e-9)), n_months)
             while month_done < reached:
                 month_done += 1
                 _snapshot(fan, model, month_done, monthly)
                 for values in monthly.values():
                     values[:] = 0
-        if not model.holding.any():
+        active = model.active
+        if not active.any():
             break
-    collapsed = ~np.isnan(model.collapse_month)
+        if compact and model.replications >= COMPACT_MIN and active.sum() < COMPACT_BELOW * model.replications:
+            outcomes.harvest(model, ~active)
+            keep = np.flatnonzero(active)
+            model.compact(keep)
+            outcomes.origin = outcomes.origin[keep]
+            monthly = {k: v[keep] for k, v in monthly.items()}
+    outcomes.harvest(model, np.ones(model.replications, dtype=bool))
+    collapsed = ~np.isnan(outcomes.collapse_month)
     return BatchOutput(
         blocks=list(blocks),
-        months=np.where(collapsed, model.collapse_month, horizon),
+        months=np.where(collapsed, outcomes.collapse_month, horizon),
         collapsed=collapsed,
-        initiator=model.initiator.copy(),
-        trigger=model.trigger.copy(),
-        incidents={k: v.astype(np.int32) for k, v in model.incident_totals().items()},
+        initiator=outcomes.initiator,
+        trigger=outcomes.trigger,
+        incidents=outcomes.incidents,
         initiators=list(model.initiators),
+        front_months=outcomes.front_months,
+        front_initiator=outcomes.front_initiator,
+        front_names=[f.name for f in model.fronts],
         fan=fan.compact() if fan is not None else None,
     )
 
@@ -171,6 +237,9 @@ class Replications:
     trigger: np.ndarray
     incidents: dict[str, np.ndarray]
     initiators: list[str]
+    front_months: np.ndarray
+    front_initiator: np.ndarray
+    front_names: list[str]
 
     def __len__(self) -> int:
         return int(self.months.size)
@@ -193,7 +262,8 @@ class Replications:
         return cls(np.concatenate([o.months for o in outputs]), np.concatenate([o.collapsed for o in outputs]),
                    np.concatenate([o.initiator for o in outputs]), np.concatenate([o.trigger for o in outputs]),
                    {k: np.concatenate([o.incidents[k] for o in outputs]) for k in first.incidents},
-                   first.initiators)
+                   first.initiators, np.concatenate([o.front_months for o in outputs]),
+                   np.concatenate([o.front_initiator for o in outputs]), first.front_names)
 
 
 @dataclass
@@ -207,17 +277,18 @@ class SimulationRun:
     fan: MonthlyFan
     wall_seconds: float
     jobs: int
+    plan: DrawPlan
+    first_replication: int = 0
     extra: dict = field(default_factory=dict)
 
 
 def simulate(scenario: Scenario, *, runs: int, seed: int, horizon_months: float | None = None,
              executor: LocalExecutor | None = None, progress=None, first_replication: int = 0,
-             on_batch=None) -> SimulationRun:
+             plan: DrawPlan | None = None) -> SimulationRun:
     """Run ``runs`` replications (starting at ``first_replication``) and gather their outcomes.
 
-    ``progress(done, total)`` is called as replications finish. With ``on_batch``, each batch's
-    ``BatchOutput`` is handed to it in replication order instead of being gathered (the result's
-    ``replications`` is then None), so memory does not grow with ``runs``.
+    ``plan`` says which parameter and setting draws each replication uses (default: the scenario's
+    uncertain settings, no posterior). ``progress(done, total)`` is called as replications finish.
     """
     if runs < 1:
         raise ValueError("runs must be at least 1")
@@ -227,8 +298,10 @@ def simulate(scenario: Scenario, *, runs: int, seed: int, horizon_months: float 
     own = executor is None
     executor = executor or LocalExecutor(1)
     started = time.perf_counter()
+    if plan is None:
+        plan = DrawPlan.for_run(scenario, seed=seed, posterior=None)
     blocks = blocks_for(runs, first_replication)
-    tasks = [(scenario, seed, chunk, horizon) for chunk in task_chunks(blocks, executor.jobs)]
+    tasks = [(scenario, seed, chunk, horizon, None, True, plan) for chunk in task_chunks(blocks, executor.jobs)]
     outputs = []
     fan = MonthlyFan(int(math.floor(horizon + 1e-9)))
     done = 0
@@ -236,26 +309,23 @@ def simulate(scenario: Scenario, *, runs: int, seed: int, horizon_months: float 
         for out in executor.map(simulate_batch, tasks):
             fan.merge(out.fan)
             out.fan = None
-            if on_batch is None:
-                outputs.append(out)
-            else:
-                on_batch(out)
+            outputs.append(out)
             done += out.months.size
             if progress is not None:
                 progress(done, runs)
     finally:
         if own:
             executor.close()
-    return SimulationRun(scenario, seed, horizon, Replications.from_outputs(outputs) if on_batch is None else None,
-                         fan, time.perf_counter() - started, executor.jobs)
+    return SimulationRun(scenario, seed, horizon, Replications.from_outputs(outputs), fan,
+                         time.perf_counter() - started, executor.jobs, plan, first_replication)
 
 
-def replay(scenario: Scenario, *, seed: int, replication: int, horizon_months: float | None = None) -> list[dict]:
-    """Month-by-month history of one replication, re-run exactly as in the full run."""
+def replay(scenario: Scenario, *, seed: int, replication: int, horizon_months: float | None = None,
+           plan: DrawPlan | None = None) -> list[dict]:
+    """Month-by-month history of one replication, re-run exactly as in the full run (same plan)."""
     block, offset = divmod(replication, BLOCK_SIZE)
     horizon = float(scenario.horizon_months if horizon_months is None else horizon_months)
-    streams = BlockStreams(seed, [(block, BLOCK_SIZE)])
-    model = CeasefireModel(scenario, streams, horizon_months=horizon)
+    model = build_model(scenario, seed, [(block, BLOCK_SIZE)], horizon, plan)
     rows = []
     n_months = int(math.floor(horizon + 1e-9))
     month_done = 0
@@ -276,7 +346,7 @@ def replay(scenario: Scenario, *, seed: int, replication: int, horizon_months: f
         model.step()
         for name, values in model.incidents_now().items():
             tally[name] += int(values[offset])
-        reached = min(int(math.floor(model.steps * model.dt + 1e-9)), n_months)
+        reached = min(int(math.floor(model.month_end + 1e-9)), n_months)
         while month_done < reached:
             month_done += 1
             rows.append(snapshot(month_done))

@@ -31,21 +31,30 @@ from pathlib import Path
 
 from sim.scenario import InputError
 
+# A name in these sets is a file name, or, starting with '^', a regular expression for file names.
 SWEEP_FILES = {"state.json", "checkpoint.jsonl", "design.csv", "outcomes.csv", "replications.csv",
-               "sensitivity.json", "sensitivity.csv", "manifest.json", "indices.png", "tornado.png", "grid.png"}
-RUN_FILES = {"manifest.json", "runs.csv", "survival.csv", "summary.json", "timeseries.csv", "survival.png"}
+               "replications.parquet", "datadictionary.csv", "sensitivity.json", "sensitivity.csv", "manifest.json",
+               "indices.png", "tornado.png", "grid.png"}
+RUN_FILES = {"manifest.json", "runs.csv", "survival.csv", "summary.json", "timeseries.csv", "survival.png",
+             "datadictionary.csv"}
 COMPARED_RUN_FILES = {"manifest.json", "summary.json", "survival.csv", "timeseries.csv", "runs.csv", "survival.png"}
+DISCOVERY_FILES = {"discovery.json", "discovery_trajectory.csv", "discovery_tradeoff.png", "discovery_boxes.png",
+                   "discovery.html", "datadictionary.csv"}
+CALIBRATION_FILES = {"calibration.json", "particles.csv", r"^posterior[A-Za-z0-9_.-]*\.csv$",
+                     r"^calibrated[A-Za-z0-9_.-]*\.toml$", "calibration.toml", "calibration_fit.png",
+                     "datadictionary.csv"}
+BACKTEST_FILES = {"backtest.json", "backtest.csv", "scores.csv", "backtest.png", "datadictionary.csv"}
 
-# kind -> (files it writes, sub-directories it writes with the files allowed in them)
+# kind -> (files it writes, sub-directories it writes with the files allowed in them; None: figures)
 LAYOUT: dict[str, tuple[set[str], dict[str, set[str] | None]]] = {
     "run": (RUN_FILES | {"report.html"}, {"figures": None}),
-    "compare": ({"comparison.json", "survival_compare.png", "report.html"},
+    "compare": ({"comparison.json", "survival_compare.png", "datadictionary.csv", "report.html"},
                 {"base": COMPARED_RUN_FILES, "other": COMPARED_RUN_FILES, "figures": None}),
-    "sweep": (SWEEP_FILES | {"report.html"}, {"figures": None}),
-    "calibration": ({"calibration.json", "posterior.csv", "calibrated_dynamics.toml", "calibration_fit.png",
-                     "report.html"}, {"figures": None}),
-    "backtest": ({"backtest.json", "backtest.csv", "scores.csv", "backtest.png", "manifest.json", "report.html"},
-                 {"figures": None}),
+    # a sweep's discovery is written inside it by default (ceasefire discover SWEEP_DIR)
+    "sweep": (SWEEP_FILES | {"report.html"}, {"figures": None, "discovery": DISCOVERY_FILES}),
+    "calibration": (CALIBRATION_FILES | {"report.html"}, {"figures": None}),
+    "backtest": (BACKTEST_FILES | {"report.html"}, {"figures": None}),
+    "discovery": (DISCOVERY_FILES, {}),
     "bench": ({"bench.json"}, {}),
 }
 # kind -> (the file that identifies it, keys its JSON object must have)
@@ -55,10 +64,12 @@ MANIFEST = {
     "sweep": ("manifest.json", ("experiment", "fingerprint")),
     "calibration": ("calibration.json", ("parameters", "cases")),
     "backtest": ("backtest.json", ("cases", "scores")),
+    "discovery": ("discovery.json", ("boxes", "sweep")),
     "bench": ("bench.json", ()),
 }
 KIND_WORDS = {"run": "a run", "compare": "a comparison", "sweep": "a sweep", "calibration": "a calibration",
-              "backtest": "a backtest", "bench": "a benchmark", "compare-set": "comparisons"}
+              "backtest": "a backtest", "discovery": "a discovery", "bench": "a benchmark",
+              "compare-set": "comparisons"}
 TEMP_SUFFIX = r"\.[a-z0-9_]{8}"  # tempfile.mkstemp's random part
 MAX_MANIFEST_BYTES = 256 << 20
 
@@ -84,9 +95,21 @@ def _read_json(path: Path):
     return data if isinstance(data, dict) else None
 
 
+def _allowed(name: str, allowed: set[str]) -> bool:
+    """``name`` is one of the file names in ``allowed``, or matches one of its patterns ('^...')."""
+    return name in allowed or any(a.startswith("^") and re.fullmatch(a[1:].rstrip("$"), name) for a in allowed)
+
+
 def _is_temp_of(name: str, allowed: set[str]) -> bool:
     m = re.fullmatch(r"\.(.+)" + TEMP_SUFFIX, name)
-    return bool(m) and m.group(1) in allowed
+    return bool(m) and _allowed(m.group(1), allowed)
+
+
+def _is_leftover_of_subdir(name: str, subdirs) -> bool:
+    """What writing one of the sub-directories leaves beside it while it runs or when killed: its lock,
+    its build directory, the old copy renamed aside."""
+    m = re.fullmatch(r"\.(.+)\.(lock|partial-[a-z0-9_]{8}|old-\d+)", name)
+    return bool(m) and m.group(1) in subdirs
 
 
 def foreign_entries(directory: Path, kind: str) -> list[str]:
@@ -99,6 +122,8 @@ def foreign_entries(directory: Path, kind: str) -> list[str]:
         name = entry.name
         if entry.is_symlink():
             found.append(f"{name}, a symbolic link")
+        elif _is_leftover_of_subdir(name, subdirs):
+            continue
         elif entry.is_dir():
             if name not in subdirs:
                 found.append(name + "/")
@@ -109,12 +134,12 @@ def foreign_entries(directory: Path, kind: str) -> list[str]:
             for sub in subs:
                 ok = (sub.is_file(follow_symlinks=False) and
                       (sub.name.endswith(".png") if inner is None else
-                       sub.name in inner or _is_temp_of(sub.name, inner)))
+                       _allowed(sub.name, inner) or _is_temp_of(sub.name, inner)))
                 if inner is None and not ok:
                     ok = sub.is_file(follow_symlinks=False) and re.fullmatch(r"\..+\.png" + TEMP_SUFFIX, sub.name)
                 if not ok:
                     found.append(f"{name}/{sub.name}")
-        elif not (entry.is_file() and (name in files or _is_temp_of(name, files))):
+        elif not (entry.is_file() and (_allowed(name, files) or _is_temp_of(name, files))):
             found.append(name)
         if len(found) >= 3:
             break
@@ -124,7 +149,7 @@ def foreign_entries(directory: Path, kind: str) -> list[str]:
 def result_kind(directory: Path) -> str | None:
     """The kind of complete result ``directory`` holds, recognised by its manifest; None if none."""
     directory = Path(directory)
-    for kind in ("compare", "sweep", "calibration", "backtest", "bench", "run"):
+    for kind in ("compare", "sweep", "calibration", "backtest", "discovery", "bench", "run"):
         name, keys = MANIFEST[kind]
         data = _read_json(directory / name)
         if data is not None and all(k in data for k in keys):

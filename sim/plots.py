@@ -140,22 +140,34 @@ def _sweep_shape_figures(loaded, values, y, directory: Path, plt) -> None:
 
 
 def case_survival_figure(cases: list[dict], path: Path, title: str) -> None:
-    """Predicted survival of each historical case (log time axis) with its observed duration marked."""
+    """Predicted survival of each historical case (log time axis), one small panel per case, with its
+    observed outcome marked: a solid line at a collapse, a dashed line and an arrow where it still held."""
     plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(7.5, 4.5))
-    for i, c in enumerate(cases):
-        color = PALETTE[i % len(PALETTE)]
+    cols = 5
+    rows = max(1, -(-len(cases) // cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(11, 2.1 * rows + 0.6), sharex=True, sharey=True, squeeze=False)
+    for ax, c in zip(axes.flat, cases):
         surv = c["predicted"]["survival"]
-        ax.step([0.01] + [s[0] for s in surv], [1.0] + [s[1] for s in surv], where="post", color=color,
-                label=f"{c['name']} (observed {c['observed_months']:g} months)")
-        ax.axvline(c["observed_months"], color=color, linestyle=":", linewidth=1.2)
-    ax.set_xscale("log")
-    ax.set_xlabel("months since the truce began (log scale); dotted: observed collapse")
-    ax.set_ylabel("predicted P(truce still holding)")
-    ax.set_ylim(0, 1.02)
-    ax.set_title(title, fontsize=10)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, loc="lower left")
+        ax.step([0.01] + [x[0] for x in surv], [1.0] + [x[1] for x in surv], where="post", color=PALETTE[0])
+        obs = c["observed"]
+        if obs["collapsed"]:
+            ax.axvline(obs["months"], color=PALETTE[1], linewidth=1.4)
+        else:
+            ax.axvline(obs["months"], color=PALETTE[2], linewidth=1.4, linestyle="--")
+            ax.annotate("", xy=(min(obs["months"] * 2.5, 60), 0.9), xytext=(obs["months"], 0.9),
+                        arrowprops={"arrowstyle": "->", "color": PALETTE[2]})
+        ax.set_title(c["name"], fontsize=7)
+        ax.set_xscale("log")
+        ax.set_xlim(0.02, 70)
+        ax.set_ylim(0, 1.02)
+        ax.grid(alpha=0.3)
+        ax.tick_params(labelsize=6)
+    for ax in list(axes.flat)[len(cases):]:
+        ax.set_visible(False)
+    fig.supxlabel("months since the truce began (log scale); solid: observed collapse, dashed: still holding then",
+                  fontsize=8)
+    fig.supylabel("predicted P(still holding)", fontsize=8)
+    fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     _save(fig, path)
     plt.close(fig)
@@ -531,4 +543,113 @@ def posterior_figure(panels: list[dict], title: str):
     fig.tight_layout(rect=(0, 0.07, 1, 1))
     if panels:
         fig.legend(handles, labels, loc="lower center", ncol=3, fontsize=7, frameon=False)
+    return fig
+
+
+def discovery_tradeoff_figure(result: dict):
+    """Scenario discovery: coverage against density along each box's peeling (and pasting) trajectory,
+    the chosen box ringed, colour by the number of factors restricted."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(7, 4.6))
+    marks = ("o", "s", "^", "D", "v")
+    scatter = None
+    top = max((len(s["restricted_factors"]) for b in result["boxes"] for s in b["trajectory"]), default=1)
+    for i, b in enumerate(result["boxes"]):
+        traj = b["trajectory"]
+        cov = [s["coverage"] for s in traj]
+        den = [s["density"] for s in traj]
+        ax.plot(cov, den, color="#999999", linewidth=0.8, zorder=1)
+        scatter = ax.scatter(cov, den, c=[len(s["restricted_factors"]) for s in traj], cmap="viridis",
+                             vmin=0, vmax=max(1, top), marker=marks[i % len(marks)], s=28, zorder=2,
+                             label=f"box {b['box']} trajectory")
+        ax.scatter([b["coverage"]], [b["density"]], facecolors="none", edgecolors="#D55E00", s=160, linewidths=2,
+                   zorder=3, label=f"box {b['box']}: coverage {100 * b['coverage']:.0f}%, density "
+                   f"{100 * b['density']:.0f}%")
+    if scatter is not None:
+        fig.colorbar(scatter, ax=ax, label="factors restricted", ticks=range(0, max(1, top) + 1))
+    ax.axhline(result["options"]["min_density"], color="black", linestyle=":", linewidth=0.8)
+    ax.set_xlabel("coverage (share of the cases of interest inside the box)")
+    ax.set_ylabel("density (share of the box's points that are cases)")
+    ax.set_xlim(0, 1.02)
+    ax.set_ylim(0, 1.02)
+    _percent_axis(ax.xaxis)
+    _percent_axis(ax.yaxis)
+    ax.set_title(_wrap(f"Scenario discovery: {result['outcome_phrase']} — peeling trajectory"))
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc="lower left")
+    fig.tight_layout()
+    return fig
+
+
+def discovery_boxes_figure(result: dict, x, labels, names: list[str]):
+    """The points of the two factors the first box restricts most (or the first two), coloured by their
+    soft label, with every box drawn."""
+    import numpy as np
+    from matplotlib.patches import Rectangle
+    plt = _pyplot()
+    first = result["boxes"][0]
+    order = [names.index(n) for n in first["restricted_factors"]] + [j for j in range(len(names))]
+    pair = list(dict.fromkeys(order))[:2]
+    fig, ax = plt.subplots(figsize=(6.2, 5))
+    pts = ax.scatter(x[:, pair[0]], x[:, pair[1]], c=labels, cmap="viridis", vmin=0, vmax=1, s=18,
+                     edgecolors="none")
+    fig.colorbar(pts, ax=ax, label="soft label (probability the point is a case of interest)")
+    for i, b in enumerate(result["boxes"]):
+        lo = [b["limits"][names[j]]["low"] for j in pair]
+        hi = [b["limits"][names[j]]["high"] for j in pair]
+        ax.add_patch(Rectangle((lo[0], lo[1]), hi[0] - lo[0], hi[1] - lo[1], fill=False,
+                               edgecolor=PALETTE[(i + 1) % len(PALETTE)], linewidth=2,
+                               linestyle=("-", "--", ":")[i % 3], label=f"box {b['box']}"))
+    ax.set_xlabel(names[pair[0]])
+    ax.set_ylabel(names[pair[1]])
+    f = result["factors"]
+    ax.set_xlim(f[names[pair[0]]]["low"], f[names[pair[0]]]["high"])
+    ax.set_ylim(f[names[pair[1]]]["low"], f[names[pair[1]]]["high"])
+    ax.set_title(_wrap(f"{result['outcome_phrase']}: the boxes found"))
+    ax.legend(fontsize=8, loc="upper right")
+    del np
+    fig.tight_layout()
+    return fig
+
+
+def history_figure(rows: list[dict], outcome: dict, title: str):
+    """One replication month by month: the 0-1 state indices (lines), incidents per month (bars, right
+    axis), each belligerent's rung on the escalation ladder (steps), and the collapse if it came."""
+    plt = _pyplot()
+    fig, (ax, ladder) = plt.subplots(2, 1, figsize=(8, 5.6), sharex=True, gridspec_kw={"height_ratios": [3, 1]})
+    months = [r["month"] for r in rows]
+    skip = {"month", "holding"}
+    indices = [k for k in rows[0] if k not in skip and not k.endswith("_in_month") and not k.startswith("ladder.")]
+    for i, key in enumerate(indices):
+        ax.plot(months, [r[key] for r in rows], color=PALETTE[i % len(PALETTE)], linestyle=LINESTYLES[i % len(LINESTYLES)],
+                linewidth=1.5, label=key)
+    ax.set_ylim(0, 1.02)
+    ax.set_ylabel("index (0-1)")
+    counts = ax.twinx()
+    incident_keys = [k for k in rows[0] if k.endswith("_in_month")]
+    bottom = [0.0] * len(rows)
+    for i, key in enumerate(incident_keys):
+        vals = [r[key] for r in rows]
+        counts.bar(months, vals, bottom=bottom, width=0.8, color=PALETTE[(i + 4) % len(PALETTE)], alpha=0.25,
+                   label=key.removesuffix("_in_month").replace("_", " "))
+        bottom = [b + v for b, v in zip(bottom, vals)]
+    counts.set_ylabel("incidents per month (bars)")
+    for i, key in enumerate(k for k in rows[0] if k.startswith("ladder.")):
+        ladder.step(months, [r[key] for r in rows], where="post", color=PALETTE[i % len(PALETTE)],
+                    label=key.removeprefix("ladder."))
+    ladder.set_ylabel("escalation rung")
+    ladder.set_xlabel("months since the ceasefire began")
+    if outcome.get("collapsed"):
+        for a in (ax, ladder):
+            a.axvline(outcome["months_to_collapse"], color="black", linestyle="--", linewidth=1)
+        ax.text(outcome["months_to_collapse"], 1.0, f" collapse: {outcome['initiator']} ({outcome['trigger']})",
+                va="top", fontsize=8)
+    ax.set_title(_wrap(title))
+    ax.grid(alpha=0.3)
+    ladder.grid(alpha=0.3)
+    lines, labels = ax.get_legend_handles_labels()
+    bars, blabels = counts.get_legend_handles_labels()
+    ax.legend(lines + bars, labels + blabels, fontsize=7, loc="upper left", ncol=3)
+    ladder.legend(fontsize=7, loc="upper left")
+    fig.tight_layout()
     return fig

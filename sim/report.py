@@ -42,8 +42,10 @@ from pathlib import Path
 from typing import Any, Callable
 
 from sim import store
+from sim.experiment import outcome_column  # sweep CSV columns of named outcomes
 from sim.params import field_info
 from sim.plots import INDEX_COLUMNS, PALETTE
+from sim.resultfiles import check_main_file, damaged_if_unreadable, read_json_object
 from sim.schema import ROLE_CLASSES, CrossTheatreTension, Dynamics, Economy, OtherFronts
 
 REPORT_NAME = "report.html"
@@ -54,21 +56,6 @@ REPO = Path(__file__).resolve().parents[1]
 
 class NotAResultDirectory(ValueError):
     pass
-
-
-class DamagedResult(NotAResultDirectory):
-    """A result file that is not what ceasefire wrote (truncated, emptied, edited): one message naming
-    the file and, where known, the key."""
-
-
-# The keys the page reads from each kind's main file (checked first, so the message names the key).
-REQUIRED_KEYS = {
-    "run": ("summary.json", ("runs", "horizon_months", "p_collapse")),
-    "compare": ("comparison.json", ("horizon_months", "differences", "p_collapse")),
-    "sweep": ("sensitivity.json", ("outcomes", "factors")),
-    "backtest": ("backtest.json", ("cases", "scores")),
-    "calibration": ("calibration.json", ("parameters", "cases")),
-}
 
 
 # --- number formats: the text a data-key element shows for its JSON value -----------------------
@@ -138,19 +125,7 @@ def open_report(path: Path) -> bool:
 # --- reading the directory -----------------------------------------------------------------------
 
 def _json(path: Path) -> Any:
-    try:
-        with open(path, encoding="utf-8") as fh:
-            data = json.load(fh)
-    except (ValueError, RecursionError) as exc:  # JSONDecodeError, UnicodeDecodeError
-        raise DamagedResult(f"{path}: not valid JSON ({_first_line(exc)}); it was not written by ceasefire as it "
-                            f"is, so no report can be made from it") from None
-    if not isinstance(data, dict):
-        raise DamagedResult(f"{path}: holds a JSON {type(data).__name__}, not the object ceasefire writes")
-    return data
-
-
-def _first_line(exc: BaseException) -> str:
-    return (str(exc).splitlines() or [exc.__class__.__name__])[0][:200]
+    return read_json_object(path)  # a damaged file: one message naming it (sim.resultfiles)
 
 
 def _csv(path: Path) -> list[dict[str, str]]:
@@ -246,21 +221,11 @@ def _svg_text(fig, name: str, alt: str) -> str:
 
 def _render(directory: Path, png: bool) -> _Page:
     kind = detect_kind(directory)
-    name, keys = REQUIRED_KEYS[kind]
-    main = _json(Path(directory) / name)
-    missing = [k for k in keys if k not in main]
-    if missing:
-        raise DamagedResult(f"{Path(directory) / name}: {missing[0]}: missing; the file is not as ceasefire writes it")
+    check_main_file(directory, kind)
     page = _Page(directory, png)
-    try:
+    with damaged_if_unreadable(directory, kind):
         {"run": _run_report, "compare": _compare_report, "sweep": _sweep_report,
          "backtest": _backtest_report, "calibration": _calibration_report}[kind](page)
-    except (KeyError, IndexError, TypeError, AttributeError, ValueError) as exc:
-        if isinstance(exc, DamagedResult):
-            raise
-        what = f"key {exc.args[0]!r} missing" if isinstance(exc, KeyError) and exc.args else _first_line(exc)
-        raise DamagedResult(f"{directory}: the {kind} result's files are damaged or incomplete ({what}); no "
-                            f"report can be made from them") from exc
     page.html = _document(page)
     return page
 
@@ -972,7 +937,7 @@ def _sweep_report(page: _Page) -> None:
             parts.append(f"{esc(key)} {text}")
         sentences.append(f"<li>{rank}. <code>{esc(names[i])}</code>: {'; '.join(parts)}.</li>")
     out_rows = _csv(d / "outcomes.csv") if (d / "outcomes.csv").is_file() else []
-    y = np.array([_float(r.get(outcome)) if r.get("status") == "ok" else np.nan for r in out_rows])
+    y = np.array([_float(r.get(outcome_column(outcome))) if r.get("status") == "ok" else np.nan for r in out_rows])
     values = np.array([[_float(r.get(n)) for n in names] for r in out_rows]) if out_rows else np.zeros((0, len(names)))
     if (d / "design.csv").is_file():
         design = _csv(d / "design.csv")
@@ -1050,8 +1015,8 @@ def _sweep_report(page: _Page) -> None:
             f"and in its highest fifth (hatched bars), against the mean over all points (vertical line); factors "
             f"sorted by the width of their swing."))
         if sens["sampler"] == "grid" and len(names) in (1, 2):
-            low = np.array([_float(r.get(f"{outcome}_ci_low")) for r in out_rows])
-            high = np.array([_float(r.get(f"{outcome}_ci_high")) for r in out_rows])
+            low = np.array([_float(r.get(f"{outcome_column(outcome)}_ci_low")) for r in out_rows])
+            high = np.array([_float(r.get(f"{outcome_column(outcome)}_ci_high")) for r in out_rows])
             labels = [f"{n} ({_unit_of(sens['factors'][n]['path'], scen)})" for n in names]
             if len(names) == 2:
                 alt = (f"Heat map of {olabel} over a {len(np.unique(values[:, 0]))} by "

@@ -58,6 +58,7 @@ class BlockStreams:
         self.blocks = list(blocks)
         self.size = sum(n for _, n in self.blocks)
         self._generators: dict[str, list[np.random.Generator]] = {}
+        self._selection: np.ndarray | None = None   # replications still simulated (see ``select``)
 
     def _gens(self, name: str) -> list[np.random.Generator]:
         gens = self._generators.get(name)
@@ -71,8 +72,20 @@ class BlockStreams:
     def _draw(self, name: str, method: str) -> np.ndarray:
         gens = self._gens(name)
         if len(gens) == 1:
-            return getattr(gens[0], method)(BLOCK_SIZE)[: self.blocks[0][1]]
-        return np.concatenate([getattr(g, method)(BLOCK_SIZE)[:n] for g, (_, n) in zip(gens, self.blocks)])
+            out = getattr(gens[0], method)(BLOCK_SIZE)[: self.blocks[0][1]]
+        else:
+            out = np.concatenate([getattr(g, method)(BLOCK_SIZE)[:n] for g, (_, n) in zip(gens, self.blocks)])
+        return out if self._selection is None else out[self._selection]
+
+    def select(self, keep: np.ndarray) -> None:
+        """Go on drawing for the replications ``keep`` (indices into the current ones) only.
+
+        Every stream still draws its full blocks, so each remaining replication gets exactly the numbers it
+        would have got without the selection: stopping replications that have ended changes no result.
+        """
+        keep = np.asarray(keep)
+        self._selection = keep if self._selection is None else self._selection[keep]
+        self.size = int(keep.size)
 
     def uniform(self, name: str) -> np.ndarray:
         return self._draw(name, "random")

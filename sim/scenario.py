@@ -18,7 +18,7 @@ from pydantic import BaseModel, ValidationError
 from sim.filekinds import wrong_kind
 from sim.limits import (MAX_BASE_DEPTH, MAX_BASE_FILES, MAX_PROBLEMS_FORMATTED, FileRefused, depth_problem,
                         nesting_problem, read_text, slug_problem)
-from sim.schema import ROLE_CLASSES, Event, Scenario
+from sim.schema import ROLE_CLASSES, Distribution, Event, Scenario, actor_class, roles_in
 
 
 class InputError(Exception):
@@ -95,6 +95,8 @@ def resolve_inheritance(path: Path, _chain: tuple[Path, ...] = (), _budget: list
         other_kind = wrong_kind(raw, "scenario", path)
         if other_kind:
             raise InputError([other_kind])
+    if isinstance(raw.get("posterior"), str):  # a posterior file is named relative to the file naming it
+        raw["posterior"] = str((path.parent / raw["posterior"]).resolve())
     base_ref = raw.pop("base", None)
     if base_ref is None:
         return raw
@@ -109,8 +111,11 @@ def resolve_inheritance(path: Path, _chain: tuple[Path, ...] = (), _budget: list
     for i, ref in enumerate(refs):  # later bases override earlier ones; the file itself overrides them all
         base_path = path.parent / ref
         key = "base" if isinstance(base_ref, str) else f"base[{i}]"
+        if not os.path.lexists(base_path):  # beside the file first, then a bundled scenario of that name
+            from sim.bundled import bundled
+            base_path = bundled(ref, "scenarios") or base_path
         if not os.path.lexists(base_path):
-            raise InputError([f"{path}: {key}: '{ref}' not found (looked for {base_path})"])
+            raise InputError([f"{path}: {key}: '{ref}' not found (looked for {path.parent / ref})"])
         merged = deep_merge(merged, resolve_inheritance(base_path, (*_chain, real), budget, f"{path}: {key}"))
     return deep_merge(merged, raw)
 
@@ -132,7 +137,11 @@ def _model_at(loc: tuple, data: dict[str, Any]) -> type[BaseModel] | None:
             table = node.get(part) if isinstance(node, dict) else None
             entry = table.get(parts[i + 1]) if isinstance(table, dict) else None
             entry = entry if isinstance(entry, dict) else {}
-            cls = ROLE_CLASSES.get(entry.get("role")) if part == "actors" else Event
+            if part == "actors":
+                roles = roles_in(entry)
+                cls = actor_class(roles) if roles and all(r in ROLE_CLASSES for r in roles) else None
+            else:
+                cls = Event
             node, i = entry, i + 2
             continue
         field = cls.model_fields.get(str(part))
@@ -243,8 +252,10 @@ def _event_problems(scenario: Scenario) -> list[str]:
     """Each event key path must name a numeric parameter, and its new value must be in range."""
     problems = []
     base = scenario.model_dump(mode="python")
+    for key, dist in scenario.uncertain.items():
+        problems += _numeric_key_problems(scenario, base, f"uncertain.{key}", key, dist)
     for name, event in scenario.events.items():
-        if scenario.event_month(event) < 0:
+        if event.at is not None and scenario.event_month(event) < 0:
             problems.append(f"events.{name}.at: {event.at} is before the scenario start {scenario.start}")
         for key, value in event.set.items():
             where = f"events.{name}.set.{key}"
@@ -263,10 +274,31 @@ def _event_problems(scenario: Scenario) -> list[str]:
             if key.rsplit(".", 1)[-1] in NOT_SCHEDULABLE:
                 problems.append(f"{where}: {NOT_SCHEDULABLE[key.rsplit('.', 1)[-1]]}")
                 continue
-            try:
-                with_value(scenario, {key: value})
-            except InputError as exc:
-                problems.extend(f"{where}: " + p.split(": ", 2)[-1] for p in exc.problems)
+            for v in (value.bounds if isinstance(value, Distribution) else (value,)):
+                try:
+                    with_value(scenario, {key: v})
+                except InputError as exc:
+                    problems.extend(f"{where}: " + p.split(": ", 2)[-1] for p in exc.problems)
+    return problems
+
+
+def _numeric_key_problems(scenario: Scenario, base: dict, where: str, key: str, dist: Distribution) -> list[str]:
+    """An uncertain setting must name a numeric parameter, and its range must lie inside the allowed one."""
+    if key.split(".")[0] not in ("actors", "processes", "dynamics", "agreement"):
+        return [f"{where}: uncertain settings are numeric parameters of actors, processes, dynamics or the "
+                f"agreement, not '{key.split('.')[0]}'"]
+    try:
+        current = get_path(base, key)
+    except KeyError as exc:
+        return [f"{where}: {exc.args[0]}"]
+    if isinstance(current, bool) or not isinstance(current, float):
+        return [f"{where}: not a numeric parameter that can take any value in a range (counts and flags cannot)"]
+    problems = []
+    for v in dist.bounds:
+        try:
+            with_value(scenario, {key: v})
+        except InputError as exc:
+            problems.extend(f"{where}: " + p.split(": ", 2)[-1] for p in exc.problems)
     return problems
 
 
@@ -278,7 +310,7 @@ NOT_SCHEDULABLE = {
 }
 
 
-FRAGMENT_TABLES = {"dynamics", "processes"}
+FRAGMENT_TABLES = {"dynamics", "processes", "posterior"}
 
 
 def is_fragment(path: str | Path) -> bool:
@@ -305,8 +337,12 @@ def validate_fragment(path: str | Path) -> None:
 
 
 def load_scenario(path: str | Path) -> Scenario:
-    """Read, inherit and validate a scenario file. Raises :class:`InputError` on any problem."""
-    path = Path(path)
+    """Read, inherit and validate a scenario file. Raises :class:`InputError` on any problem.
+
+    ``path`` is tried as a path first, then as the name of a bundled scenario (``idlib_2020_moscow``).
+    """
+    from sim.bundled import locate
+    path = locate(path, "scenarios")
     return validate_raw(resolve_inheritance(path), str(path))
 
 
@@ -338,8 +374,13 @@ def with_value(scenario: Scenario, changes: dict[str, float]) -> Scenario:
     return _validate_model(data, scenario.name)
 
 
-def resolved_dict(scenario: Scenario) -> dict[str, Any]:
-    return scenario.model_dump(mode="json")
+def resolved_dict(scenario: Scenario, portable: bool = True) -> dict[str, Any]:
+    """The scenario after inheritance as plain data. ``portable``: the posterior file by name only, so that
+    manifests, hashes and diffs do not depend on where the repository is checked out."""
+    data = scenario.model_dump(mode="json", exclude_none=True)
+    if portable and data.get("posterior"):
+        data["posterior"] = Path(data["posterior"]).name
+    return data
 
 
 def scenario_sha256(scenario: Scenario) -> str:

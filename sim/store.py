@@ -93,6 +93,16 @@ def _exchange(a: Path, b: Path) -> bool:
     raise OSError(err, os.strerror(err), str(b))
 
 
+def copy_directory(source: Path, final: Path) -> Path:
+    """A copy of a result directory, appearing in one rename when complete (replacing only a result of
+    the same kind, as :func:`result_directory` does)."""
+    from sim.outdir import result_kind
+    with result_directory(Path(final), kind=result_kind(Path(source)) or "sweep") as tmp:
+        shutil.copytree(source, tmp, dirs_exist_ok=True,
+                        ignore=shutil.ignore_patterns(".*", "checkpoint.jsonl", "state.json"))
+    return Path(final)
+
+
 def _current_umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
@@ -178,6 +188,73 @@ def stream_csv(path: Path, header: list[str], chunks: Iterable[Iterable[Iterable
         raise
 
 
+REPLICATION_COLUMNS = ["point", "replication", "collapsed", "months_to_collapse", "initiator"]
+
+
+def stream_parquet(path: Path, chunks: Iterable[Iterable[tuple]], rows_per_group: int = 200_000) -> None:
+    """A sweep's per-replication rows (point, replication, collapsed, months, initiator) as Parquet,
+    in row groups of fixed size (so the file is the same however the chunks were cut); the file
+    appears only when complete. Needs the optional pyarrow (``pip install ".[parquet]"``)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    path = Path(path)
+    schema = pa.schema([("point", pa.int32()), ("replication", pa.int32()), ("collapsed", pa.int8()),
+                        ("months_to_collapse", pa.float64()), ("initiator", pa.string())])
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    os.close(fd)
+    try:
+        os.chmod(tmp, 0o666 & ~_UMASK)
+        with pq.ParquetWriter(tmp, schema, compression="zstd") as writer:
+            pending: list[tuple] = []
+
+            def flush(rows):
+                cols = list(zip(*rows))
+                writer.write_table(pa.Table.from_arrays([pa.array(c, type=f.type) for c, f in zip(cols, schema)],
+                                                        schema=schema), row_group_size=rows_per_group)
+            for chunk in chunks:
+                pending.extend(chunk)
+                while len(pending) >= rows_per_group:
+                    flush(pending[:rows_per_group])
+                    del pending[:rows_per_group]
+            if pending:
+                flush(pending)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def csv_header(path: Path) -> list[str]:
+    with open(path, newline="", encoding="utf-8") as fh:
+        return next(csv.reader(fh), [])
+
+
+def write_data_dictionary(directory: Path, parameters: dict[str, dict] | None = None) -> None:
+    """``datadictionary.csv``: file, column, unit and meaning of every column of every CSV (and
+    Parquet) file under ``directory``; ``parameters`` describes columns named after parameters."""
+    from sim import datadict
+    directory = Path(directory)
+    files = {}
+    for path in sorted(directory.rglob("*.csv")):
+        rel = path.relative_to(directory)
+        if path.name == "datadictionary.csv" or any(part.startswith(".") for part in rel.parts):
+            continue
+        files[rel.as_posix()] = csv_header(path)
+    for path in sorted(directory.rglob("*.parquet")):
+        import pyarrow.parquet as pq
+        files[path.relative_to(directory).as_posix()] = list(pq.read_schema(path).names)
+    write_csv(directory / "datadictionary.csv", datadict.HEADER, datadict.rows(files, parameters))
+
+
+def _parameter_columns(columns: dict[str, str], scenario) -> dict[str, dict]:
+    """Column name -> schema information of the parameter at its key path."""
+    from sim.datadict import parameter_info
+    if hasattr(scenario, "model_dump"):
+        scenario = scenario.model_dump(mode="python")
+    return {name: parameter_info(path, scenario) for name, path in columns.items()}
+
+
 # Set by the CLI to the command being run (sys.argv is the host program's when called in-process).
 command_line: str | None = None
 
@@ -252,69 +329,19 @@ def _run_rows(result, chunk: int = 20_000):
         yield rows
 
 
-class RunsCsv:
-    """``runs.csv`` written batch by batch while the run goes, so no replication stays in memory.
-
-    Rows are the same bytes :func:`save_run` writes from gathered replications. The file is built
-    under a temporary name and renamed to ``runs.csv`` when the run completes (``with`` block left
-    without an exception); otherwise the temporary file is removed.
-    """
-
-    def __init__(self, path: Path):
-        self.path = Path(path)
-        fd, self._tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", dir=self.path.parent)
-        os.chmod(self._tmp, 0o666 & ~_UMASK)
-        self._fh = os.fdopen(fd, "w", encoding="utf-8", newline="")
-        self._writer = csv.writer(self._fh, lineterminator="\n")
-        self._writer.writerow(RUNS_HEADER)
-
-    def add(self, batch) -> None:
-        """Write the rows of one ``BatchOutput`` (its blocks say which replications they are)."""
-        from sim.montecarlo import Replications
-        from sim.rng import BLOCK_SIZE
-        r = Replications.from_outputs([batch])
-        initiators, triggers = r.initiator_labels(), r.trigger_labels()
-        incidents = [r.incidents[k] for k in ("violations", "air_strikes", "spoiler_attacks")]
-        j = 0
-        for block, size in batch.blocks:
-            rows = []
-            for offset in range(size):
-                i = block * BLOCK_SIZE + offset
-                rows.append((i, int(r.collapsed[j]), fmt(float(r.months[j])), initiators[j], triggers[j],
-                             block, offset, *(int(v[j]) for v in incidents)))
-                j += 1
-            self._writer.writerows(rows)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, exc_type, *exc):
-        try:
-            if exc_type is None:
-                self._fh.flush()
-                os.fsync(self._fh.fileno())
-            self._fh.close()
-            if exc_type is None:
-                os.replace(self._tmp, self.path)
-        finally:
-            if os.path.exists(self._tmp):
-                os.unlink(self._tmp)
-
-
 def save_run(result, directory: Path, *, figures: bool = True, extra_manifest: dict | None = None) -> Path:
     """Write manifest.json, runs.csv, survival.csv, summary.json, timeseries.csv, survival.png."""
     directory = Path(directory)
     with result_directory(directory, kind="run") as tmp:
         write_run_files(result, tmp, figures=figures, extra_manifest=extra_manifest)
+        write_data_dictionary(tmp)
     return directory
 
 
 def write_run_files(result, tmp: Path, *, figures: bool = True, extra_manifest: dict | None = None,
                     per_replication: bool = True) -> None:
-    """The run's files in ``tmp``; runs.csv only with ``per_replication`` and gathered replications
-    (a streamed run has written it already, with :class:`RunsCsv`)."""
     write_json(tmp / "summary.json", result.summary())
-    if per_replication and result.simulation.replications is not None:
+    if per_replication:
         stream_csv(tmp / "runs.csv", RUNS_HEADER, _run_rows(result))
     write_csv(tmp / "survival.csv", ["month", "survival", "ci_low", "ci_high"], result.survival_table())
     write_csv(tmp / "timeseries.csv", ["month", "variable", "n_holding", "q05", "q25", "q50", "q75", "q95"],
@@ -335,8 +362,9 @@ def save_comparison(comparison, directory: Path, *, figures: bool = True) -> Pat
         write_json(tmp / "comparison.json", comparison.as_dict())
         for role, result in (("base", comparison.base), ("other", comparison.other)):
             (tmp / role).mkdir()
-            write_run_files(result, tmp / role, figures=False, per_replication=False,
+            write_run_files(result, tmp / role, figures=False, per_replication=True,
                             extra_manifest={"role_in_comparison": role})
+        write_data_dictionary(tmp)
         if figures:
             from sim.plots import survival_figure
             survival_figure([(comparison.base.scenario.name, comparison.base.survival_table()),
@@ -349,7 +377,8 @@ def save_comparison(comparison, directory: Path, *, figures: bool = True) -> Pat
 
 # --- a sweep's directory: checkpoint, then final files ------------------------------------------
 
-SWEEP_OUTPUTS = ("design.csv", "outcomes.csv", "replications.csv", "sensitivity.json", "sensitivity.csv", "manifest.json",
+SWEEP_OUTPUTS = ("design.csv", "outcomes.csv", "replications.csv", "replications.parquet", "datadictionary.csv",
+                 "sensitivity.json", "sensitivity.csv", "manifest.json",
                  "indices.png", "tornado.png", "grid.png")
 
 
@@ -476,13 +505,14 @@ class SweepStore:
             (self.directory / name).unlink(missing_ok=True)
 
     def finish(self, loaded, design, values: np.ndarray, rows: dict[int, dict], analysis: dict,
-               figures: bool = True) -> None:
+               figures: bool = True, replications_format: str = "csv") -> None:
+        from sim.experiment import outcome_column
         e = loaded.experiment
         names = list(e.factors)
         write_csv(self.directory / "design.csv", ["point", *names],
                   ([p, *map(float, values[p])] for p in range(values.shape[0])))
         header = ["point", *names, "status"]
-        for o in e.outcomes:
+        for o in map(outcome_column, e.outcomes):
             header += [o, f"{o}_ci_low", f"{o}_ci_high"]
         header.append("error")
 
@@ -495,7 +525,9 @@ class SweepStore:
                 cells.append(r["error"] or "")
                 yield cells
         write_csv(self.directory / "outcomes.csv", header, outcome_rows())
-        if e.keep_replications:
+        if e.keep_replications and replications_format == "parquet":
+            stream_parquet(self.directory / "replications.parquet", self._replication_chunks(values.shape[0]))
+        elif e.keep_replications:
             stream_csv(self.directory / "replications.csv",
                        ["point", "replication", "collapsed", "months_to_collapse", "initiator"],
                        self._replication_chunks(values.shape[0]))
@@ -507,7 +539,7 @@ class SweepStore:
         srows = []
         for outcome, res in analysis["outcomes"].items():
             for row in res["factors"]:
-                srows.append({"outcome": outcome, **row})
+                srows.append({"outcome": outcome_column(outcome), **row})
         keys = ["outcome"] + [k for k in (srows[0].keys() if srows else []) if k != "outcome"]
         write_csv(self.directory / "sensitivity.csv", keys, ([r.get(k, "") for k in keys] for r in srows))
         if figures:
@@ -518,28 +550,66 @@ class SweepStore:
             "scenario_name": loaded.scenario.name, "scenario": loaded.scenario.model_dump(mode="json"),
             "points": self.points, "created_utc": utc_stamp(),
             **environment(), "experiment_definition": e.model_dump(mode="json")})
+        write_data_dictionary(self.directory, _parameter_columns(
+            {name: f.path for name, f in e.factors.items()}, loaded.scenario))
+
+
+# --- scenario discovery --------------------------------------------------------------------------
+
+def save_discovery(result: dict, directory: Path, *, figures: bool = True) -> Path:
+    """discovery.json, discovery_trajectory.csv, discovery_tradeoff.png, discovery_boxes.png,
+    discovery.html (a self-contained page with the figures inline) and datadictionary.csv."""
+    from sim.discovery import html_page, trajectory_rows
+    directory = Path(directory)
+    arrays = result.get("_arrays")
+    data = {k: v for k, v in result.items() if not k.startswith("_")}
+    with result_directory(directory, kind="discovery") as tmp:
+        write_json(tmp / "discovery.json", {**data, "manifest": environment()})
+        header, rows = trajectory_rows(data)
+        write_csv(tmp / "discovery_trajectory.csv", header, rows)
+        svgs = {}
+        if figures and data["boxes"]:
+            from sim.plots import _pyplot, _save, discovery_boxes_figure, discovery_tradeoff_figure
+            plt = _pyplot()
+            made = [("discovery_tradeoff", "Coverage against density along the peeling trajectory",
+                     discovery_tradeoff_figure(data))]
+            if arrays is not None and len(arrays["names"]) >= 2:
+                made.append(("discovery_boxes", "The design points coloured by their soft label, with the boxes",
+                             discovery_boxes_figure(data, arrays["x"], arrays["labels"], arrays["names"])))
+            for name, alt, fig in made:
+                _save(fig, tmp / f"{name}.png")
+                buf = io.StringIO()
+                fig.savefig(buf, format="svg", metadata={"Date": None})
+                plt.close(fig)
+                svgs[alt] = buf.getvalue()[buf.getvalue().find("<svg"):]
+        write_text_atomic(tmp / "discovery.html", html_page(data, svgs))
+        write_data_dictionary(tmp)
+    return directory
 
 
 # --- calibration and backtest -------------------------------------------------------------------
 
-def save_calibration(result, directory: Path, *, figures: bool = True) -> Path:
-    """calibration.json (fit, diagnostics, per-case fit), posterior.csv, calibrated_dynamics.toml."""
-    from sim.calibration import dynamics_toml
+def save_calibration(result, report: dict, directory: Path, *, posteriors: dict[str, str], figures: bool = True,
+                     definition_file: Path | None = None) -> Path:
+    """calibration.json, particles.csv (for the backtest), the posterior draws and the fragments scenarios inherit."""
+    from sim.calibration import dynamics_toml, particles_table, posterior_rows
     directory = Path(directory)
-    report = result.calibration_report()
-    fit = result.fit()
     with result_directory(directory, kind="calibration") as tmp:
-        write_json(tmp / "calibration.json", {**report, **{"manifest": environment()}})
-        names = list(result.cal.free)
-        header = ["point", *names, "weight", "loglik_total", *[f"loglik_{c.name}" for c in result.cases]]
-        write_csv(tmp / "posterior.csv", header,
-                  ([j, *map(float, result.values[j]), float(fit["weights"][j]), float(result.loglik[:, j].sum()),
-                    *map(float, result.loglik[:, j])] for j in range(result.values.shape[0])))
-        write_text_atomic(tmp / "calibrated_dynamics.toml", dynamics_toml(result))
+        write_json(tmp / "calibration.json", {**report, "manifest": environment()})
+        header, rows = particles_table(result)
+        write_csv(tmp / "particles.csv", header, rows)
+        for conflict, stem in posteriors.items():
+            names, draws = posterior_rows(result, conflict or None)
+            write_csv(tmp / f"posterior{stem}.csv", names, draws.tolist())
+            fragment = f"calibrated{stem if conflict else '_new_conflict' + stem}.toml"
+            write_text_atomic(tmp / fragment, dynamics_toml(result, f"posterior{stem}.csv", conflict or None))
+        if definition_file is not None:
+            write_text_atomic(tmp / "calibration.toml", Path(definition_file).read_text(encoding="utf-8"))
         if figures:
             from sim.plots import case_survival_figure
-            case_survival_figure(report["cases"], tmp / "calibration_fit.png",
-                                 "Calibrated model: predicted survival per case, observed duration marked")
+            case_survival_figure(report["fit"], tmp / "calibration_fit.png",
+                                 "Calibrated model (in sample): predicted survival per case, observed outcome marked")
+        write_data_dictionary(tmp)
     return directory
 
 
@@ -548,20 +618,29 @@ def save_backtest(backtest: dict, directory: Path, *, figures: bool = True, extr
     with result_directory(directory, kind="backtest") as tmp:
         write_json(tmp / "backtest.json", {**backtest, "manifest": {**environment(), **(extra or {})}})
         months = list(backtest["cases"][0]["predicted"]["p_collapse"])
-        header = ["case", "observed_months", "observed_initiator", *[f"p_collapse_{m}" for m in months],
-                  "predicted_median", "observed_percentile", "predicted_share_observed_initiator"]
+        header = ["case", "conflict", "observed_collapsed", "observed_months", "observed_initiator",
+                  *[f"p_collapse_{m}" for m in months], "predicted_median", "observed_percentile", "pareto_k",
+                  "predicted_share_observed_initiator"]
         write_csv(tmp / "backtest.csv", header, (
-            [c["name"], c["observed_months"], c["observed_initiator"],
-             *[c["predicted"]["p_collapse"][m] for m in months],
+            [c["name"], c["conflict"], int(c["observed"]["collapsed"]), c["observed"]["months"],
+             c["observed"]["initiator"] or "", *[c["predicted"]["p_collapse"][m] for m in months],
              c["predicted"]["median"] if c["predicted"]["median"] is not None else "",
-             c["observed_percentile"], c["predicted"]["initiator_share"].get(c["observed_initiator"], 0.0)]
+             c["observed_percentile"], c["pareto_k"],
+             c["predicted"]["initiator_share"].get(c["observed"]["initiator"] or "", "")]
             for c in backtest["cases"]))
         rows = []
-        for name, s in backtest["scores"].items():
-            rows.append([name, *[s["brier"][m] for m in months], s["log"], s["crps"]])
-        write_csv(tmp / "scores.csv", ["forecast", *[f"brier_{m}" for m in months], "log_score", "crps_months"], rows)
+        for scope, scores in (("leave_one_out", backtest["scores"]),
+                              ("leave_one_conflict_out", backtest["leave_one_conflict_out"]["scores"])):
+            for name, s in scores.items():
+                if s is None:
+                    continue
+                rows.append([scope, name, *[s["brier"].get(m, "") for m in months], s["log"], s["crps"],
+                             s["coverage"]["50"], s["coverage"]["90"]])
+        write_csv(tmp / "scores.csv", ["scope", "forecast", *[f"brier_{m}" for m in months], "log_score",
+                                       "crps_months", "coverage_50", "coverage_90"], rows)
         if figures:
             from sim.plots import case_survival_figure
             case_survival_figure(backtest["cases"], tmp / "backtest.png",
-                                 "Leave-one-out predictions: survival per case, observed duration marked")
+                                 "Leave-one-out forecasts: survival per case, observed outcome marked")
+        write_data_dictionary(tmp)
     return directory

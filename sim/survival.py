@@ -6,9 +6,7 @@ the replication was censored (at the horizon). Confidence intervals are 95% unle
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
-from fractions import Fraction
 
 import numpy as np
 from scipy import stats
@@ -63,23 +61,8 @@ def kaplan_meier(times, events) -> KaplanMeier:
     order = np.argsort(times, kind="stable")
     t, e = times[order], events[order]
     distinct, first = np.unique(t, return_index=True)
+    at_risk = t.size - first
     deaths = np.add.reduceat(e.astype(np.int64), first)
-    return kaplan_meier_counts(distinct, deaths, np.diff(np.append(first, t.size)))
-
-
-def kaplan_meier_counts(times, deaths, totals) -> KaplanMeier:
-    """Kaplan-Meier from counts: at each distinct time (ascending), the collapses and the number of
-    replications ending there (collapsed or censored). The same numbers as :func:`kaplan_meier` on the
-    replications themselves, in memory that does not grow with their number."""
-    distinct = np.asarray(times, dtype=float)
-    deaths = np.asarray(deaths, dtype=np.int64)
-    totals = np.asarray(totals, dtype=np.int64)
-    n = int(totals.sum())
-    if n == 0:
-        raise ValueError("times must not be empty")
-    if distinct.size > 1 and not np.all(np.diff(distinct) > 0):
-        raise ValueError("times must be distinct and ascending")
-    at_risk = n - np.concatenate([[0], np.cumsum(totals)[:-1]])
     keep = deaths > 0
     d, n_risk, tt = deaths[keep], at_risk[keep], distinct[keep]
     surv = np.cumprod(1.0 - d / n_risk)
@@ -88,7 +71,7 @@ def kaplan_meier_counts(times, deaths, totals) -> KaplanMeier:
         # where S reaches 0 the Greenwood sum is infinite: the variance there is 0 (0 * inf)
         variance = np.square(surv) * np.cumsum(terms)
     variance = np.where(np.isfinite(variance), variance, 0.0)
-    return KaplanMeier(tt, surv, variance, n)
+    return KaplanMeier(tt, surv, variance, int(times.size))
 
 
 @dataclass(frozen=True)
@@ -118,22 +101,6 @@ def rmst(times, horizon: float) -> Estimate:
     so it is the mean of min(T, horizon) and its standard error is that of a mean."""
     restricted = np.minimum(np.asarray(times, dtype=float), horizon)
     return _mean_ci(restricted)
-
-
-def rmst_counts(times, counts, horizon: float) -> Estimate:
-    """:func:`rmst` from distinct times and how many replications end at each, in exact arithmetic
-    (so the result does not depend on the order the replications arrived in)."""
-    values = [Fraction(min(float(t), horizon)) for t in times]
-    counts = [int(c) for c in counts]
-    n = sum(counts)
-    if n == 0:
-        raise ValueError("times must not be empty")
-    mean = sum((v * c for v, c in zip(values, counts)), Fraction(0)) / n
-    if n < 2:
-        return Estimate(float(mean), float("nan"), float("nan"))
-    variance = sum(((v - mean) ** 2 * c for v, c in zip(values, counts)), Fraction(0)) / (n - 1)
-    se = math.sqrt(variance) / math.sqrt(n)
-    return Estimate(float(mean), float(mean) - Z95 * se, float(mean) + Z95 * se)
 
 
 def _mean_ci(x: np.ndarray) -> Estimate:
@@ -177,6 +144,91 @@ def paired_difference(base_values, other_values) -> PairedDifference:
     n = a.size
     unpaired_se = np.sqrt(np.var(a, ddof=1) / n + np.var(b, ddof=1) / n) if n > 1 else float("nan")
     return PairedDifference(diff, 2 * Z95 * unpaired_se)
+
+
+def wilson(k: int, n: int, level: float = 0.95) -> tuple[float, float]:
+    """Wilson score interval for a binomial proportion (good near 0 and 1)."""
+    z = stats.norm.ppf(0.5 + level / 2)
+    p = k / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    # at k = 0 and k = n the bound is exactly the estimate; rounding must not move it past it
+    low = 0.0 if k == 0 else max(0.0, min(p, centre - half))
+    high = 1.0 if k == n else min(1.0, max(p, centre + half))
+    return float(low), float(high)
+
+
+def paired_proportion_difference(base_indicator, other_indicator, level: float = 0.95) -> PairedDifference:
+    """Difference of two proportions observed on the same replications (other minus base), with
+    Newcombe's hybrid score interval for paired data (Newcombe 1998, method 10).
+
+    It combines the Wilson intervals of both proportions with the correlation of the pairs (phi, with
+    Newcombe's continuity correction: where ad > bc, ad - bc is replaced by max(ad - bc - n/2, 0)), so it
+    stays valid when few pairs differ, where a normal interval under-covers and collapses to [0, 0]. Even
+    with no discordant pair it is not [0, 0]: n pairs that agree do not prove a difference of exactly 0.
+    """
+    x = np.asarray(base_indicator, dtype=bool)
+    y = np.asarray(other_indicator, dtype=bool)
+    if x.shape != y.shape or x.ndim != 1 or x.size == 0:
+        raise ValueError("paired indicators need the same non-empty replications")
+    n = x.size
+    a = int(np.sum(x & y))
+    b = int(np.sum(x & ~y))
+    c = int(np.sum(~x & y))
+    d = n - a - b - c
+    p1, p2 = (a + b) / n, (a + c) / n
+    l1, u1 = wilson(a + b, n, level)
+    l2, u2 = wilson(a + c, n, level)
+    denom = (a + b) * (c + d) * (a + c) * (b + d)
+    cross = float(a * d - b * c)
+    if cross > 0:
+        cross = max(cross - n / 2, 0.0)
+    phi = cross / np.sqrt(float(denom)) if denom > 0 else 0.0
+    delta = p2 - p1
+    low = delta - np.sqrt(max(0.0, (p2 - l2) ** 2 - 2 * phi * (p2 - l2) * (u1 - p1) + (u1 - p1) ** 2))
+    high = delta + np.sqrt(max(0.0, (u2 - p2) ** 2 - 2 * phi * (u2 - p2) * (p1 - l1) + (p1 - l1) ** 2))
+    unpaired = 2 * Z95 * np.sqrt(p1 * (1 - p1) / n + p2 * (1 - p2) / n)
+    return PairedDifference(Estimate(delta, low, high), float(unpaired))
+
+
+def sign_test(wins: int, losses: int) -> float:
+    """Exact two-sided sign test: p-value of ``wins`` against ``losses`` under equal chances."""
+    n = wins + losses
+    if n == 0:
+        return 1.0
+    return float(min(1.0, 2 * stats.binom.cdf(min(wins, losses), n, 0.5)))
+
+
+def paired_tests(base_times, base_events, other_times, other_events, base_labels=None, other_labels=None,
+                 *, horizon: float) -> dict:
+    """Tests that respect the pairing of common random numbers (each replication is a pair).
+
+    - collapse by the horizon: exact McNemar test (a sign test on the discordant pairs);
+    - time to collapse: the log-rank test stratified by pair, which in pairs of two reduces to a sign test
+      on which scenario collapses first among pairs where one collapses strictly first;
+    - initiators: for each initiator, exact McNemar on "collapsed and initiated by it".
+    Identical scenarios give p = 1 with no discordant pair; nothing here treats pairs as independent runs.
+    """
+    ta = np.where(base_events, base_times, np.inf)
+    tb = np.where(other_events, other_times, np.inf)
+    xa = base_events & (base_times <= horizon + 1e-9)
+    xb = other_events & (other_times <= horizon + 1e-9)
+    out = {
+        "collapse_by_horizon": {"method": "exact McNemar test on paired collapse indicators",
+                                "base_only": int(np.sum(xa & ~xb)), "other_only": int(np.sum(~xa & xb)),
+                                "p_value": sign_test(int(np.sum(xa & ~xb)), int(np.sum(~xa & xb)))},
+        "time_to_collapse": {"method": "log-rank stratified by pair (sign test on which collapses first)",
+                             "other_first": int(np.sum(tb < ta)), "base_first": int(np.sum(ta < tb)),
+                             "p_value": sign_test(int(np.sum(tb < ta)), int(np.sum(ta < tb)))},
+    }
+    if base_labels is not None:
+        per = {}
+        for who in sorted(set(base_labels[xa]) | set(other_labels[xb])):
+            ia, ib = xa & (base_labels == who), xb & (other_labels == who)
+            per[who] = {"base_only": int(np.sum(ia & ~ib)), "other_only": int(np.sum(~ia & ib)),
+                        "p_value": sign_test(int(np.sum(ia & ~ib)), int(np.sum(~ia & ib)))}
+        out["initiators"] = {"method": "exact McNemar test per initiator on paired indicators", "by_initiator": per}
+    return out
 
 
 def collapse_indicator(times, events, month: float) -> np.ndarray:

@@ -13,12 +13,12 @@ import traceback
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
 
 from sim.experiment import LoadedExperiment
-from sim.montecarlo import advance_to_horizon
-from sim.model import CeasefireModel
-from sim.rng import BLOCK_SIZE, BlockStreams
+from sim.survival import wilson
+from sim.draws import DrawPlan
+from sim.montecarlo import advance_to_horizon, build_model
+from sim.rng import BLOCK_SIZE
 
 SWEEP_TAG = 0x5357  # separates sweep-point streams from run blocks
 REPLICATIONS_PER_TASK = 8000
@@ -55,6 +55,7 @@ class PointTask:
     points: tuple[int, ...]
     values: tuple[tuple[float, ...], ...]
     keep_replications: bool = False
+    plan: DrawPlan | None = None
 
 
 def evaluate_points(task: PointTask) -> list[dict]:
@@ -65,7 +66,7 @@ def evaluate_points(task: PointTask) -> list[dict]:
         rows = []
         for p, v in zip(task.points, task.values):
             single = PointTask(task.scenario, task.seed, task.horizon_months, task.replications, task.paths,
-                               task.outcomes, (p,), (v,), task.keep_replications)
+                               task.outcomes, (p,), (v,), task.keep_replications, task.plan)
             try:
                 rows.extend(_evaluate_together(single))
             except Exception as exc:
@@ -80,8 +81,7 @@ def _evaluate_together(task: PointTask) -> list[dict]:
     blocks = [b for p in task.points for b in point_blocks(p, reps)]
     values = np.asarray(task.values, dtype=float)
     overrides = {path: np.repeat(values[:, i], reps) for i, path in enumerate(task.paths)}
-    model = CeasefireModel(task.scenario, BlockStreams(task.seed, blocks), horizon_months=task.horizon_months,
-                           overrides=overrides)
+    model = build_model(task.scenario, task.seed, blocks, task.horizon_months, task.plan, overrides)
     out = advance_to_horizon(model, blocks, record_fan=False)
     rows = []
     for k, p in enumerate(task.points):
@@ -126,19 +126,16 @@ def point_outcomes(months, collapsed, initiators, horizon: float, outcomes) -> d
     return result
 
 
-def wilson(k: int, n: int, level: float = 0.95) -> tuple[float, float]:
-    """Wilson score interval for a binomial proportion (good near 0 and 1)."""
-    z = stats.norm.ppf(0.5 + level / 2)
-    p = k / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    # at k = 0 and k = n the bound is exactly the estimate; rounding must not move it past it
-    low = 0.0 if k == 0 else max(0.0, min(p, centre - half))
-    high = 1.0 if k == n else min(1.0, max(p, centre + half))
-    return low, high
+def sweep_plan(loaded: LoadedExperiment, use_posterior: bool | None = None) -> DrawPlan:
+    """Every point spreads its replications over the same parameter and setting draws (common to all points)."""
+    from sim.api import posterior_of
+    e = loaded.experiment
+    use = e.use_posterior if use_posterior is None else use_posterior
+    return DrawPlan.for_run(loaded.scenario, seed=e.seed, posterior=posterior_of(loaded.scenario, use))
 
 
-def make_tasks(loaded: LoadedExperiment, values: np.ndarray, pending: list[int], jobs: int) -> list[PointTask]:
+def make_tasks(loaded: LoadedExperiment, values: np.ndarray, pending: list[int], jobs: int,
+               plan: DrawPlan | None = None) -> list[PointTask]:
     e = loaded.experiment
     per_task = max(1, REPLICATIONS_PER_TASK // e.replications)
     per_task = max(1, min(per_task, math.ceil(len(pending) / max(1, 4 * jobs))))
@@ -151,7 +148,7 @@ def make_tasks(loaded: LoadedExperiment, values: np.ndarray, pending: list[int],
         chunk = pending[i::n_tasks]
         tasks.append(PointTask(loaded.scenario, e.seed, e.horizon_months, e.replications, paths, tuple(e.outcomes),
                                tuple(chunk), tuple(tuple(float(x) for x in values[p]) for p in chunk),
-                               e.keep_replications))
+                               e.keep_replications, plan))
     return tasks
 
 

@@ -61,11 +61,15 @@ def history_table(scenario, replication: int, seed: int, rows: list[dict], outco
     return "\n".join(out)
 
 
-def parameter_table(role: str | None = None) -> str:
+def parameter_records(role: str | None = None) -> list[dict]:
+    """Every scenario parameter (optionally of one role or table group): its table, name, and for a numeric
+    one its range, unit, default (None if required), meaning, source claim and calibration prior; for a link
+    or categorical field what it accepts and its meaning."""
     from sim.params import field_info
-    from sim.schema import ROLE_CLASSES, CrossTheatreTension, Dynamics, Economy, OtherFronts
+    from sim.schema import ROLE_CLASSES, Agreement, CrossTheatreTension, Dynamics, Economy, OtherFronts
 
     groups = {**{r: [("actors.<name>", c)] for r, c in ROLE_CLASSES.items()},
+              "agreement": [("agreement", Agreement)],
               "processes": [("processes.cross_theatre_tension", CrossTheatreTension),
                             ("processes.economy", Economy), ("processes.other_fronts", OtherFronts)],
               "dynamics": [("dynamics", Dynamics)]}
@@ -74,17 +78,62 @@ def parameter_table(role: str | None = None) -> str:
         if role and group != role:
             continue
         for prefix, cls in tables:
-            out.append(f"[{prefix}]" + (f"  role = \"{group}\"" if group in ROLE_CLASSES else ""))
             for name, f in cls.model_fields.items():
+                if name in ("role", "label"):
+                    continue
+                base = {"group": group, "table": prefix, "name": name}
                 if not (f.json_schema_extra or {}).get("unit"):
+                    out.append({**base, "accepts": _kind(f),
+                                "default": None if f.is_required() else f.get_default(call_default_factory=True),
+                                "doc": " ".join((f.description or "").split())})
                     continue
                 info = field_info(cls, name)
-                default = "required" if f.is_required() else f"default {f.default:g}"
-                out.append(f"  {name}: {info['minimum']:g} to {info['maximum']:g}, {info['unit']}; {default}")
-                out.append(f"      {info['doc']}")
-                out.append(f"      source: {info['source']}")
-            out.append("")
+                out.append({**base, "minimum": info["minimum"], "maximum": info["maximum"], "unit": info["unit"],
+                            "default": None if f.is_required() else f.default, "doc": info["doc"],
+                            "source": info["source"], "prior": info["prior"]})
+    return out
+
+
+def parameter_table(role: str | None = None) -> str:
+    from sim.schema import ROLE_CLASSES
+
+    out = []
+    current = None
+    for rec in parameter_records(role):
+        if (rec["group"], rec["table"]) != current:
+            if current is not None:
+                out.append("")
+            current = (rec["group"], rec["table"])
+            out.append(f"[{rec['table']}]" + (f"  role = \"{rec['group']}\"" if rec["group"] in ROLE_CLASSES else ""))
+        if "accepts" in rec:
+            default = "required" if rec["default"] is None else f"default {rec['default']!r}"
+            out.append(f"  {rec['name']}: {rec['accepts']}; {default}")
+            if rec["doc"]:
+                out.append(f"      {rec['doc']}")
+            continue
+        default = "required" if rec["default"] is None else f"default {rec['default']:g}"
+        out.append(f"  {rec['name']}: {rec['minimum']:g} to {rec['maximum']:g}, {rec['unit']}; {default}")
+        out.append(f"      {rec['doc']}")
+        out.append(f"      source: {rec['source']}")
+        if rec["prior"]:
+            scale, low, high = rec["prior"]
+            out.append(f"      calibration prior: uniform on a {scale} scale, {low:g} to {high:g}")
+    if current is not None:
+        out.append("")
     return "\n".join(out)
+
+
+def _kind(field) -> str:
+    """What a non-numeric field accepts, in words."""
+    import typing
+    ann = field.annotation
+    if typing.get_origin(ann) is typing.Literal:
+        return "one of " + ", ".join(map(str, typing.get_args(ann)))
+    if ann is bool:
+        return "true or false"
+    if ann is int:
+        return "a whole number"
+    return "a list of actor keys" if typing.get_origin(ann) is list else "text"
 
 
 def _signed_points(x: float | None) -> str:
@@ -110,12 +159,18 @@ def comparison_text(c) -> str:
         f"  Mean months holding (RMST) difference: {r['estimate']:+.2f} [{r['ci_low']:+.2f}, {r['ci_high']:+.2f}]",
         f"  Median time to collapse: {months_text(m['base_median'], d['horizon_months'])} vs "
         f"{months_text(m['other_median'], d['horizon_months'])}",
-        f"  Log-rank test p = {d['logrank_p']:.3g}; initiators: {shares_text(d['initiator_test']['base_share'])} "
-        f"vs {shares_text(d['initiator_test']['other_share'])}"
-        + (f" (chi-square p = {d['initiator_test']['p_value']:.3g})" if d['initiator_test']['p_value'] is not None else ""),
+        f"  Initiators: {shares_text(d['initiator_share']['base'])} vs {shares_text(d['initiator_share']['other'])}",
+        f"  Paired tests: which collapses first, p = {d['tests']['time_to_collapse']['p_value']:.3g} "
+        f"({d['tests']['time_to_collapse']['other_first']} pairs where {other} collapses first, "
+        f"{d['tests']['time_to_collapse']['base_first']} where {base} does)",
         _pairing_sentence(vr),
         "",
     ]
+    for entry in d.get("attribution", []):
+        lines.append(f"  Attribution: {entry['setting']} contributes {_signed_points(entry['contribution'])} "
+                     f"[{_signed_points(entry['ci_low'])}, {_signed_points(entry['ci_high'])}] ({entry['effect']})")
+    if d.get("attribution"):
+        lines.append("")
     for month, diffd in d["differences"]["p_collapse"].items():
         lines.append("  " + _difference_sentence(base, other, f"within {month} months", diffd,
                                                  d["p_collapse"]["base"][month], d["p_collapse"]["other"][month]))
@@ -131,10 +186,10 @@ def comparison_text(c) -> str:
 
 def _pairing_sentence(vr: dict) -> str:
     ratio = vr["width_ratio"]
+    if vr.get("identical_outcomes"):
+        return "  Pairing: the two scenarios gave identical outcomes in every replication"
     if ratio is None:
         return "  Pairing: no outcome varies across replications, so there is no interval to narrow"
-    if ratio == 0:
-        return "  Pairing: the two scenarios gave identical outcomes in every replication"
     return (f"  Pairing on common random numbers made the CI of {vr['outcome']} {1 / ratio:.1f} times narrower "
             f"than independent runs would")
 
@@ -143,7 +198,7 @@ def _difference_sentence(base, other, when, diffd, pa, pb) -> str:
     est, low, high = diffd["estimate"], diffd["ci_low"], diffd["ci_high"]
     head = (f"Under {other}, P(collapse {when}) is {pct(pb['estimate'])} [{pct(pb['ci_low'])}, {pct(pb['ci_high'])}]; "
             f"under {base}, {pct(pa['estimate'])} [{pct(pa['ci_low'])}, {pct(pa['ci_high'])}]: ")
-    if est == 0 and low == 0 and high == 0:
+    if diffd.get("discordant_pairs") == 0:
         return head + "no difference in any replication."
     if low is not None and low > 0:
         verdict = "higher, beyond the noise"
@@ -214,38 +269,50 @@ def sensitivity_text(loaded, analysis: dict) -> str:
 
 def calibration_text(report: dict) -> str:
     d = report["diagnostics"]
-    lines = [f"Calibration '{report['name']}': {report['points']} design points x {report['replications']} "
-             f"replications per case, seed {report['seed']}",
-             f"  effective sample size of the posterior: {d['effective_sample_size']:.1f} "
-             f"(largest weight {d['max_weight']:.2f})", "",
-             f"  {'parameter':<22}{'mode':>10}{'mean':>10}   90% interval"]
+    r = report.get("reproducibility")
+    lines = [f"Calibration '{report['name']}': {len(report['cases'])} cases, {d['particles']} particles, "
+             f"{d['evaluations']} likelihood evaluations",
+             f"  effective sample size: {d['effective_sample_size']:.0f}"
+             + (f"; reproducibility (seeds {r['seeds'][0]} and {r['seeds'][1]}): largest shift of a median "
+                f"{r['max_shift']:.2f} of its 90% interval" if r else ""), "",
+             f"  {'parameter':<40}{'median':>10}   90% interval"]
     for name, p in report["parameters"].items():
-        lines.append(f"  {name:<22}{p['map']:>10.4g}{p['mean']:>10.4g}   [{p['q05']:.4g}, {p['q95']:.4g}]")
-    lines += ["", f"  {'case':<24}{'observed':>10}{'P(by 1)':>9}{'P(by 3)':>9}{'P(by 12)':>9}{'median':>9}  percentile"]
-    for c in report["cases"]:
+        lines.append(f"  {name:<40}{p['median']:>10.4g}   [{p['q05']:.4g}, {p['q95']:.4g}]")
+    lines += ["", f"  {'case':<34}{'observed':>12}{'P(by 1)':>9}{'P(by 12)':>9}{'median':>9}  percentile"]
+    for c in report["fit"]:
         p = c["predicted"]["p_collapse"]
         med = c["predicted"]["median"]
-        lines.append(f"  {c['name']:<24}{c['observed_months']:>10.1f}{pct(p['1'], 0):>9}{pct(p['3'], 0):>9}"
-                     f"{pct(p['12'], 0):>9}{(f'{med:.1f}' if med is not None else '>hzn'):>9}  "
-                     f"{c['observed_percentile']:.2f}")
+        obs = c["observed"]
+        seen = f"{obs['months']:.1f}" if obs["collapsed"] else f">{obs['months']:.0f}"
+        lines.append(f"  {c['name']:<34}{seen:>12}{pct(p['1'], 0):>9}{pct(p['12'], 0):>9}"
+                     f"{(f'{med:.1f}' if med is not None else '>hzn'):>9}  {c['observed_percentile']:.2f}")
     return "\n".join(lines)
 
 
 def backtest_text(backtest: dict) -> str:
-    lines = ["Leave-one-out backtest (each case predicted from a fit on the others)", "",
-             f"  {'case':<24}{'observed':>10}{'P(by 1)':>9}{'P(by 3)':>9}{'P(by 6)':>9}{'P(by 12)':>9}"
-             f"{'median':>9}{'pctile':>8}  initiator (predicted share)"]
+    lines = ["Out-of-sample forecasts of the case base (leave-one-out by importance sampling)", "",
+             f"  {'case':<34}{'observed':>10}{'P(by 1)':>9}{'P(by 12)':>9}{'median':>9}{'pctile':>8}{'k-hat':>7}"]
     for c in backtest["cases"]:
         p = c["predicted"]["p_collapse"]
         med = c["predicted"]["median"]
-        share = c["predicted"]["initiator_share"].get(c["observed_initiator"], 0.0)
-        lines.append(f"  {c['name']:<24}{c['observed_months']:>10.1f}{pct(p['1'], 0):>9}{pct(p['3'], 0):>9}"
-                     f"{pct(p['6'], 0):>9}{pct(p['12'], 0):>9}{(f'{med:.1f}' if med is not None else '>hzn'):>9}"
-                     f"{c['observed_percentile']:>8.2f}  {c['observed_initiator']} ({pct(share, 0)})")
-    lines += ["", f"  {'forecast':<14}{'Brier 1':>9}{'Brier 3':>9}{'Brier 6':>9}{'Brier 12':>9}{'log':>8}{'CRPS':>8}"]
-    for name, s in backtest["scores"].items():
-        b = s["brier"]
-        lines.append(f"  {name:<14}{b['1']:>9.3f}{b['3']:>9.3f}{b['6']:>9.3f}{b['12']:>9.3f}{s['log']:>8.3f}"
-                     f"{s['crps']:>8.2f}")
-    lines.append("  (lower is better for every score)")
+        obs = c["observed"]
+        seen = f"{obs['months']:.1f}" if obs["collapsed"] else f">{obs['months']:.0f}"
+        lines.append(f"  {c['name']:<34}{seen:>10}{pct(p['1'], 0):>9}{pct(p['12'], 0):>9}"
+                     f"{(f'{med:.1f}' if med is not None else '>hzn'):>9}{c['observed_percentile']:>8.2f}"
+                     f"{c['pareto_k']:>7.2f}")
+    for title, scores in (("leave one case out", backtest["scores"]),
+                          ("leave one conflict out", backtest["leave_one_conflict_out"]["scores"])):
+        lines += ["", f"  {title}:",
+                  f"  {'forecast':<14}{'Brier 3':>9}{'Brier 12':>9}{'log':>8}{'CRPS':>8}{'cover 50':>10}{'cover 90':>10}"]
+        for name, s in scores.items():
+            if s is None:
+                continue
+            b = s["brier"]
+            lines.append(f"  {name:<14}{_num(b.get('3'), 3):>9}{_num(b.get('12'), 3):>9}{_num(s['log'], 3):>8}"
+                         f"{s['crps']:>8.2f}{s['coverage']['50']:>10.2f}{s['coverage']['90']:>10.2f}")
+    lines.append("  (lower is better for Brier, log and CRPS; coverage should be near 0.5 and 0.9)")
     return "\n".join(lines)
+
+
+def _num(x, digits: int) -> str:
+    return "-" if x is None else f"{x:.{digits}f}"

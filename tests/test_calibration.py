@@ -1,175 +1,199 @@
-"""Calibration and backtest: scores on hand-made forecasts, the leave-one-out split, the outputs."""
+"""Calibration: the case base, the calibration file, the likelihood, as-of fits, and the files scenarios inherit.
+
+The sampler itself and the backtest are tested end to end in tests/test_backtest.py on small cases; here the
+bundled case base is checked for what the issue promises (its size, conflicts and codings), and the CLI for
+what it writes.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import math
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from sim import scoring
-from sim.calibration import calibrate, load_calibration, posterior_weights
+from sim.calibration import Observed, as_known_on, case_loglik, load_calibration, load_case
 from sim.cli import main
-from sim.montecarlo import LocalExecutor
-from sim.scenario import InputError
+from sim.scenario import InputError, load_scenario
 
 ROOT = Path(__file__).resolve().parents[1]
 HISTORY = ROOT / "scenarios" / "history"
+FIXTURE = ROOT / "tests" / "data" / "two_sided.toml"
 
 
-# --- scores on forecasts with known values ------------------------------------------------------
-
-def test_brier_and_log_score_known_values():
-    assert scoring.brier(0.8, True) == pytest.approx(0.04)
-    assert scoring.brier(0.8, False) == pytest.approx(0.64)
-    assert scoring.brier(0.0, False) == 0.0
-    assert scoring.log_score(0.8, True) == pytest.approx(-np.log(0.8))
-    assert scoring.log_score(0.8, False) == pytest.approx(-np.log(0.2))
-    # a certain miss is finite: probabilities are clipped to [1e-3, 1 - 1e-3]
-    assert scoring.log_score(0.0, True) == pytest.approx(-np.log(1e-3))
-
-
-def test_crps_of_a_point_forecast_is_the_absolute_error():
-    grid = np.arange(1, 61, dtype=float)
-    cdf = (grid >= 10).astype(float)      # all mass at 10 months
-    assert scoring.crps(grid, cdf, 4.0) == pytest.approx(6.0)
-    assert scoring.crps(grid, cdf, 25.0) == pytest.approx(15.0)
-    assert scoring.crps(grid, cdf, 10.0) == pytest.approx(0.0)
-
-
-def test_crps_of_a_two_point_forecast():
-    # half the mass at 2, half at 6; observed 4: integral of F^2 on [2,4) plus (1-F)^2 on [4,6)
-    grid = np.array([2.0, 6.0])
-    cdf = np.array([0.5, 1.0])
-    assert scoring.crps(grid, cdf, 4.0) == pytest.approx(2 * 0.25 + 2 * 0.25)
-    # observed beyond the grid: F stays at 1 after 6, no extra penalty; before 2 F = 0
-    assert scoring.crps(grid, cdf, 10.0) == pytest.approx(4 * 0.25 + 4 * 1.0)
-
-
-def test_crps_matches_numerical_integration_of_an_exponential():
-    grid = np.linspace(0.01, 200, 20000)
-    cdf = scoring.exponential_cdf(grid, 0.8, 12.0)
-    rate = -np.log(0.2) / 12
-    # closed form for the exponential: y + (2 e^{-rate y} - 1.5) / rate
-    y = 7.0
-    exact = y + (2 * np.exp(-rate * y) - 1.5) / rate
-    assert scoring.crps(grid, cdf, y) == pytest.approx(exact, abs=0.02)
-
-
-def test_pit_and_empirical_reference():
-    grid = np.array([1.0, 2.0, 3.0, 4.0])
-    cdf = scoring.empirical_cdf(grid, [1.0, 3.0], floor=0.0)
-    assert list(cdf) == [0.5, 0.5, 1.0, 1.0]
-    assert scoring.pit(grid, cdf, 2.5) == 0.5
-    assert scoring.pit(grid, cdf, 0.5) == 0.0
-    mixed = scoring.empirical_cdf(grid, [1.0, 3.0], floor=0.1)
-    assert np.all((mixed > 0) & (mixed <= 1))
-
-
-def test_posterior_weights_follow_likelihood_ratios():
-    w = posterior_weights(np.array([0.0, np.log(3.0), -1000.0]))
-    assert w[1] / w[0] == pytest.approx(3.0)
-    assert w.sum() == pytest.approx(1.0)
-    assert w[2] < 1e-300
-
-
-# --- a small calibration over three real cases ------------------------------------------------
+# --- the bundled case base -------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def small_calibration(tmp_path_factory):
-    d = tmp_path_factory.mktemp("cal")
-    cases = [HISTORY / n for n in ("truce_2019_08_01.toml", "sochi_2018.toml", "ceasefire_2019_08_31.toml")]
-    text = "\n".join([
-        'name = "small"',
-        "cases = [" + ", ".join(f'"{c}"' for c in cases) + "]",
-        "points = 24", "replications = 60", "horizon_months = 12", "seed = 5",
-        "[free.offensive_rate]", 'path = "dynamics.offensive_rate"', "low = 0.5", "high = 30.0", 'scale = "log"',
-        "[free.cover_threshold]", 'path = "dynamics.cover_threshold"', "low = -0.5", "high = 1.0",
-    ])
-    path = d / "cal.toml"
-    path.write_text(text)
-    cal, loaded = load_calibration(path)
-    with LocalExecutor(1) as ex:
-        result = calibrate(cal, loaded, ex)
-    return path, cal, loaded, result
+def case_base():
+    return [load_case(p) for p in sorted(HISTORY.glob("*.toml"))]
 
 
-def test_fit_excluding_a_case_uses_only_the_others(small_calibration):
-    _, _, cases, result = small_calibration
-    for k, case in enumerate(cases):
-        fit = result.fit(exclude=k)
-        assert case.name not in fit["cases_used"]
-        assert len(fit["cases_used"]) == len(cases) - 1
-        others = [c for c in range(len(cases)) if c != k]
-        np.testing.assert_allclose(fit["weights"], posterior_weights(result.loglik[others].sum(axis=0)))
+def test_the_case_base_has_at_least_18_cases_from_at_least_4_conflicts(case_base):
+    assert len(case_base) >= 18
+    assert len({c.conflict for c in case_base}) >= 4
 
 
-def test_held_out_outcome_cannot_leak_into_its_own_prediction(small_calibration):
-    """Changing what was observed in case k changes nothing in k's leave-one-out prediction."""
-    import copy
-    result = copy.deepcopy(small_calibration[3])
-    cases = result.cases
-    before = result.backtest()
-    k = 1
-    cases[k].observed_months = 0.5 if cases[k].observed_months > 1 else 9.0
-    from sim.calibration import case_loglik
-    result.loglik[k] = case_loglik(cases[k], result.sims[k], result.cal.window, cases[k].scenario.dt_months)
-    after = result.backtest()
-    assert after["cases"][k]["predicted"] == before["cases"][k]["predicted"]
-    # ... while the other cases' predictions do use case k, so they move
-    moved = [after["cases"][i]["predicted"] != before["cases"][i]["predicted"] for i in range(len(cases)) if i != k]
-    assert any(moved)
+def test_every_case_says_how_its_outcome_was_coded(case_base):
+    for case in case_base:
+        obs = case.scenario.observed
+        assert obs.get("coding_rule"), case.name
+        assert obs.get("source"), case.name
+        assert case.observed.months > 0
+        if case.observed.collapsed:
+            assert case.observed.initiator in case.scenario.actors or case.observed.initiator.startswith("clash:")
 
 
-def test_predictions_are_distributions(small_calibration):
-    _, _, cases, result = small_calibration
-    bt = result.backtest()
-    for row in bt["cases"]:
-        p = row["predicted"]["p_collapse"]
-        assert 0 <= p["1"] <= p["3"] <= p["6"] <= p["12"] <= 1
-        assert 0 <= row["observed_percentile"] <= 1
-        shares = row["predicted"]["initiator_share"]
-        assert sum(shares.values()) == pytest.approx(1.0, abs=1e-9) or sum(shares.values()) == 0
-    assert set(bt["scores"]) == {"model", "base_rate", "other_cases"}
+def test_some_cases_carry_an_alternative_coding(case_base):
+    assert sum(c.alternative is not None for c in case_base) >= 5
 
 
-def test_calibration_is_deterministic_and_jobs_independent(small_calibration):
-    path, cal, cases, result = small_calibration
-    _, fresh_cases = load_calibration(path)
-    with LocalExecutor(2) as ex:
-        again = calibrate(cal, fresh_cases, ex)
-    np.testing.assert_array_equal(again.loglik, result.loglik)
+def test_the_bundled_calibration_file_loads_every_case(case_base):
+    cal, priors, cases = load_calibration(ROOT / "experiments" / "calibration_cases.toml")
+    assert {c.name for c in cases} == {c.name for c in case_base}
+    assert all(p.low < p.high for p in priors)
 
 
-def test_cli_calibrate_writes_an_inheritable_parameter_file(small_calibration, tmp_path):
-    path, *_ = small_calibration
-    out = tmp_path / "out"
-    assert main(["calibrate", str(path), "--out", str(out), "--jobs", "1", "--quiet"]) == 0
-    report = json.loads((out / "calibration.json").read_text())
-    assert set(report["parameters"]) == {"offensive_rate", "cover_threshold"}
-    for p in report["parameters"].values():
-        assert p["q05"] <= p["q50"] <= p["q95"]
-    # a scenario inheriting the fitted rates gets them
-    variant = tmp_path / "variant.toml"
-    variant.write_text(f'base = ["{out / "calibrated_dynamics.toml"}", "{HISTORY / "sochi_2018.toml"}"]\n'
-                       'name = "sochi_calibrated"\n')
-    from sim.scenario import load_scenario
-    s = load_scenario(variant)
-    assert s.dynamics.offensive_rate == pytest.approx(report["parameters"]["offensive_rate"]["map"], rel=1e-5)
+# --- as of a date ----------------------------------------------------------------------------------
+
+def test_as_of_leaves_out_later_cases_and_censors_later_outcomes():
+    cal, _, cases = load_calibration(ROOT / "experiments" / "calibration_cases.toml", as_of=dt.date(2020, 3, 6))
+    names = {c.name for c in cases}
+    assert "moscow_2020" not in names                       # started on the date itself
+    assert "gaza_2021_05_21" not in names
+    daraa = next(c for c in cases if c.name == "syria_daraa_2018_07_06")
+    assert not daraa.observed.collapsed                     # it collapsed in 2021: still holding on 6 March 2020
+    assert daraa.observed.months == pytest.approx((dt.date(2020, 3, 6) - dt.date(2018, 7, 6)).days / 30.4375)
+    sochi = next(c for c in cases if c.name == "sochi_2018")
+    assert sochi.observed.collapsed                         # collapsed before the date: known then
 
 
-def test_calibration_file_errors(tmp_path):
+def test_as_known_on_keeps_an_outcome_known_by_then():
+    case = load_case(HISTORY / "sochi_2018.toml")
+    assert as_known_on(case, dt.date(2025, 1, 1)) is case
+
+
+# --- the likelihood ----------------------------------------------------------------------------------
+
+def _sim(months, initiators):
+    months = np.atleast_2d(np.asarray(months, dtype=float))
+    init = np.atleast_2d(np.asarray(initiators, dtype=object))
+    return {"months": months, "collapsed": init != "none", "initiator": init}
+
+
+def test_the_kernel_prefers_runs_near_the_observed_time_with_its_initiator():
+    obs = Observed(True, 6.0, "regime")
+    near = _sim([[6.0, 6.5, 5.5, 7.0]], [["regime"] * 4])
+    far = _sim([[0.5, 0.6, 40.0, 50.0]], [["regime"] * 4])
+    wrong = _sim([[6.0, 6.5, 5.5, 7.0]], [["opposition"] * 4])
+    ll = {k: case_loglik(obs, s, 0.35, 0.02, 2)[0] for k, s in (("near", near), ("far", far), ("wrong", wrong))}
+    assert ll["near"] > ll["far"] and ll["near"] > ll["wrong"]
+    # runs with the wrong initiator count for nothing but the defensive floor
+    floor = math.log(0.02 / (6.0 * math.log(60 / 0.01) * 2))
+    assert ll["wrong"] == pytest.approx(floor)
+
+
+def test_a_censored_case_counts_the_runs_still_holding_then():
+    obs = Observed(False, 24.0, None)
+    sim = _sim([[3.0, 30.0, 60.0, 60.0]], [["regime", "regime", "none", "none"]])
+    # 3 of 4 runs hold past 24 months: (3 + 0.5) / 5, mixed with the reference's P(T > 24)
+    reference = math.log(60 / 24) / math.log(60 / 0.01)
+    assert case_loglik(obs, sim, 0.35, 0.02, 2)[0] == pytest.approx(math.log(0.98 * 3.5 / 5 + 0.02 * reference))
+
+
+# --- the calibration file --------------------------------------------------------------------------
+
+def test_calibration_file_errors(tmp_path, capsys):
     bad = tmp_path / "bad.toml"
-    bad.write_text('name = "x"\ncases = ["a.toml", "b.toml"]\n[free.a]\npath = "actors.turkey.deterrence"\n'
-                   "low = 0.1\nhigh = 0.9\n")
+    bad.write_text('name = "x"\ncases = ["a.toml"]\n[free.a]\npath = "actors.turkey.deterrence"\n')
     with pytest.raises(InputError) as err:
         load_calibration(bad)
     assert "free.a.path" in err.value.problems[0] and "dynamics" in err.value.problems[0]
-    bad.write_text('name = "x"\ncases = ["a.toml", "b.toml"]\n[free.a]\npath = "dynamics.offensive_rate"\n'
-                   "low = 0.1\nhigh = 900\n")
+    bad.write_text('name = "x"\ncases = ["a.toml"]\n[free.a]\npath = "dynamics.halt_rate"\nlow = 0.1\nhigh = 900\n')
     with pytest.raises(InputError) as err:
         load_calibration(bad)
     assert "leaves the range" in err.value.problems[0]
-    assert main(["backtest", "--calibration", str(tmp_path / "missing.toml"), "--out", str(tmp_path / "o")]) == 2
+    bad.write_text('name = "x"\ncases = ["nothing_*.toml"]\n[free.a]\npath = "dynamics.halt_rate"\n')
+    with pytest.raises(InputError) as err:
+        load_calibration(bad)
+    assert "matches no file" in err.value.problems[0]
+    # a scenario given where a calibration file is expected says so
+    assert main(["calibrate", str(FIXTURE), "--out", str(tmp_path / "o")]) == 2
+    assert "scenario file" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
+
+
+def test_a_case_without_an_observed_table_or_conflict_is_refused(tmp_path):
+    plain = tmp_path / "plain.toml"
+    plain.write_text(FIXTURE.read_text())
+    with pytest.raises(InputError) as err:
+        load_case(plain)
+    assert "observed" in err.value.problems[0]
+
+
+# --- the CLI writes what scenarios inherit ----------------------------------------------------------
+
+def _case(tmp_path: Path, name: str, conflict: str, observed: str) -> Path:
+    text = FIXTURE.read_text().replace('name = "two_sided_test"', f'name = "{name}"\nconflict = "{conflict}"')
+    path = tmp_path / f"{name}.toml"
+    path.write_text(text + "\n[observed]\n" + observed)
+    return path
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    d = tmp_path_factory.mktemp("tinycal")
+    (d / "cases").mkdir()
+    _case(d / "cases", "fast", "a", 'months_to_collapse = 2.0\ninitiator = "regime"\n')
+    _case(d / "cases", "slow", "a", 'status = "censored"\ncensored_at = 2021-03-06\n')
+    _case(d / "cases", "other", "b", 'months_to_collapse = 9.0\ninitiator = "regime"\n')
+    cal = d / "cal.toml"
+    cal.write_text('name = "tiny"\ncases = ["cases/*.toml"]\nparticles = 24\nreplications = 6\nmoves = 1\nseed = 3\n'
+                   "predictive_replications = 3\n[free.halt_rate]\npath = \"dynamics.halt_rate\"\n")
+    out = d / "out"
+    assert main(["calibrate", str(cal), "--out", str(out), "--jobs", "1", "--quiet", "--no-report"]) == 0
+    return d, cal, out
+
+
+def test_calibrate_writes_posteriors_fragments_and_a_reproducibility_check(tiny):
+    _, _, out = tiny
+    report = json.loads((out / "calibration.json").read_text())
+    assert set(report["reproducibility"]) >= {"max_shift", "seeds", "shift"}
+    assert report["diagnostics"]["effective_sample_size"] > 0
+    for name in ("posterior.csv", "posterior_a.csv", "posterior_b.csv", "calibrated_a.toml",
+                 "calibrated_new_conflict.toml", "particles.csv"):
+        assert (out / name).is_file(), name
+    p = report["parameters"]["dynamics.halt_rate"]
+    assert p["q05"] <= p["median"] <= p["q95"]
+
+
+def test_a_scenario_inheriting_a_fragment_spreads_its_runs_over_the_posterior(tiny, tmp_path):
+    _, _, out = tiny
+    variant = tmp_path / "variant.toml"
+    variant.write_text(f'base = ["{out / "calibrated_a.toml"}", "{FIXTURE}"]\nname = "with_posterior"\n')
+    s = load_scenario(variant)
+    assert s.posterior is not None and Path(s.posterior).name == "posterior_a.csv"
+    from sim.api import run
+    r = run(s, runs=60, seed=1, jobs=1, horizon_months=6)
+    u = r.summary()["uncertainty"]
+    assert u["posterior"]["draws"] == 24 and u["parameter_groups"] == 24
+    point = run(s, runs=60, seed=1, jobs=1, horizon_months=6, use_posterior=False)
+    assert point.summary()["uncertainty"]["posterior"] is None
+
+
+def test_backtest_from_a_calibration_directory(tiny, tmp_path):
+    _, cal, out = tiny
+    bt = tmp_path / "bt"
+    assert main(["backtest", "--calibration", str(cal), "--from", str(out), "--out", str(bt), "--jobs", "1",
+                 "--quiet", "--no-report", "--no-neutralise"]) == 0
+    data = json.loads((bt / "backtest.json").read_text())
+    assert {c["name"] for c in data["cases"]} == {"fast", "slow", "other"}
+    assert {c["conflict"] for c in data["cases"]} == {"a", "b"}
+    assert "leave_one_conflict_out" in data and set(data["coverage"]) == {"50", "90"}
+    # particles from another calibration are refused, with the file named
+    other = tmp_path / "other.toml"
+    other.write_text(cal.read_text().replace("halt_rate", "campaign_rate"))
+    assert main(["backtest", "--calibration", str(other), "--from", str(out), "--out", str(tmp_path / "x"),
+                 "--quiet", "--no-report"]) == 2

@@ -1,15 +1,14 @@
 """Paired scenario comparison on common random numbers: sim/comparison.py, sim.api.compare,
 ``ceasefire compare`` and ``ceasefire diff``.
 
-Every run uses a fixed seed. Run counts are small (horizon 24 except for the bundled pair at its
-horizon of 60), so the file runs in well under a minute on two cores. Where a bound is statistical,
-the comment next to it says how it follows from the sampling error.
+Every run uses a fixed seed and the test fixture (tests/data/two_sided.toml, default dynamics, no posterior),
+so nothing here moves when the bundled scenarios are re-encoded or recalibrated. Where a bound is
+statistical, the comment next to it says how it follows from the sampling error.
 """
 
 from __future__ import annotations
 
 import json
-import shutil
 import math
 import re
 from collections import defaultdict
@@ -28,9 +27,17 @@ from sim.survival import collapse_indicator
 from sim.tables import comparison_text
 
 REPO = Path(__file__).resolve().parents[1]
-BASE_PATH = REPO / "scenarios" / "idlib_2020_moscow.toml"
-OTHER_PATH = REPO / "scenarios" / "idlib_2020_moscow_as_it_happened.toml"
+BASE_PATH = REPO / "tests" / "data" / "two_sided.toml"
+OTHER_TEXT = (f'base = "{BASE_PATH}"\nname = "two_sided_distracted"\n'
+              '[events.patron_distracted]\nmonth = 6\nset = { "actors.russia.distraction" = 0.5 }\n')
 Z = 1.959964  # two-sided 95% normal quantile, to 7 digits
+
+
+@pytest.fixture(scope="module")
+def other_path(tmp_path_factory):
+    path = tmp_path_factory.mktemp("other") / "two_sided_distracted.toml"
+    path.write_text(OTHER_TEXT)
+    return path
 
 
 @pytest.fixture(scope="module")
@@ -39,8 +46,15 @@ def base():
 
 
 @pytest.fixture(scope="module")
-def other():
-    return load_scenario(OTHER_PATH)
+def other(other_path):
+    return load_scenario(other_path)
+
+
+@pytest.fixture(scope="module")
+def cool(base):
+    """Collapses in fewer than half the replications within 24 months, so that the median is undefined."""
+    return with_value(base, {"actors.russia.interest_in_guarantor": 1.0, "actors.turkey.deterrence": 1.0,
+                             "actors.hts.pretext_strength": 0.1})
 
 
 @pytest.fixture(scope="module")
@@ -50,16 +64,9 @@ def hot(base):
 
 
 @pytest.fixture(scope="module")
-def bundled60(base, other):
-    """The bundled pair at its own horizon of 60 months: three blocks of paired replications."""
-    (c,) = compare(base, other, runs=3000, seed=2, horizon_months=60, jobs=2)
-    return c
-
-
-@pytest.fixture(scope="module")
-def bundled24(base, other):
-    """The bundled pair at 24 months: only the Feb 2022 event (month 23.6) separates them."""
-    (c,) = compare(base, other, runs=2000, seed=4, horizon_months=24, jobs=2)
+def pair24(base, other):
+    """The pair at 24 months: three blocks of paired replications, the last one partial."""
+    (c,) = compare(base, other, runs=2500, seed=2, horizon_months=24, jobs=2)
     return c
 
 
@@ -70,7 +77,7 @@ def _indicators(c, month):
 
 # --- 1. a scenario compared with itself ------------------------------------------------------
 
-@pytest.mark.parametrize("which, median_defined", [("base", False), ("hot", True)])
+@pytest.mark.parametrize("which, median_defined", [("cool", False), ("hot", True)])
 def test_comparing_a_scenario_with_itself_gives_exactly_no_difference(which, median_defined, request):
     scenario = request.getfixturevalue(which)
     (c,) = compare(scenario, scenario, runs=1000, seed=1, horizon_months=24, jobs=1)
@@ -78,9 +85,12 @@ def test_comparing_a_scenario_with_itself_gives_exactly_no_difference(which, med
     p = d["differences"]["p_collapse"]
     assert list(p) == ["6", "12", "24"]
     for month, est in p.items():
-        assert (est["estimate"], est["ci_low"], est["ci_high"]) == (0.0, 0.0, 0.0), month
-        assert est["paired_ci_width"] == 0.0
-        assert est["unpaired_ci_width"] > 0  # not vacuous: the outcome does vary between replications
+        # no pair differs: the estimate is 0, and Newcombe's paired interval says how far 1,000 agreeing
+        # pairs rule a difference out - narrower than independent runs would allow, but not [0, 0]
+        assert est["estimate"] == 0.0, month
+        assert est["ci_low"] < 0.0 < est["ci_high"]
+        if est["unpaired_ci_width"] > 0:          # the outcome varies between replications at this month
+            assert 0 < est["paired_ci_width"] < est["unpaired_ci_width"]
     collapsed_share = d["p_collapse"]["base"]["24"]["estimate"]
     assert collapsed_share > 0.05
     r = d["differences"]["rmst"]
@@ -94,10 +104,14 @@ def test_comparing_a_scenario_with_itself_gives_exactly_no_difference(which, med
         assert collapsed_share < 0.5
         assert m["base_median"] is None and m["other_median"] is None
         assert (m["estimate"], m["ci_low"], m["ci_high"]) == (None, None, None)
-    assert d["logrank_p"] == 1.0
-    assert d["logrank_chi2"] == 0.0
-    assert d["initiator_test"]["p_value"] in (None, 1.0)
-    assert d["variance_reduction"]["width_ratio"] == 0.0
+    tests = d["tests"]
+    assert tests["collapse_by_horizon"]["p_value"] == 1.0 and tests["collapse_by_horizon"]["base_only"] == 0
+    assert tests["time_to_collapse"]["p_value"] == 1.0
+    assert all(t["p_value"] == 1.0 for t in tests["initiators"]["by_initiator"].values())
+    independent = d["as_if_independent_runs"]
+    assert independent["logrank_p"] == 1.0 and independent["logrank_chi2"] == 0.0
+    assert independent["initiator_chi_square"]["p_value"] in (None, 1.0)
+    assert d["variance_reduction"]["width_ratio"] < 1
     text = comparison_text(c)
     sentences = [line for line in text.splitlines() if line.strip().startswith("Under ")]
     assert len(sentences) == 3
@@ -107,36 +121,39 @@ def test_comparing_a_scenario_with_itself_gives_exactly_no_difference(which, med
     assert "What differs" not in text  # no parameter differs
 
 
-# --- 2. the paired interval on the bundled pair ----------------------------------------------
+# --- 2. the paired interval -------------------------------------------------------------------
 
-def test_bundled_pair_paired_interval_is_narrower_than_unpaired(bundled60):
-    c = bundled60
+def test_paired_interval_is_narrower_than_unpaired(pair24):
+    c = pair24
     d = c.as_dict()
-    assert c.horizon == 60 and d["runs"] == 3000
-    head = d["differences"]["p_collapse"]["60"]
+    assert c.horizon == 24 and d["runs"] == 2500
+    head = d["differences"]["p_collapse"]["24"]
     paired = head["ci_high"] - head["ci_low"]
     assert paired == pytest.approx(head["paired_ci_width"], rel=1e-12)
     assert paired < head["unpaired_ci_width"]
     vr = d["variance_reduction"]
-    assert vr["outcome"] == "p_collapse by month 60"
+    assert vr["outcome"] == "p_collapse by month 24"
     assert vr["width_ratio"] < 1
     assert vr["width_ratio"] == pytest.approx(paired / head["unpaired_ci_width"], rel=1e-12)
     assert vr["variance_reduction"] == pytest.approx(1 - vr["width_ratio"] ** 2, rel=1e-12)
 
 
-def test_bundled_pair_widths_recomputed_from_the_replications(bundled60):
-    c = bundled60
-    ia, ib = _indicators(c, 60)
+def test_pair_widths_recomputed_from_the_replications(pair24):
+    c = pair24
+    ia, ib = _indicators(c, 24)
     n = ia.size
-    assert n == 3000
-    head = c.as_dict()["differences"]["p_collapse"]["60"]
-    unpaired = 2 * Z * math.sqrt(np.var(ia, ddof=1) / n + np.var(ib, ddof=1) / n)
+    assert n == 2500
+    head = c.as_dict()["differences"]["p_collapse"]["24"]
+    p1, p2 = ia.mean(), ib.mean()
+    unpaired = 2 * Z * math.sqrt(p1 * (1 - p1) / n + p2 * (1 - p2) / n)
     assert head["unpaired_ci_width"] == pytest.approx(unpaired, rel=1e-6)
     dd = ib - ia
-    half = Z * np.std(dd, ddof=1) / math.sqrt(n)
     assert head["estimate"] == pytest.approx(dd.mean(), abs=1e-12)
-    assert head["ci_low"] == pytest.approx(dd.mean() - half, rel=1e-6)
-    assert head["ci_high"] == pytest.approx(dd.mean() + half, rel=1e-6)
+    # Newcombe's interval lies near the normal paired interval when many pairs differ (within 10% here)
+    half = Z * np.std(dd, ddof=1) / math.sqrt(n)
+    assert head["ci_low"] == pytest.approx(dd.mean() - half, abs=0.1 * half)
+    assert head["ci_high"] == pytest.approx(dd.mean() + half, abs=0.1 * half)
+    assert head["ci_low"] < head["estimate"] < head["ci_high"]
     # the paired estimate is the difference of the two Kaplan-Meier figures (censoring only at the horizon)
     p = c.as_dict()["p_collapse"]
     for month, est in c.as_dict()["differences"]["p_collapse"].items():
@@ -144,11 +161,10 @@ def test_bundled_pair_widths_recomputed_from_the_replications(bundled60):
                                                 abs=1e-12)
 
 
-# --- 3. the log-rank test equals scipy's -----------------------------------------------------
+# --- 3. the as-if-independent log-rank test equals scipy's; the paired tests count the pairs ----
 
-@pytest.mark.parametrize("fixture", ["bundled60", "bundled24"])
-def test_logrank_equals_scipy(fixture, request):
-    c = request.getfixturevalue(fixture)
+def test_logrank_equals_scipy(pair24):
+    c = pair24
 
     def censored(r):
         assert np.all(r.months[~r.collapsed] == c.horizon)
@@ -157,7 +173,18 @@ def test_logrank_equals_scipy(fixture, request):
     res = stats.logrank(censored(c.base.simulation.replications), censored(c.other.simulation.replications))
     assert c.logrank_chi2 == pytest.approx(res.statistic ** 2, rel=1e-8, abs=1e-12)
     assert c.logrank_p == pytest.approx(res.pvalue, rel=1e-8, abs=1e-12)
-    assert c.as_dict()["logrank_p"] == c.logrank_p
+    assert c.as_dict()["as_if_independent_runs"]["logrank_p"] == c.logrank_p
+
+
+def test_paired_tests_count_the_discordant_pairs(pair24):
+    c = pair24
+    a, b = c.base.simulation.replications, c.other.simulation.replications
+    xa, xb = a.collapsed & (a.months <= 24), b.collapsed & (b.months <= 24)
+    t = c.as_dict()["tests"]
+    assert t["collapse_by_horizon"]["base_only"] == int(np.sum(xa & ~xb))
+    assert t["collapse_by_horizon"]["other_only"] == int(np.sum(~xa & xb))
+    k, n = t["collapse_by_horizon"]["base_only"], t["collapse_by_horizon"]["base_only"] + t["collapse_by_horizon"]["other_only"]
+    assert t["collapse_by_horizon"]["p_value"] == pytest.approx(stats.binomtest(k, n, 0.5).pvalue, rel=1e-9)
 
 
 # --- 4. common random numbers ----------------------------------------------------------------
@@ -227,8 +254,14 @@ def _attack_probability(rate, transformation, dt):
     return -math.expm1(-rate * (1 - transformation) * dt)
 
 
+def _weekly(scenario):
+    """Constant weekly steps (no daily start), so that per-step probabilities are one number."""
+    return scenario.model_copy(update={"fine_start_days": 0})
+
+
 def test_pretext_change_leaves_every_other_process_draw_identical_in_the_model(base, monkeypatch):
-    changed = with_value(base, {"actors.hts.patrol_attack_rate": 3.0})
+    base = _weekly(base)
+    changed = _weekly(with_value(base, {"actors.hts.patrol_attack_rate": 3.0}))
     m1, rec1, order1 = _recording_model(base, monkeypatch)
     m2, rec2, order2 = _recording_model(changed, monkeypatch)
     steps = 50
@@ -277,7 +310,8 @@ def test_pretext_change_leaves_the_exogenous_process_paths_identical(base):
 def test_replications_the_pretext_change_did_not_touch_have_identical_outcomes(base):
     """A small pretext change flips attacks only where the uniform falls between the two thresholds;
     replications with the same attacks at every step must then have the same history."""
-    changed = with_value(base, {"actors.hts.patrol_attack_rate": 0.65})
+    base = _weekly(base)
+    changed = _weekly(with_value(base, {"actors.hts.patrol_attack_rate": 0.65}))
     models = [CeasefireModel(s, BlockStreams(11, [(0, 1000), (1, 300)]), horizon_months=24) for s in (base, changed)]
     attacks = [[], []]
     while models[0].steps < models[0].n_steps:
@@ -304,73 +338,37 @@ def test_replications_the_pretext_change_did_not_touch_have_identical_outcomes(b
     assert np.isfinite(m1.collapse_month[untouched]).sum() > 0  # some of them did collapse
 
 
-# --- 5. adaptive stopping --------------------------------------------------------------------
+# --- 5. --precision: a pilot sets the run count, a fresh batch is reported -------------------------
 
 @pytest.fixture(scope="module")
-def adaptive_pair(base):
+def precision_pair(base):
     return base, with_value(base, {"actors.russia.interest_in_guarantor": 0.4})
 
 
-@pytest.fixture(scope="module")
-def adaptive_precision(adaptive_pair):
-    """P aimed at 2,500 runs: the half-width is Z * sd / sqrt(n), sd estimated on a pilot of 1,000 with
-    another seed. The pilot sd has a relative standard error of about 5% (about 9% of the replications
-    differ), so the run at seed 5 crosses P between 2,000 and 3,000 runs, and 1,000 < n <= 4,000 holds
-    with margins of 58% and 26% (over 4 standard errors)."""
-    (pilot,) = compare(*adaptive_pair, runs=1000, seed=99, horizon_months=24, jobs=2)
-    return pilot.main_half_width() * math.sqrt(1000 / 2500)
-
-
-def test_adaptive_stopping_stops_at_the_first_block_that_meets_the_precision(adaptive_pair, adaptive_precision):
-    P = adaptive_precision
-    (c,) = compare(*adaptive_pair, runs=1000, seed=5, horizon_months=24, precision=P, max_runs=20_000, jobs=2)
+def test_precision_reports_a_fresh_batch_of_the_size_the_pilot_asks_for(precision_pair):
+    (pilot,) = compare(*precision_pair, runs=1000, seed=5, horizon_months=24, jobs=2)
+    # aim at 3,000 runs: from the pilot's paired differences, n = (Z sd / P)^2
+    a, b = pilot.base.simulation.replications, pilot.other.simulation.replications
+    d = (b.collapsed & (b.months <= 24)).astype(float) - (a.collapsed & (a.months <= 24)).astype(float)
+    P = Z * np.std(d, ddof=1) / math.sqrt(3000)
+    (c,) = compare(*precision_pair, runs=1000, seed=5, horizon_months=24, precision=P, max_runs=20_000, jobs=2)
     s = c.stopping
-    assert s["reason"] == "precision reached"
-    n = s["runs"]
-    assert n % 1000 == 0 and 2000 <= n <= 4000
-    assert len(c.base.simulation.replications) == len(c.other.simulation.replications) == n
-    assert c.main_half_width() <= P
+    assert s["pilot_runs"] == 1000 and s["reason"] == "precision reached"
+    assert s["runs"] == 3000                      # rounded up to whole blocks
+    assert len(c.base.simulation.replications) == 3000
+    # the reported batch does not reuse the pilot's replications: it starts after the pilot's block
+    assert c.base.simulation.first_replication == 1000
     assert s["headline_half_width"] == c.main_half_width()
-    assert s["precision"] == P and s["max_runs"] == 20_000
-
-    # one block fewer does not meet it
-    (fewer,) = compare(*adaptive_pair, runs=n - 1000, seed=5, horizon_months=24, jobs=2)
-    assert fewer.main_half_width() > P
-    assert fewer.stopping["reason"] == "fixed run count"
-
-    # the adaptive result is exactly the fixed-count result with the same number of runs
-    (fixed,) = compare(*adaptive_pair, runs=n, seed=5, horizon_months=24, jobs=2)
-    da, df = c.as_dict(), fixed.as_dict()
-    assert da.pop("stopping")["headline_half_width"] == fixed.main_half_width()
-    df.pop("stopping")
-    assert da == df
-    for role in ("base", "other"):
-        ra, rf = getattr(c, role).simulation.replications, getattr(fixed, role).simulation.replications
-        for field in ("months", "collapsed", "initiator", "trigger"):
-            assert np.array_equal(getattr(ra, field), getattr(rf, field)), field
-        for k in rf.incidents:
-            assert np.array_equal(ra.incidents[k], rf.incidents[k])
-        assert getattr(c, role).summary() == getattr(fixed, role).summary()
-        assert list(getattr(c, role).simulation.fan.rows()) == list(getattr(fixed, role).simulation.fan.rows())
+    # the fresh batch's half-width is near P: its sd differs from the pilot's by sampling error only
+    # (a relative standard error of a few per cent at these counts; 25% is over 5 of them)
+    assert c.main_half_width() == pytest.approx(P, rel=0.25)
 
 
-def test_adaptive_stopping_stops_at_max_runs(adaptive_pair):
-    (c,) = compare(*adaptive_pair, runs=1000, seed=5, horizon_months=24, precision=1e-4, max_runs=2000, jobs=2)
+def test_precision_is_capped_by_max_runs(precision_pair):
+    (c,) = compare(*precision_pair, runs=1000, seed=5, horizon_months=24, precision=1e-4, max_runs=2000, jobs=2)
     assert c.stopping["reason"] == "max_runs reached"
     assert c.stopping["runs"] == 2000 and c.as_dict()["runs"] == 2000
-    assert len(c.base.simulation.replications) == 2000
     assert c.main_half_width() > 1e-4
-
-
-def test_adaptive_stopping_met_by_the_first_blocks_adds_none(adaptive_pair):
-    # a half-width of 0.5 is met by any paired difference of 0/1 indicators over 1,000 runs
-    (c,) = compare(*adaptive_pair, runs=1000, seed=5, horizon_months=24, precision=0.5, jobs=2)
-    assert (c.stopping["reason"], c.stopping["runs"]) == ("precision reached", 1000)
-    assert c.main_half_width() <= 0.5
-    # --runs is rounded up to whole blocks when adding blocks
-    (c,) = compare(*adaptive_pair, runs=1500, seed=5, horizon_months=24, precision=0.5, jobs=2)
-    assert (c.stopping["reason"], c.stopping["runs"]) == ("precision reached", 2000)
-    assert len(c.other.simulation.replications) == 2000
 
 
 # --- 6. ceasefire compare --------------------------------------------------------------------
@@ -379,13 +377,13 @@ CLI_ARGS = ["--runs", "500", "--horizon", "24", "--seed", "3"]
 
 
 @pytest.fixture(scope="module")
-def cli_quiet(tmp_path_factory):
+def cli_quiet(tmp_path_factory, other_path):
     import contextlib
     import io
     out = tmp_path_factory.mktemp("cmp") / "c"
     stdout = io.StringIO()
     with contextlib.redirect_stdout(stdout):
-        rc = main(["compare", str(BASE_PATH), str(OTHER_PATH), *CLI_ARGS, "--out", str(out), "--quiet"])
+        rc = main(["compare", str(BASE_PATH), str(other_path), *CLI_ARGS, "--out", str(out), "--quiet"])
     return rc, out, stdout.getvalue()
 
 
@@ -395,20 +393,20 @@ def test_cli_compare_writes_the_comparison_directory(cli_quiet, base, other):
     assert stdout.strip().splitlines() == [f"Results written to {out}"]
     assert not any(p.name.startswith(".") for p in out.parent.iterdir())  # no temporary leftovers
     d = json.loads((out / "comparison.json").read_text())
-    assert {"scenarios", "differences", "logrank_p", "initiator_test", "variance_reduction",
+    assert {"scenarios", "differences", "tests", "as_if_independent_runs", "variance_reduction",
             "parameter_diff"} <= set(d)
-    assert d["scenarios"]["base"]["name"] == "idlib_2020_moscow"
-    assert d["scenarios"]["other"]["name"] == "idlib_2020_moscow_as_it_happened"
+    assert d["scenarios"]["base"]["name"] == "two_sided_test"
+    assert d["scenarios"]["other"]["name"] == "two_sided_distracted"
     assert (d["runs"], d["seed"], d["horizon_months"]) == (500, 3, 24)
     assert list(d["differences"]["p_collapse"]) == ["6", "12", "24"]
     for est in [*d["differences"]["p_collapse"].values(), d["differences"]["rmst"], d["differences"]["median"]]:
         assert {"estimate", "ci_low", "ci_high"} <= set(est)
-    assert 0 <= d["logrank_p"] <= 1
-    assert {"labels", "counts", "p_value"} <= set(d["initiator_test"])
+    assert 0 <= d["tests"]["time_to_collapse"]["p_value"] <= 1
+    assert {"labels", "counts", "p_value"} <= set(d["as_if_independent_runs"]["initiator_chi_square"])
     assert {"paired_ci_width", "unpaired_ci_width", "width_ratio"} <= set(d["variance_reduction"])
     expected = [{"key": k, "base": a, "other": b} for k, a, b in diff(base, other)]
     assert d["parameter_diff"] == json.loads(json.dumps(expected))
-    assert any(row["key"] == "events.ukraine_invasion.set.actors.russia.distraction" and row["base"] is None
+    assert any(row["key"] == "events.patron_distracted.set.actors.russia.distraction" and row["base"] is None
                and row["other"] == 0.5 for row in d["parameter_diff"])
     assert (out / "survival_compare.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     for role in ("base", "other"):
@@ -425,31 +423,31 @@ def test_cli_compare_base_summary_is_what_ceasefire_run_writes(cli_quiet, tmp_pa
         json.loads((tmp_path / "r" / "summary.json").read_text())
 
 
-def test_cli_compare_prints_a_sentence_per_difference(tmp_path, capsys):
-    assert main(["compare", str(BASE_PATH), str(OTHER_PATH), *CLI_ARGS, "--out", str(tmp_path / "c")]) == 0
+def test_cli_compare_prints_a_sentence_per_difference(tmp_path, capsys, other_path):
+    assert main(["compare", str(BASE_PATH), str(other_path), *CLI_ARGS, "--out", str(tmp_path / "c")]) == 0
     text = capsys.readouterr().out
     for month in (6, 12, 24):
-        pattern = (rf"Under idlib_2020_moscow_as_it_happened, P\(collapse within {month} months\) is "
-                   rf"\d+\.\d% \[\d+\.\d%, \d+\.\d%\]; under idlib_2020_moscow, \d+\.\d% \[")
+        pattern = (rf"Under two_sided_distracted, P\(collapse within {month} months\) is "
+                   rf"\d+\.\d% \[\d+\.\d%, \d+\.\d%\]; under two_sided_test, \d+\.\d% \[")
         assert len(re.findall(pattern, text)) == 1, month
     assert "Over 24 months, the ceasefire" in text
     assert text.strip().splitlines()[-1] == f"Results written to {tmp_path / 'c'}"
 
 
-def test_cli_compare_two_others_one_directory_per_pair(tmp_path, capsys):
+def test_cli_compare_two_others_one_directory_per_pair(tmp_path, capsys, other_path):
     variant = tmp_path / "variant.toml"
     variant.write_text(f'base = "{BASE_PATH}"\nname = "variant_hts"\n[actors.hts]\npatrol_attack_rate = 3.0\n')
     out = tmp_path / "c"
-    assert main(["compare", str(BASE_PATH), str(OTHER_PATH), str(variant), *CLI_ARGS, "--out", str(out),
+    assert main(["compare", str(BASE_PATH), str(other_path), str(variant), *CLI_ARGS, "--out", str(out),
                  "--quiet"]) == 0
-    subdirs = {p.name for p in out.iterdir()}
-    assert subdirs == {"idlib_2020_moscow-vs-idlib_2020_moscow_as_it_happened", "idlib_2020_moscow-vs-variant_hts"}
+    subdirs = {p.name for p in out.iterdir() if p.is_dir()}
+    assert subdirs == {"two_sided_test-vs-two_sided_distracted", "two_sided_test-vs-variant_hts"}
     assert not (out / "comparison.json").exists()
     for name in subdirs:
         d = json.loads((out / name / "comparison.json").read_text())
         assert name.endswith(d["scenarios"]["other"]["name"])
         assert (out / name / "base" / "summary.json").exists() and (out / name / "other" / "summary.json").exists()
-    v = json.loads((out / "idlib_2020_moscow-vs-variant_hts" / "comparison.json").read_text())
+    v = json.loads((out / "two_sided_test-vs-variant_hts" / "comparison.json").read_text())
     assert {r["key"] for r in v["parameter_diff"]} == {"name", "actors.hts.patrol_attack_rate"}
 
 
@@ -474,20 +472,20 @@ def test_cli_compare_two_others_with_the_same_name_keep_both_results(tmp_path, c
     (["--precision", "2"], "--precision"),
     (["--max-runs", "3000"], "--max-runs needs --precision"),
 ])
-def test_cli_compare_bad_precision_flags_are_usage_errors(flags, message, tmp_path, monkeypatch, capsys):
+def test_cli_compare_bad_precision_flags_are_usage_errors(flags, message, tmp_path, monkeypatch, capsys, other_path):
     monkeypatch.chdir(tmp_path)
     out = tmp_path / "c"
-    assert main(["compare", str(BASE_PATH), str(OTHER_PATH), "--runs", "100", *flags, "--out", str(out)]) == 2
+    assert main(["compare", str(BASE_PATH), str(other_path), "--runs", "100", *flags, "--out", str(out)]) == 2
     captured = capsys.readouterr()
     assert message in captured.err
     assert captured.out == ""
     assert list(tmp_path.iterdir()) == []
 
 
-def test_cli_compare_missing_other_is_a_usage_error(tmp_path, monkeypatch, capsys):
+def test_cli_compare_missing_other_is_a_usage_error(tmp_path, monkeypatch, capsys, other_path):
     monkeypatch.chdir(tmp_path)
     missing = tmp_path / "nope.toml"
-    assert main(["compare", str(BASE_PATH), str(OTHER_PATH), str(missing), "--runs", "100",
+    assert main(["compare", str(BASE_PATH), str(other_path), str(missing), "--runs", "100",
                  "--out", str(tmp_path / "c")]) == 2
     captured = capsys.readouterr()
     assert f"{missing}: no such file" in captured.err
@@ -499,7 +497,6 @@ def test_cli_compare_missing_other_is_a_usage_error(tmp_path, monkeypatch, capsy
 def test_cli_diff_lists_exactly_the_parameters_that_differ_after_inheritance(tmp_path, capsys):
     base_file = tmp_path / "base.toml"
     base_file.write_text(BASE_PATH.read_text())
-    shutil.copy(BASE_PATH.parent / "calibrated_dynamics.toml", tmp_path)  # the base the bundled file inherits
     variant = tmp_path / "variant.toml"
     # two real changes, and one override that repeats the base's value (no difference after inheritance)
     variant.write_text('base = "base.toml"\n[actors.hts]\npatrol_attack_rate = 3.0\n'
@@ -519,7 +516,6 @@ def test_cli_diff_lists_exactly_the_parameters_that_differ_after_inheritance(tmp
 def test_cli_diff_of_identical_files_says_identical(tmp_path, capsys):
     copy = tmp_path / "copy.toml"
     copy.write_text(BASE_PATH.read_text())
-    shutil.copy(BASE_PATH.parent / "calibrated_dynamics.toml", tmp_path)  # the base the bundled file inherits
     assert main(["diff", str(BASE_PATH), str(copy)]) == 0
     out = capsys.readouterr().out
     assert "identical" in out
@@ -528,10 +524,10 @@ def test_cli_diff_of_identical_files_says_identical(tmp_path, capsys):
 
 # --- 8. the number of worker processes does not matter -----------------------------------------
 
-def test_compare_is_the_same_for_any_number_of_jobs(adaptive_pair):
+def test_compare_is_the_same_for_any_number_of_jobs(precision_pair):
     # 2,500 runs: three blocks, the last one partial; jobs=2 splits them into separate tasks
-    (c1,) = compare(*adaptive_pair, runs=2500, seed=8, horizon_months=24, jobs=1)
-    (c2,) = compare(*adaptive_pair, runs=2500, seed=8, horizon_months=24, jobs=2)
+    (c1,) = compare(*precision_pair, runs=2500, seed=8, horizon_months=24, jobs=1)
+    (c2,) = compare(*precision_pair, runs=2500, seed=8, horizon_months=24, jobs=2)
     assert c1.base.simulation.jobs == 1 and c2.base.simulation.jobs == 2
     assert c1.as_dict() == c2.as_dict()
     assert c1.as_dict()["differences"]["p_collapse"]["24"]["estimate"] != 0  # not a degenerate comparison

@@ -77,7 +77,7 @@ affects = ["regime"]
 sanctions = 0.7
 
 [dynamics]
-offensive_rate = 8.0
+offensive_rate_covered = 8.0
 
 [events.sanctions_up]
 at = 2020-06-17
@@ -124,7 +124,7 @@ def test_mini_scenario_loads_with_its_values_and_defaults(tmp_path):
     assert s.actors["regime"].needs_air_cover is True
     assert s.processes.economy.sanctions == 0.7
     assert s.processes.economy.reversion == 0.1         # default inside a partially given table
-    assert s.dynamics.offensive_rate == 8.0
+    assert s.dynamics.offensive_rate_covered == 8.0
     assert s.event_month(s.events["sanctions_up"]) == pytest.approx(103 / (365.25 / 12))
 
 
@@ -142,8 +142,8 @@ def test_value_below_minimum_names_file_key_path_and_limit(tmp_path):
 
 
 def test_range_error_in_dynamics_uses_that_fields_own_limits(tmp_path):
-    path, line = one_problem(tmp_path, mutated("offensive_rate = 8.0", "offensive_rate = 51"))
-    assert line == f"{path}: dynamics.offensive_rate: 51 is above the maximum 50.0"
+    path, line = one_problem(tmp_path, mutated("offensive_rate_covered = 8.0", "offensive_rate_covered = 61"))
+    assert line == f"{path}: dynamics.offensive_rate_covered: 61 is above the maximum 60.0"
     path, line = one_problem(tmp_path, MINI + "\n[processes.cross_theatre_tension]\nreversion = 5.5\n", "b.toml")
     assert line == f"{path}: processes.cross_theatre_tension.reversion: 5.5 is above the maximum 5.0"
 
@@ -159,7 +159,7 @@ def test_every_range_problem_of_a_file_is_reported(tmp_path):
 
 def test_nan_is_rejected(tmp_path):
     path, line = one_problem(tmp_path, mutated("deterrence = 0.75", "deterrence = nan"))
-    assert line == f"{path}: actors.turkey.deterrence: must be a number, not nan"
+    assert line == f"{path}: actors.turkey.deterrence: must be a finite number, not nan"
 
 
 # --- unknown keys and suggestions ---------------------------------------------------------------
@@ -202,14 +202,14 @@ def test_typo_in_a_process_table_name_suggests_the_table(tmp_path):
 
 
 def test_typo_inside_dynamics_suggests_the_field(tmp_path):
-    path, line = one_problem(tmp_path, mutated("offensive_rate = 8.0", "ofensive_rate = 8.0"))
-    assert line == f"{path}: dynamics.ofensive_rate: unknown key; did you mean 'offensive_rate'?"
+    path, line = one_problem(tmp_path, mutated("offensive_rate_covered = 8.0", "ofensive_rate_covered = 8.0"))
+    assert line == f"{path}: dynamics.ofensive_rate_covered: unknown key; did you mean 'offensive_rate_covered'?"
 
 
 def test_unknown_key_without_close_match_lists_allowed_keys(tmp_path):
-    path, line = one_problem(tmp_path, mutated("offensive_rate = 8.0", "zzz = 1"))
+    path, line = one_problem(tmp_path, mutated("offensive_rate_covered = 8.0", "zzz = 1"))
     assert line.startswith(f"{path}: dynamics.zzz: unknown key; allowed keys: ")
-    assert "offensive_rate" in line and "halt_rate" in line
+    assert "offensive_rate_covered" in line and "halt_rate" in line
 
 
 def test_typo_inside_an_event_suggests_the_field(tmp_path):
@@ -221,14 +221,14 @@ def test_typo_inside_an_event_suggests_the_field(tmp_path):
 
 def test_unknown_role_lists_the_roles(tmp_path):
     path, line = one_problem(tmp_path, mutated('role = "guarantor"', 'role = "guarantr"'))
-    assert line == (f"{path}: actors.turkey: role 'guarantr' is not one of "
-                    "belligerent, guarantor, patron, pretext, supporter")
+    assert line == (f"{path}: actors.turkey.role: role 'guarantr' is not one of "
+                    "belligerent, guarantor, mediator, monitor, patron, pretext, supporter")
 
 
 def test_missing_role_is_named(tmp_path):
     path, line = one_problem(tmp_path, mutated('role = "guarantor"\n', ""))
     assert line == (f"{path}: actors.turkey.role: required key is missing "
-                    "(one of belligerent, guarantor, patron, pretext, supporter)")
+                    "(one of belligerent, guarantor, mediator, monitor, patron, pretext, supporter, or a list of them)")
 
 
 def test_role_mismatch_guarantor_protecting_a_patron(tmp_path):
@@ -420,18 +420,18 @@ def test_event_date_before_start(tmp_path):
 
 def test_event_month_below_zero(tmp_path):
     path, line = one_problem(tmp_path, mutated("at = 2020-06-17", "month = -1"))
-    assert line == f"{path}: events.sanctions_up.month: -1 is below the minimum 0.0"
+    assert line == f"{path}: events.sanctions_up.month: -1 is below the minimum 0"
 
 
 def test_every_event_problem_is_reported(tmp_path):
     text = MINI + ('\n[events.late]\nmonth = 2\nset = { "actors.turkey.deterrence" = 2.0, '
-                   '"dynamics.ofensive_rate" = 1.0 }\n')
+                   '"dynamics.ofensive_rate_covered" = 1.0 }\n')
     path = write(tmp_path, "events.toml", text)
     problems = problems_of(path)
     assert len(problems) == 2
     assert f"{path}: events.late.set.actors.turkey.deterrence: 2.0 is above the maximum 1.0" in problems
-    assert any(p.startswith(f"{path}: events.late.set.dynamics.ofensive_rate: ")
-               and "did you mean 'offensive_rate'?" in p for p in problems)
+    assert any(p.startswith(f"{path}: events.late.set.dynamics.ofensive_rate_covered: ")
+               and "did you mean 'offensive_rate_covered'?" in p for p in problems)
 
 
 def _event_at_month_zero_vs_direct(tmp_path, key, value):
@@ -446,7 +446,7 @@ def _event_at_month_zero_vs_direct(tmp_path, key, value):
     return tuple(run(s, runs=300, seed=5, jobs=1).simulation.replications for s in (with_event, direct, without))
 
 
-@pytest.mark.parametrize("key, value", [("dynamics.offensive_rate", 30.0), ("actors.turkey.deterrence", 0.1),
+@pytest.mark.parametrize("key, value", [("dynamics.offensive_rate_covered", 30.0), ("actors.turkey.deterrence", 0.1),
                                         ("processes.economy.sanctions", 0.1)])
 def test_event_at_month_zero_acts_like_the_value_from_the_start(tmp_path, key, value):
     a, b, c = _event_at_month_zero_vs_direct(tmp_path, key, value)
@@ -599,8 +599,9 @@ def test_get_path_reads_nested_values(tmp_path):
      "'horizon_month' does not exist: no 'horizon_month' in the scenario; did you mean 'horizon_months'?"),
     ("actors.turky.deterrence",
      "'actors.turky.deterrence' does not exist: no 'turky' in actors; did you mean 'turkey'?"),
-    ("dynamics.ofensive_rate",
-     "'dynamics.ofensive_rate' does not exist: no 'ofensive_rate' in dynamics; did you mean 'offensive_rate'?"),
+    ("dynamics.ofensive_rate_covered",
+     "'dynamics.ofensive_rate_covered' does not exist: no 'ofensive_rate_covered' in dynamics; "
+     "did you mean 'offensive_rate_covered'?"),
 ])
 def test_get_path_unknown_key_error_has_a_suggestion(tmp_path, key, expected):
     data = resolved_dict(load_scenario(write(tmp_path, "mini.toml", MINI)))

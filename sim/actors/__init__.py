@@ -2,6 +2,8 @@
 
 from sim.actors.belligerent import BelligerentAgent
 from sim.actors.guarantor import GuarantorAgent
+from sim.actors.mediator import MediatorAgent
+from sim.actors.monitor import MonitorAgent
 from sim.actors.patron import PatronAgent
 from sim.actors.pretext import PretextAgent
 from sim.actors.supporter import SupporterAgent
@@ -12,6 +14,9 @@ AGENT_CLASSES = {
     "belligerent": BelligerentAgent,
     "pretext": PretextAgent,
     "supporter": SupporterAgent,
+    "monitor": MonitorAgent,
+    "mediator": MediatorAgent,
 }
 
-__all__ = ["AGENT_CLASSES", "BelligerentAgent", "GuarantorAgent", "PatronAgent", "PretextAgent", "SupporterAgent"]
+__all__ = ["AGENT_CLASSES", "BelligerentAgent", "GuarantorAgent", "MediatorAgent", "MonitorAgent", "PatronAgent",
+           "PretextAgent", "SupporterAgent"]

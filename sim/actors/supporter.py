@@ -1,4 +1,4 @@
-"""Supporter: adds fighting power to one belligerent (Iran-backed militias, Hezbollah; the US)."""
+"""Supporter: adds fighting power to one belligerent (Iran-backed militias, Hezbollah; a foreign army)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ class SupporterAgent(ActorAgent):
     role = "supporter"
 
     def link(self) -> None:
-        self.supported = self.model.actors[self.spec.supports]
+        self.supported = self.model.belligerent[self.spec.supports]
 
     def contribution(self):
         """Fighting power it adds: strength times the share committed to this front."""
