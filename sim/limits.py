@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 MAX_FILE_BYTES = 1 << 20          # the largest bundled file is 13 KB
-MAX_DATA_BYTES = 256 << 20        # CSV data read back: a posterior's draws, a calibration's particles
+MAX_DATA_BYTES = 32 << 20         # CSV data read back: a posterior's draws, a calibration's particles
 MAX_NESTING = 32                  # arrays, inline tables and tables inside one another
 MAX_BASE_DEPTH = 32               # files in one `base` inheritance chain
 MAX_BASE_FILES = 256              # files read to resolve one scenario's inheritance, in all
@@ -75,7 +75,7 @@ def read_text(path: Path, limit: int = MAX_FILE_BYTES) -> str:
     try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
-            raise FileRefused(f"cannot be read: it is {_special_kind(info.st_mode)}, not a TOML file")
+            raise FileRefused(f"cannot be read: it is {_special_kind(info.st_mode)}, not a regular file")
         if info.st_size > limit:
             raise FileRefused(f"cannot be read: it is {info.st_size:,} bytes, and such files are at most "
                                f"{limit:,} bytes")
