@@ -33,6 +33,7 @@ import glob
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -62,7 +63,7 @@ class FreeParameter(BaseModel):
     """A ``dynamics.*`` key path: global rates only, never a case's own conditions."""
     low: float | None = None
     high: float | None = None
-    scale: str | None = None
+    scale: Literal["linear", "log"] | None = None
     """Prior uniform on this scale ("linear" or "log") between low and high; default: the schema's prior."""
     source: str = ""
 
@@ -72,8 +73,6 @@ class FreeParameter(BaseModel):
             v = getattr(self, name)
             if v is not None and not math.isfinite(v):
                 raise ValueError(f"{name}: must be a finite number")
-        if self.scale is not None and self.scale not in ("linear", "log"):
-            raise ValueError("scale: must be 'linear' or 'log'")
         return self
 
 
@@ -209,7 +208,12 @@ def load_calibration(path: str | Path, cases_dir: str | Path | None = None, as_o
         raise InputError([f"{where}: {len(unique):,} cases; a calibration fits at most {MAX_CASES}"])
     for f, referrer in unique.items():  # a FIFO or a directory among the cases: say who refers to it
         read_input(f, referrer)
-    cases = [load_case(f) for f in unique]
+    cases = []
+    for f, referrer in unique.items():
+        try:
+            cases.append(load_case(f))
+        except InputError as exc:  # the case file's own problems, with the calibration that names it
+            raise InputError([f"{referrer}: {p}" for p in exc.problems], more=getattr(exc, "more", 0)) from None
     if cal.as_of is not None:
         cases = [as_known_on(c, cal.as_of) for c in cases if c.scenario.start < cal.as_of]
     if len(cases) < 2:
@@ -677,12 +681,24 @@ def read_particles(directory: Path, cal: Calibration, priors: list[Prior], cases
                    seed: int) -> SMCResult:
     """An SMCResult from a calibration directory's particles.csv, checked against the cases given."""
     import csv
+
+    from sim.limits import MAX_DATA_BYTES, FileRefused, read_text
     path = Path(directory) / "particles.csv"
     try:
-        rows = list(csv.reader(path.read_text(encoding="utf-8").splitlines()))
-    except OSError as exc:
-        raise InputError([f"{path}: cannot be read ({exc.__class__.__name__}); run ceasefire calibrate first"]) from None
-    header, data = rows[0], np.array([[float(v) for v in r] for r in rows[1:]])
+        rows = list(csv.reader(read_text(path, MAX_DATA_BYTES).splitlines()))
+    except FileRefused as exc:
+        raise InputError([f"--from {directory}: '{path}' {exc.reason}; give the directory of a finished "
+                          f"'ceasefire calibrate'"]) from None
+    try:
+        header = rows[0]
+        for n, r in enumerate(rows[1:], start=2):
+            if len(r) != len(header):
+                raise ValueError(f"line {n} has {len(r)} values, the header {len(header)}")
+        data = np.array([[float(v) for v in r] for r in rows[1:]], dtype=float).reshape(len(rows) - 1, len(header))
+        if data.shape[0] < 1 or np.isnan(data).any():
+            raise ValueError("no rows, or a value that is not a number")
+    except (ValueError, IndexError) as exc:
+        raise InputError([f"{path}: not the particles ceasefire calibrate writes ({exc})"]) from None
     conflicts = tuple(sorted({c.conflict for c in cases}))
     space = Space(tuple(priors), conflicts, cal.pooling, cal.pooling_scale)
     expected = [f"x:{n}" for n in space.names()] + [f"loglik:{c.name}" for c in cases]
