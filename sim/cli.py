@@ -371,7 +371,7 @@ def _with_step(scenario, args):
 
 def cmd_run(args) -> int:
     from sim import budget, store
-    from sim.api import run
+    from sim.api import posterior_of, run
     from sim.montecarlo import default_jobs, replay
     from sim.scenario import load_scenario
     from sim.tables import history_table, run_table
@@ -390,6 +390,7 @@ def cmd_run(args) -> int:
         print(history_table(scenario, args.replication, args.seed, rows, outcome))
         return EXIT_OK
     jobs = _jobs(args.jobs)
+    posterior_of(scenario, not args.no_posterior)  # a bad posterior file: exit 2 before anything is written
     out = args.out or Path("results/runs") / f"{scenario.name}-{store.utc_stamp()}"
     _preflight(out, "run", args, default=args.out is None)
     budget.check_run(args.runs, jobs or default_jobs(), out)
@@ -410,7 +411,7 @@ def cmd_compare(args) -> int:
     from contextlib import ExitStack
 
     from sim import budget, store
-    from sim.api import compare
+    from sim.api import compare, comparison_plans
     from sim.montecarlo import default_jobs
     from sim.scenario import load_scenario
     from sim.tables import comparison_text
@@ -420,6 +421,8 @@ def cmd_compare(args) -> int:
     if args.max_runs is not None and args.precision is None:
         raise UsageError("ceasefire compare: --max-runs needs --precision")
     jobs = _jobs(args.jobs)
+    # the posterior files, read (and checked to be the same) before anything is written
+    comparison_plans([base, *others], seed=args.seed, use_posterior=not args.no_posterior)
     stamp = store.utc_stamp()
     names = [o.name for o in others]
     pairs = []
@@ -467,6 +470,7 @@ def cmd_sweep(args) -> int:
     from sim.distributed import DistributedUnavailable
     from sim.experiment import design_size, load_experiment
     from sim.montecarlo import default_jobs
+    from sim.sweep import sweep_plan
     from sim.tables import sensitivity_text
 
     loaded = load_experiment(args.experiment)
@@ -474,6 +478,7 @@ def cmd_sweep(args) -> int:
         raise UsageError("ceasefire sweep: give either --jobs (local) or --scheduler (Dask), not both")
     e = loaded.experiment
     jobs = _jobs(args.jobs)
+    sweep_plan(loaded, False if args.no_posterior else None)  # a bad posterior file: exit 2 before writing
     out = args.out or Path("results/sweeps") / e.name
     _preflight(out, "sweep", args, default=args.out is None)
     budget.check_sweep(loaded.path, design_size(e.sampler, e.points, len(e.factors)), len(e.factors),
@@ -590,11 +595,10 @@ def cmd_backtest(args) -> int:
     out = args.out or Path("results/backtest") / store.utc_stamp()  # never over results/reference/
     _preflight(out, "backtest", args, default=default)
     _budget_calibration(args, cal, cases)
+    result = None if args.from_dir is None else read_particles(args.from_dir, cal, priors, cases, cal.seed)
     with _claim(out, "backtest", args, default=default):
         with _executor(args) as ex:
-            if args.from_dir is not None:
-                result = read_particles(args.from_dir, cal, priors, cases, cal.seed)
-            else:
+            if result is None:
                 result = run_smc(cal, priors, cases, ex, progress=_stage_printer(args, cal.seed))
             bt = backtest(result, ex, neutralise=not args.no_neutralise)
         store.save_backtest(bt, out, extra={"calibration_file": str(args.calibration),
