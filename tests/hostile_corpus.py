@@ -26,7 +26,7 @@ from typing import Callable
 
 REPO = Path(__file__).resolve().parents[1]
 GOOD = (REPO / "tests" / "data" / "two_sided.toml").read_text(encoding="utf-8")
-OBSERVED = '\n[observed]\nmonths_to_collapse = 5.0\ninitiator = "regime"\n'
+OBSERVED = '\n[observed]\nmonths_to_collapse = 5.0\ninitiator = "regime"\n'   # a historical case's outcome
 MEMORY_LIMIT = 4 << 30
 CASE_SECONDS = int(os.environ.get("HOSTILE_CASE_SECONDS", "60"))  # per input; lower it to survey a slow build
 
@@ -63,10 +63,11 @@ def experiment(top: dict | None = None, factors: dict | None = None, drop: tuple
 
 
 CALIBRATION = {
-    "name": '"cal1"', "cases": '["h1.toml", "h2.toml"]', "points": "8", "replications": "10", "horizon_months": "12",
-    "seed": "1", "window": "0.4",
+    "name": '"cal1"', "cases": '["h1.toml", "h2.toml"]', "particles": "16", "replications": "4", "seed": "1",
+    "bandwidth": "0.35", "predictive_replications": "4",
 }
-FREE = {"offensive_rate": {"path": '"dynamics.offensive_rate"', "low": "1.0", "high": "20.0", "scale": '"log"'}}
+FREE = {"offensive_rate": {"path": '"dynamics.offensive_rate_covered"', "low": "1.0", "high": "20.0",
+                           "scale": '"log"'}}
 
 
 def calibration(top: dict | None = None, free: dict | None = None, drop: tuple = ()) -> str:
@@ -80,12 +81,15 @@ def calibration(top: dict | None = None, free: dict | None = None, drop: tuple =
     return "\n".join(lines) + "\n"
 
 
+HISTORY = scenario('name = "two_sided_test"', 'name = "h1"\nconflict = "test"', OBSERVED)
+POSTERIOR = "dynamics.offensive_rate_covered,dynamics.halt_rate\n3.0,1.0\n4.0,2.0\n"  # as calibrate writes it
+
 BASE_FILES = {
     "good.toml": GOOD,
     "exp.toml": experiment(),
     "cal.toml": calibration(),
-    "h1.toml": scenario('name = "two_sided_test"', 'name = "h1"', OBSERVED),
-    "h2.toml": scenario('name = "two_sided_test"', 'name = "h2"', OBSERVED.replace("5.0", "9.0")),
+    "h1.toml": HISTORY,
+    "h2.toml": HISTORY.replace('name = "h1"', 'name = "h2"').replace("5.0", "9.0"),
     "thesis.docx": "a user's file: nothing may delete or change it\n",
 }
 
@@ -123,6 +127,14 @@ def _mkdir(*names):
     return make
 
 
+def _case_files(n):
+    """n historical cases c000.toml ... for a glob in a calibration's cases."""
+    def make(d):
+        for i in range(n):
+            (d / f"c{i:03d}.toml").write_text(HISTORY.replace('name = "h1"', f'name = "c{i:03d}"'), encoding="utf-8")
+    return make
+
+
 def _chain(n, last_text):
     """n files c0 -> c1 -> ... each inheriting the next."""
     def make(d):
@@ -139,7 +151,7 @@ def _diamond(levels):
             for side in "ab":
                 (d / f"l{lv}{side}.toml").write_text(f'base = ["l{lv + 1}a.toml", "l{lv + 1}b.toml"]\n')
         for side in "ab":
-            (d / f"l{levels}{side}.toml").write_text("[dynamics]\noffensive_rate = 2.0\n")
+            (d / f"l{levels}{side}.toml").write_text("[dynamics]\noffensive_rate_covered = 2.0\n")
     return make
 
 
@@ -172,6 +184,10 @@ def _run_dir(name, summary=None, extra=None):
     return make
 
 
+def _write(name, text):
+    return lambda d: (d / name).write_text(text, encoding="utf-8")
+
+
 def _both(*makers):
     def make(d):
         for m in makers:
@@ -193,10 +209,10 @@ for label, old, new, key in [
     ("start_bool", "start = 2020-03-06", "start = true", "start"),
     ("start_datetime", "start = 2020-03-06", "start = 2020-03-06T10:00:00", "start"),
     ("start_text", "start = 2020-03-06", 'start = "March"', "start"),
-    ("horizon_zero", "horizon_months = 60", "horizon_months = 0", "horizon_months"),
-    ("horizon_huge", "horizon_months = 60", "horizon_months = 100000000000000000000", "horizon_months"),
-    ("horizon_float", "horizon_months = 60", "horizon_months = 60.5", "horizon_months"),
-    ("horizon_inf", "horizon_months = 60", "horizon_months = inf", "horizon_months"),
+    ("horizon_zero", "horizon_months = 24", "horizon_months = 0", "horizon_months"),
+    ("horizon_huge", "horizon_months = 24", "horizon_months = 100000000000000000000", "horizon_months"),
+    ("horizon_nan", "horizon_months = 24", "horizon_months = nan", "horizon_months"),
+    ("horizon_inf", "horizon_months = 24", "horizon_months = inf", "horizon_months"),
     ("step_zero", "step_days = 7", "step_days = 0", "step_days"),
     ("step_huge", "step_days = 7", "step_days = 99999999999", "step_days"),
     ("name_dot", 'name = "two_sided_test"', 'name = "."', "name"),
@@ -242,7 +258,7 @@ case("scenario_oversized", ["validate", "big.toml"], ["big.toml", "bytes"],
 case("scenario_binary", ["validate", "bin.toml"], ["bin.toml", "UTF-8"], {"bin.toml": bytes(range(256)) * 4})
 case("scenario_nul_bytes", ["validate", "nul.toml"], ["nul.toml", "TOML"], {"nul.toml": GOOD + "\0\0\0"})
 case("scenario_latin1", ["validate", "l1.toml"], ["l1.toml", "UTF-8"],
-     {"l1.toml": scenario().replace("Assad", "Ass\u00e9d").encode("latin-1", "replace")})
+     {"l1.toml": scenario("Two belligerents", "Tw\u00f6 belligerents").encode("latin-1", "replace")})
 case("scenario_not_toml", ["validate", "bad.toml"], ["bad.toml", "not valid TOML"], {"bad.toml": "this is = = not toml"})
 case("scenario_empty", ["validate", "empty.toml"], ["empty.toml", "name"], {"empty.toml": ""})
 case("scenario_bom_accepted", ["validate", "bom.toml"], ["1 file(s) valid"], {"bom.toml": b"\xef\xbb\xbf" + GOOD.encode()},
@@ -290,7 +306,7 @@ case("nesting_table_3000_via_base", ["run", "bad.toml", "--runs", "50"], ["deep.
 case("nesting_in_scenario_key", ["validate", "bad.toml"], ["bad.toml", "nested"],
      {"bad.toml": scenario("deterrence = 0.75", "deterrence = " + "[" * 100 + "]" * 100)})
 case("nesting_brackets_in_strings_ok", ["validate", "ok.toml"], ["1 file(s) valid"],
-     {"ok.toml": scenario('label = "Turkey"', 'label = "' + "[" * 100 + '"')}, rc=0)
+     {"ok.toml": scenario('description = "Two', 'description = "' + "[" * 100 + ' Two')}, rc=0)
 case("wrong_kind_experiment_to_run", ["run", "exp.toml", "--runs", "50"], ["exp.toml", "experiment file"])
 case("wrong_kind_calibration_to_run", ["run", "cal.toml", "--runs", "50"], ["cal.toml", "calibration file"])
 case("wrong_kind_scenario_to_sweep", ["sweep", "good.toml"], ["good.toml", "scenario file"])
@@ -298,10 +314,33 @@ case("wrong_kind_scenario_to_calibrate", ["calibrate", "good.toml"], ["good.toml
 case("wrong_kind_experiment_to_calibrate", ["calibrate", "exp.toml"], ["exp.toml", "experiment file"])
 case("wrong_kind_calibration_to_sweep", ["sweep", "cal.toml"], ["cal.toml", "calibration file"])
 case("wrong_kind_fragment_to_run", ["run", "frag.toml", "--runs", "50"], ["frag.toml", "fragment"],
-     {"frag.toml": "[dynamics]\noffensive_rate = 2.0\n"})
+     {"frag.toml": "[dynamics]\noffensive_rate_covered = 2.0\n"})
 case("diff_with_fifo", ["diff", "good.toml", "pipe.toml"], ["pipe.toml", "FIFO"], setup=_mkfifo("pipe.toml"))
 case("compare_with_directory", ["compare", "good.toml", "adir", "--runs", "50"], ["adir", "directory"],
      setup=_mkdir("adir"))
+
+# posterior draws named by a scenario (read when a run spreads its replications over them)
+WITH_POSTERIOR = scenario('name = "two_sided_test"', 'name = "two_sided_test"\nposterior = "post.csv"')
+for label, text, setup, key in [
+    ("fifo", None, _mkfifo("post.csv"), "FIFO"),
+    ("directory", None, _mkdir("post.csv"), "directory"),
+    ("missing", None, None, "no such file"),
+    ("header_only", "dynamics.halt_rate\n", None, "at least one draw"),
+    ("ragged", POSTERIOR + "5.0\n", None, "line 4"),
+    ("not_a_number", POSTERIOR.replace("4.0", "four"), None, "'four' is not a number"),
+    ("nan", POSTERIOR.replace("4.0", "nan"), None, "finite"),
+    ("negative_rate", POSTERIOR.replace("4.0", "-4.0"), None, "finite"),
+    ("unknown_column", POSTERIOR.replace("dynamics.halt_rate", "actors.turkey.deterrence"), None,
+     "not a dynamics parameter"),
+    ("binary", bytes(range(256)), None, "UTF-8"),
+]:
+    files = {"bad.toml": WITH_POSTERIOR, **({"post.csv": text} if text is not None else {})}
+    case(f"posterior_{label}", ["run", "bad.toml", "--runs", "50", "--horizon", "6"], ["posterior", "post.csv", key],
+         files, setup=setup)
+case("posterior_fifo_in_compare", ["compare", "bad.toml", "bad.toml", "--runs", "50", "--horizon", "6"],
+     ["posterior", "FIFO"], {"bad.toml": WITH_POSTERIOR}, setup=_mkfifo("post.csv"))
+case("posterior_dev_zero", ["run", "bad.toml", "--runs", "50", "--horizon", "6"], ["posterior", "character device"],
+     {"bad.toml": WITH_POSTERIOR.replace('"post.csv"', '"/dev/zero"')})
 
 # --- B. experiment files ----------------------------------------------------------------------------
 
@@ -391,14 +430,16 @@ for label, top, key in [
     ("name_dot", {"name": '"."'}, "name"),
     ("name_dotdot", {"name": '".."'}, "name"),
     ("name_slash", {"name": '"x/../../y"'}, "name"),
-    ("points_small", {"points": "7"}, "points"),
-    ("points_float", {"points": "8.0"}, "points"),
-    ("points_string", {"points": '"8"'}, "points"),
+    ("particles_small", {"particles": "15"}, "particles"),
+    ("particles_float", {"particles": "16.0"}, "particles"),
+    ("particles_string", {"particles": '"16"'}, "particles"),
     ("replications_string", {"replications": '"300"'}, "replications"),
-    ("window_zero", {"window": "0"}, "window"),
-    ("window_inf", {"window": "inf"}, "window"),
-    ("window_nan", {"window": "nan"}, "window"),
-    ("horizon_nan", {"horizon_months": "nan"}, "horizon_months"),
+    ("bandwidth_zero", {"bandwidth": "0"}, "bandwidth"),
+    ("bandwidth_inf", {"bandwidth": "inf"}, "bandwidth"),
+    ("bandwidth_nan", {"bandwidth": "nan"}, "bandwidth"),
+    ("pooling_scale_nan", {"pooling_scale": "nan"}, "pooling_scale"),
+    ("pooling_string", {"pooling": '"yes"'}, "pooling"),
+    ("as_of_int", {"as_of": "86400"}, "as_of"),
     ("seed_negative", {"seed": "-1"}, "seed"),
     ("cases_one", {"cases": '["h1.toml"]'}, "cases"),
     ("cases_empty", {"cases": "[]"}, "cases"),
@@ -406,9 +447,9 @@ for label, top, key in [
     ("cases_missing_file", {"cases": '["h1.toml", "nothere.toml"]'}, "nothere.toml"),
     ("cases_dev_zero", {"cases": '["h1.toml", "/dev/zero"]'}, "cases[1]"),
     ("cases_without_observed", {"cases": '["h1.toml", "good.toml"]'}, "good.toml: observed"),
-    ("cases_too_many", {"cases": "[" + ", ".join(['"h1.toml"'] * 300) + "]"}, "cases"),
-    ("unknown_key", {"pionts": "8"}, "pionts"),
-    ("memory", {"points": "100000", "replications": "100000"}, "points"),
+    ("unknown_key", {"particels": "16"}, "particels"),
+    ("old_format_points", {"points": "8"}, "points"),
+    ("memory", {"particles": "20000", "replications": "10000"}, "particles"),
 ]:
     case(f"calibration_{label}", ["calibrate", "bad.toml"], ["bad.toml", key], {"bad.toml": calibration(top)})
 for label, changes, key in [
@@ -417,21 +458,27 @@ for label, changes, key in [
     ("low_string", {"low": '"1"'}, "free.offensive_rate.low"),
     ("scale_unknown", {"scale": '"exp"'}, "free.offensive_rate.scale"),
     ("log_nonpositive", {"low": "0.0"}, "free.offensive_rate"),
+    ("low_bool", {"low": "true"}, "free.offensive_rate.low"),
     ("path_not_dynamics", {"path": '"actors.turkey.deterrence"'}, "free.offensive_rate.path"),
     ("outside_schema", {"high": "500.0"}, "free.offensive_rate"),
+    ("unknown_key", {"prior": '"log"'}, "free.offensive_rate.prior"),
 ]:
     case(f"calibration_free_{label}", ["calibrate", "bad.toml"], ["bad.toml", key],
          {"bad.toml": calibration(free={"offensive_rate": changes})})
+case("calibration_cases_glob_too_many", ["calibrate", "bad.toml"], ["bad.toml", "cases[0]", "at most 200"],
+     {"bad.toml": calibration({"cases": '["c*.toml"]'})}, setup=_case_files(201))
 case("calibration_case_fifo", ["calibrate", "bad.toml"], ["bad.toml", "cases[1]", "FIFO"],
      {"bad.toml": calibration({"cases": '["h1.toml", "pipe.toml"]'})}, setup=_mkfifo("pipe.toml"))
 case("calibration_case_directory", ["calibrate", "bad.toml"], ["bad.toml", "cases[1]", "directory"],
      {"bad.toml": calibration({"cases": '["h1.toml", "adir"]'})}, setup=_mkdir("adir"))
 case("calibration_observed_inf", ["calibrate", "cal.toml"], ["h2.toml", "observed"],
-     {"h2.toml": scenario('name = "two_sided_test"', 'name = "h2"', OBSERVED.replace("5.0", "inf"))})
+     {"h2.toml": BASE_FILES["h2.toml"].replace("9.0", "inf")})
 case("calibration_observed_string", ["calibrate", "cal.toml"], ["h2.toml", "observed"],
-     {"h2.toml": scenario('name = "two_sided_test"', 'name = "h2"', OBSERVED.replace("5.0", '"soon"'))})
-case("calibration_validate", ["validate", "bad.toml"], ["bad.toml", "window"],
-     {"bad.toml": calibration({"window": "nan"})})
+     {"h2.toml": BASE_FILES["h2.toml"].replace("9.0", '"soon"')})
+case("calibration_observed_nan_censored", ["calibrate", "cal.toml"], ["h2.toml", "observed.censored_at"],
+     {"h2.toml": BASE_FILES["h2.toml"].replace("months_to_collapse = 9.0", 'status = "censored"\ncensored_at = nan')})
+case("calibration_validate", ["validate", "bad.toml"], ["bad.toml", "bandwidth"],
+     {"bad.toml": calibration({"bandwidth": "nan"})})
 case("backtest_cases_is_file", ["backtest", "--calibration", "cal.toml", "--cases", "thesis.docx"],
      ["thesis.docx", "--cases"])
 case("backtest_cases_empty_dir", ["backtest", "--calibration", "cal.toml", "--cases", "adir"], ["adir", "no scenario"],
@@ -533,6 +580,19 @@ for label, argv, expect, setup in [
     ("report_file", ["report", "thesis.docx"], ["thesis.docx", "not a result directory"], None),
     ("report_foreign_dir", ["report", "user"], ["user", "not a result directory"], _mkdir("user/sub")),
     ("params_unknown_role", ["params", "--role", "referee"], ["--role", "referee"], None),
+    ("backtest_from_fifo_particles", ["backtest", "--calibration", "cal.toml", "--from", "cdir"],
+     ["--from cdir", "particles.csv", "FIFO"], _both(_mkdir("cdir"), _mkfifo("cdir/particles.csv"))),
+    ("backtest_from_missing_dir", ["backtest", "--calibration", "cal.toml", "--from", "nothere"],
+     ["--from nothere", "no such file"], None),
+    ("backtest_from_garbage_particles", ["backtest", "--calibration", "cal.toml", "--from", "cdir"],
+     ["cdir/particles.csv", "particles"], _both(_mkdir("cdir"), _write("cdir/particles.csv", "x:a,x:b\n1,2\n3\n"))),
+    ("discover_not_a_sweep", ["discover", "user"], ["user", "not a finished sweep"], _mkdir("user/sub")),
+    ("discover_out_file", ["discover", "s1", "--out", "thesis.docx"], ["--out thesis.docx", "file"],
+     _sweep_dir("s1", state='{"fingerprint": "x", "points": 9}')),
+    ("discover_out_foreign_dir", ["discover", "s1", "--out", "user", "--force"], ["--out user", "not a ceasefire result"],
+     _both(_mkdir("user/sub"), _sweep_dir("s1", state='{"fingerprint": "x", "points": 9}'))),
+    ("validate_citations_fifo", ["validate", "--citations", "pipe.toml"], ["pipe.toml", "FIFO"], _mkfifo("pipe.toml")),
+    ("run_json_bad_input", ["run", "nothere.toml", "--json"], ["nothere.toml", "no such file"], None),
 ]:
     case(f"cli_{label}", argv, expect, setup=setup)
 

@@ -662,8 +662,10 @@ def test_bundled_scenarios_exist_and_all_validate(capsys):
     out, err = capsys.readouterr()
     assert err == ""
     # the kinds are told apart by their keys: the calibrated rates are a fragment, the rest scenarios
-    fragments = sum(1 for p in BUNDLED if p.name == "calibrated_dynamics.toml")
-    kinds = [f"{len(BUNDLED) - fragments} scenarios"] + [f"{fragments} parameter fragment"] * (fragments == 1)
+    fragments = sum(1 for p in BUNDLED if p.name.startswith("calibrated_"))
+    kinds = [f"{len(BUNDLED) - fragments} scenarios"]
+    if fragments:
+        kinds.append(f"{fragments} parameter fragment{'s' if fragments > 1 else ''}")
     assert out.strip() == f"{len(BUNDLED)} file(s) valid: {', '.join(kinds)}"
 
 
