@@ -299,7 +299,8 @@ def cmd_validate(args) -> int:
     from sim.limits import shown_problems
     from sim.scenario import load_scenario, read_toml, validate_fragment
     problems, more, kinds = [], 0, {}
-    for path in args.files:
+    for given in args.files:
+        path = given
         try:
             if not os.path.lexists(path):
                 path = bundled(path, "scenarios") or bundled(path, "experiments") or path
@@ -315,7 +316,7 @@ def cmd_validate(args) -> int:
                 start = load_scenario(path).start
             if args.citations and kind in ("scenario", "fragment"):
                 problems.extend(_citation_problems(path, start))
-            kinds[str(path)] = kind
+            kinds[str(given)] = kind
         except InputError as exc:
             problems.extend(exc.problems)
             more += getattr(exc, "more", 0)

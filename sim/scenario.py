@@ -231,7 +231,7 @@ def _loc_text(loc: tuple) -> str:
 
 def _raw_problems(raw: dict[str, Any]) -> dict[str, str]:
     """Problems pydantic would let through, by key path: a number where a date is expected (read as
-    seconds since 1970), a name that is not a safe directory name."""
+    seconds since 1970), a name or conflict that is not a safe file name."""
     problems = {}
     dates = [("start", raw.get("start"))]
     events = raw.get("events")
@@ -245,6 +245,10 @@ def _raw_problems(raw: dict[str, Any]) -> dict[str, str]:
     bad_name = slug_problem(raw.get("name"))
     if bad_name:
         problems["name"] = f"name: {bad_name}"
+    # a case's conflict names the calibration's posterior files (posterior_<conflict>.csv)
+    bad_conflict = slug_problem(raw.get("conflict")) if raw.get("conflict") != "" else None
+    if bad_conflict:
+        problems["conflict"] = f"conflict: {bad_conflict}"
     return problems
 
 

@@ -224,6 +224,8 @@ for label, old, new, key in [
     ("name_hidden", 'name = "two_sided_test"', 'name = ".hidden"', "name"),
     ("name_unicode", 'name = "two_sided_test"', 'name = "d\u00e9j\u00e0"', "name"),
     ("name_int", 'name = "two_sided_test"', "name = 5", "name"),
+    ("conflict_traversal", 'name = "two_sided_test"', 'name = "x"\nconflict = "../../outside"', "conflict"),
+    ("conflict_dot", 'name = "two_sided_test"', 'name = "x"\nconflict = "."', "conflict"),
     ("role_unknown", 'role = "guarantor"', 'role = "referee"', "actors.turkey"),
     ("protects_unknown", 'protects = ["opposition"]', 'protects = ["nobody"]', "actors.turkey.protects"),
     ("unknown_key", "deterrence = 0.75", "deterence = 0.75", "actors.turkey.deterence"),
@@ -467,6 +469,8 @@ for label, changes, key in [
          {"bad.toml": calibration(free={"offensive_rate": changes})})
 case("calibration_cases_glob_too_many", ["calibrate", "bad.toml"], ["bad.toml", "cases[0]", "at most 200"],
      {"bad.toml": calibration({"cases": '["c*.toml"]'})}, setup=_case_files(201))
+case("calibration_case_conflict_traversal", ["calibrate", "cal.toml"], ["cal.toml", "cases[1]", "h2.toml", "conflict"],
+     {"h2.toml": BASE_FILES["h2.toml"].replace('conflict = "test"', 'conflict = "../../../tmp/x"')})
 case("calibration_case_fifo", ["calibrate", "bad.toml"], ["bad.toml", "cases[1]", "FIFO"],
      {"bad.toml": calibration({"cases": '["h1.toml", "pipe.toml"]'})}, setup=_mkfifo("pipe.toml"))
 case("calibration_case_directory", ["calibrate", "bad.toml"], ["bad.toml", "cases[1]", "directory"],
