@@ -832,7 +832,14 @@ def cmd_completion(args) -> int:
 
 
 def cmd_discover(args) -> int:
-    from sim.discovery import discover_sweep
+    from sim.discovery import DiscoveryError, discover_sweep, load_sweep
+    from sim.resultfiles import DamagedResult
+    try:  # not a finished sweep: exit 2 before SWEEP_DIR/discovery is claimed (and created)
+        load_sweep(args.directory)
+    except (DiscoveryError, DamagedResult) as exc:
+        raise InputError([str(exc)]) from None
+    except (ValueError, KeyError, TypeError) as exc:
+        raise InputError([f"{args.directory}: not a finished sweep directory as ceasefire writes it ({exc})"]) from None
     default = args.out is None
     out = args.out or args.directory / "discovery"
     _preflight(out, "discovery", args, default=default)

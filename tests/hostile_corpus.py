@@ -184,6 +184,13 @@ def _run_dir(name, summary=None, extra=None):
     return make
 
 
+def _finished_sweep(name):
+    """The three files discovery reads of a finished sweep (one factor, one point)."""
+    return lambda d: (_mkdir(name)(d), _write(f"{name}/sensitivity.json", '{"factors": {"a": {"path": "x"}}}')(d),
+                      _write(f"{name}/design.csv", "point,a\n0,0.5\n")(d),
+                      _write(f"{name}/outcomes.csv", "point,a,status\n0,0.5,ok\n")(d))
+
+
 def _write(name, text):
     return lambda d: (d / name).write_text(text, encoding="utf-8")
 
@@ -591,10 +598,15 @@ for label, argv, expect, setup in [
     ("backtest_from_garbage_particles", ["backtest", "--calibration", "cal.toml", "--from", "cdir"],
      ["cdir/particles.csv", "particles"], _both(_mkdir("cdir"), _write("cdir/particles.csv", "x:a,x:b\n1,2\n3\n"))),
     ("discover_not_a_sweep", ["discover", "user"], ["user", "not a finished sweep"], _mkdir("user/sub")),
-    ("discover_out_file", ["discover", "s1", "--out", "thesis.docx"], ["--out thesis.docx", "file"],
-     _sweep_dir("s1", state='{"fingerprint": "x", "points": 9}')),
+    ("discover_missing_dir", ["discover", "nothere"], ["nothere", "not a finished sweep"], None),
+    ("discover_damaged_sensitivity", ["discover", "s1"], ["s1", "sensitivity.json"],
+     _both(_sweep_dir("s1"), _write("s1/sensitivity.json", "{not json"), _write("s1/design.csv", "point\n"),
+           _write("s1/outcomes.csv", "point\n"))),
+    ("discover_out_file", ["discover", "s1", "--out", "thesis.docx"], ["--out thesis.docx", "file"], _finished_sweep("s1")),
     ("discover_out_foreign_dir", ["discover", "s1", "--out", "user", "--force"], ["--out user", "not a ceasefire result"],
-     _both(_mkdir("user/sub"), _sweep_dir("s1", state='{"fingerprint": "x", "points": 9}'))),
+     _both(_mkdir("user/sub"), _finished_sweep("s1"))),
+    ("discover_sensitivity_list", ["discover", "s1"], ["s1/sensitivity.json", "JSON list"],
+     _both(_finished_sweep("s1"), _write("s1/sensitivity.json", "[1, 2]"))),
     ("validate_citations_fifo", ["validate", "--citations", "pipe.toml"], ["pipe.toml", "FIFO"], _mkfifo("pipe.toml")),
     ("run_json_bad_input", ["run", "nothere.toml", "--json"], ["nothere.toml", "no such file"], None),
 ]:
