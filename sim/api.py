@@ -29,19 +29,20 @@ def run_plan(scenario: Scenario, *, seed: int, use_posterior: bool = True) -> Dr
 
 def run(scenario: Scenario, *, runs: int = 1000, seed: int = 0, jobs: int | None = None,
         horizon_months: float | None = None, progress=None, executor: LocalExecutor | None = None,
-        use_posterior: bool = True) -> RunResult:
+        use_posterior: bool = True, on_batch=None) -> RunResult:
     """Monte Carlo replications of one scenario.
 
     Replications are spread over the calibrated posterior's draws (unless ``use_posterior`` is false) and
-    over the scenario's uncertain settings. The result is the same for any ``jobs``.
+    over the scenario's uncertain settings. The result is the same for any ``jobs``. ``on_batch`` gets each
+    batch of replications in order as it comes in (see ``sim.montecarlo.simulate``).
     """
     plan = run_plan(scenario, seed=seed, use_posterior=use_posterior)
     if executor is not None:
         return RunResult(simulate(scenario, runs=runs, seed=seed, horizon_months=horizon_months,
-                                  executor=executor, progress=progress, plan=plan))
+                                  executor=executor, progress=progress, plan=plan, on_batch=on_batch))
     with LocalExecutor(jobs) as own:
         return RunResult(simulate(scenario, runs=runs, seed=seed, horizon_months=horizon_months,
-                                  executor=own, progress=progress, plan=plan))
+                                  executor=own, progress=progress, plan=plan, on_batch=on_batch))
 
 
 def comparison_plans(scenarios: list[Scenario], *, seed: int, use_posterior: bool) -> list[DrawPlan]:
@@ -81,8 +82,10 @@ def compare(base: Scenario, others: list[Scenario] | Scenario, *, runs: int = 10
     with LocalExecutor(jobs) as executor:
         first = 0
         if precision is not None:
-            pilot = _simulate_all(scenarios, runs, seed, horizon, executor, use_posterior, 0, progress)
-            needed = max(_runs_for_precision(Comparison(pilot[0], r, {}), precision) for r in pilot[1:])
+            # the pilot's replications serve only to size the batch: no statistics are computed on them
+            pilot = [r.replications for r in _simulate_all(scenarios, runs, seed, horizon, executor, use_posterior,
+                                                           0, progress, statistics=False)]
+            needed = max(_runs_for_precision(pilot[0], r, horizon, precision) for r in pilot[1:])
             cap = max_runs or 100 * runs
             first = -(-runs // BLOCK_SIZE) * BLOCK_SIZE     # the fresh batch starts after the pilot's blocks
             stopping = {"pilot_runs": runs, "runs": min(needed, cap), "precision": precision, "max_runs": cap,
@@ -101,19 +104,21 @@ def compare(base: Scenario, others: list[Scenario] | Scenario, *, runs: int = 10
     return comparisons
 
 
-def _simulate_all(scenarios, runs, seed, horizon, executor, use_posterior, first, progress):
+def _simulate_all(scenarios, runs, seed, horizon, executor, use_posterior, first, progress, statistics=True):
     plans = comparison_plans(scenarios, seed=seed, use_posterior=use_posterior)
     total = len(scenarios) * runs
-    return [RunResult(simulate(s, runs=runs, seed=seed, horizon_months=horizon, executor=executor,
-                               first_replication=first, plan=plan, progress=_offset(progress, i * runs, total)))
+    # without statistics (a pilot) only the time to the first collapse is read
+    sims = [simulate(s, runs=runs, seed=seed, horizon_months=horizon, executor=executor,
+                     first_replication=first, plan=plan, progress=_offset(progress, i * runs, total),
+                     first_collapse_only=not statistics)
             for i, (s, plan) in enumerate(zip(scenarios, plans))]
+    return [RunResult(sim) for sim in sims] if statistics else sims
 
 
-def _runs_for_precision(comparison, precision: float) -> int:
-    """Replications for a 95% half-width of ``precision`` on the headline paired difference."""
+def _runs_for_precision(a, b, h: float, precision: float) -> int:
+    """Replications for a 95% half-width of ``precision`` on the headline paired difference (other ``b``
+    minus base ``a``, P(collapse by the horizon ``h``))."""
     from sim.survival import collapse_indicator
-    a, b = comparison.base.simulation.replications, comparison.other.simulation.replications
-    h = comparison.horizon
     d = collapse_indicator(b.months, b.collapsed, h) - collapse_indicator(a.months, a.collapsed, h)
     sd = float(np.std(d, ddof=1)) if d.size > 1 else 1.0
     sd = max(sd, 1.0 / max(d.size, 1))        # no discordant pair in the pilot: plan for one in its size
@@ -150,7 +155,7 @@ def _offset(progress, start: int, total: int):
 
 
 def sweep(loaded, directory, *, jobs: int | None = None, scheduler: str | None = None, restart: bool = False,
-          progress=None, figures: bool = True, replications_format: str = "csv", use_posterior: bool | None = None):
+          progress=None, replications_format: str = "csv", use_posterior: bool | None = None):
     """Evaluate every point of an experiment (resuming from a checkpoint), then analyse and write.
 
     ``loaded`` is a :class:`sim.experiment.LoadedExperiment`, or a path or bundled name to load.
@@ -170,14 +175,23 @@ def sweep(loaded, directory, *, jobs: int | None = None, scheduler: str | None =
         except ImportError:
             raise ImportError('Parquet output needs pyarrow: pip install ".[parquet]"') from None
     from sim.store import SweepStore
-    from sim.sweep import analyse_outcomes, design_for, evaluate_points, make_tasks, sweep_plan
+    import math
 
-    design, values = design_for(loaded)
+    from sim.sweep import analyse_outcomes, design_for, evaluate_points, make_tasks, points_per_task, sweep_plan
+
     if scheduler is not None:  # before anything is written: an unusable cluster leaves no trace
+        design, values = design_for(loaded)
         from sim.distributed import DaskExecutor
         executor = DaskExecutor(scheduler)
     else:
         executor = LocalExecutor(jobs)
+        from pathlib import Path
+        if restart or not (Path(directory) / "checkpoint.jsonl").exists():
+            # a fresh sweep has at least the experiment's ``points``: start that many tasks' workers now, so
+            # that they import the engine while this process draws the design
+            points = loaded.experiment.points
+            executor.start(math.ceil(points / points_per_task(loaded, points, executor.jobs)))
+        design, values = design_for(loaded)
     with executor:
         plan = sweep_plan(loaded, use_posterior)
         fingerprint = loaded.fingerprint if plan.posterior is not None or loaded.scenario.posterior is None \
@@ -198,7 +212,7 @@ def sweep(loaded, directory, *, jobs: int | None = None, scheduler: str | None =
             if progress is not None:
                 progress(done, values.shape[0])
     analysis = analyse_outcomes(loaded, design, rows)
-    store.finish(loaded, design, values, rows, analysis, figures=figures, replications_format=replications_format)
+    store.finish(loaded, design, values, rows, analysis, replications_format=replications_format)
     return SweepResult(store.directory, loaded, values, rows, analysis)
 
 
@@ -229,12 +243,13 @@ def variant(scenario, changes: dict[str, float], *, name: str | None = None, des
     return changed
 
 
-def save(result, directory, *, figures: bool = True):
+def save(result, directory):
     """Write a result to a directory as the command line does (``runs.csv``, ``summary.json``, ...).
 
     ``result`` is a RunResult (:func:`sim.store.save_run`) or a Comparison
     (:func:`sim.store.save_comparison`); a SweepResult is written by :func:`sweep` itself and is
-    copied if another directory is given. Returns the directory.
+    copied if another directory is given. Returns the directory. The figures are the report's
+    (:func:`report` writes ``report.html`` and ``figures/``).
     """
     from pathlib import Path
 
@@ -243,9 +258,9 @@ def save(result, directory, *, figures: bool = True):
     from sim.results import SweepResult
     directory = Path(directory)
     if isinstance(result, RunResult):
-        return store.save_run(result, directory, figures=figures)
+        return store.save_run(result, directory)
     if isinstance(result, Comparison):
-        return store.save_comparison(result, directory, figures=figures)
+        return store.save_comparison(result, directory)
     if isinstance(result, SweepResult):
         if Path(result.directory).resolve() != directory.resolve():
             store.copy_directory(Path(result.directory), directory)

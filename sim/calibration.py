@@ -20,8 +20,10 @@ and to c for a censored one.
 Sampler (Del Moral, Doucet & Jasra 2006, with adaptive tempering): particles from the prior; the
 likelihood is raised to a temperature phi from 0 to 1 in steps chosen so that each reweighting keeps an
 effective sample size of ``ess_fraction`` x particles; after each step the particles are resampled
-and moved by ``moves`` random-walk Metropolis-Hastings steps (proposal covariance from the particle
-cloud) whose likelihood is re-simulated (pseudo-marginal). Every simulation is seeded by (seed,
+and moved by random-walk Metropolis-Hastings steps (proposal covariance from the particle cloud) whose
+likelihood is re-simulated (pseudo-marginal), at least ``moves`` of them and more until at least
+1 - ``unmoved_share`` of the particles have moved (at most ``max_moves``): resampled duplicates must
+spread out, or two runs from different seeds would keep different prior draws. Every simulation is seeded by (seed,
 evaluation, case, chunk of particles), never by the worker that ran it, so results are identical on
 any number of local cores or on a Dask cluster.
 """
@@ -91,6 +93,11 @@ class Calibration(BaseModel):
     defensive: float = Field(0.02, gt=0, lt=1)
     ess_fraction: float = Field(0.5, gt=0.05, lt=1)
     moves: int = Field(3, ge=1, le=50)
+    """Metropolis-Hastings moves per tempering step at least ..."""
+    max_moves: int = Field(10, ge=1, le=100)
+    """... and at most: moves go on until the share of particles that have not moved in the step, estimated
+    from the acceptance rate, falls below ``unmoved_share``."""
+    unmoved_share: float = Field(0.2, gt=0, lt=1)
     pooling: bool = True
     """Partial pooling by conflict: a conflict effect on the offensive rates."""
     pooling_scale: float = Field(0.5, gt=0, le=5)
@@ -399,7 +406,7 @@ def simulate_chunk(task: CaseTask):
               for j in range(math.ceil(n / BLOCK_SIZE))]
     overrides = {p: np.repeat(np.asarray(v, dtype=float), reps) for p, v in task.values.items()}
     model = build_model(task.scenario, task.seed, blocks, task.horizon_months, None, overrides)
-    out = advance_to_horizon(model, blocks, record_fan=False)
+    out = advance_to_horizon(model, blocks, record_fan=False, first_collapse_only=True)
     labels = np.array(["none", *out.initiators], dtype=object)[out.initiator.astype(np.int64) + 1]
     return (task.case_index, task.chunk, out.months.reshape(k, reps), out.collapsed.reshape(k, reps),
             labels.reshape(k, reps))
@@ -563,16 +570,21 @@ def run_smc(cal: Calibration, priors: list[Prior], cases: list[Case], executor, 
         cov = np.cov(x, rowvar=False) + 1e-9 * np.eye(space.dim)
         chol = np.linalg.cholesky(cov)
         accepted = 0
-        for _ in range(cal.moves):
+        moved = np.zeros(n, dtype=bool)
+        moves = 0
+        while moves < cal.moves or (moves < cal.max_moves and np.mean(~moved) > cal.unmoved_share):
             proposal = x + scale * (rng.standard_normal(x.shape) @ chol.T)
             ll_new = loglik(proposal)
             log_ratio = phi * (ll_new.sum(axis=0) - ll.sum(axis=0)) + space.log_prior(proposal) - space.log_prior(x)
             accept = np.log(rng.random(n)) < log_ratio
             x[accept], ll[:, accept] = proposal[accept], ll_new[:, accept]
             accepted += int(accept.sum())
-        rate = accepted / (cal.moves * n)
+            moved |= accept
+            moves += 1
+        rate = accepted / (moves * n)
         scale *= math.exp(rate - 0.25)      # keep the acceptance rate near a quarter
-        stages.append({"temperature": phi, "ess": ess, "acceptance": rate, "evaluations": counter["evaluation"]})
+        stages.append({"temperature": phi, "ess": ess, "acceptance": rate, "moves": moves,
+                       "moved_share": float(np.mean(moved)), "evaluations": counter["evaluation"]})
         if progress is not None:
             progress(phi, stages[-1])
         if phi >= 1.0:

@@ -110,12 +110,18 @@ def build_parser() -> argparse.ArgumentParser:
     _json_flag(p)
     _report_flag(p)
 
-    p = sub.add_parser("bench", help="measure throughput ratios (batched, jobs, memory, sweep)")
+    p = sub.add_parser("bench", help="measure speed as ratios: engine share, wasted work, scaling, memory")
     p.add_argument("scenario", type=_path, nargs="?", default=Path("scenarios/idlib_2020_moscow.toml"))
     p.add_argument("--runs", type=_positive_int, default=10_000, metavar="N", help="replications (default 10000)")
     p.add_argument("--repeats", type=_positive_int, default=3, metavar="K", help="repetitions per figure (median)")
     p.add_argument("--sweep", type=_path, default=Path("experiments/bench_sweep.toml"),
-                   metavar="EXPERIMENT", help="experiment for the sweep figure")
+                   metavar="EXPERIMENT", help="experiment for the sweep figures")
+    p.add_argument("--calibration", type=_path, default=Path("experiments/calibration_cases.toml"),
+                   metavar="FILE", help="calibration whose likelihood evaluation is timed")
+    p.add_argument("--compare", type=_path, nargs=2, metavar=("BASE", "OTHER"),
+                   default=[Path("scenarios/doc000_anxious_continuation.toml"),
+                            Path("scenarios/doc000_renewed_ground_campaign.toml")],
+                   help="scenarios whose compare --precision is timed")
     p.add_argument("--out", type=_path, metavar="DIR", help="where bench.json goes (default results/bench/<stamp>)")
     _force_flag(p)
 
@@ -149,7 +155,15 @@ def build_parser() -> argparse.ArgumentParser:
     _report_flag(p)
 
     p = sub.add_parser("report", help="write DIR/report.html: a self-contained page of a result directory")
-    p.add_argument("directory", type=_path, metavar="DIR", help="a run, compare, sweep or backtest directory")
+    p.add_argument("directory", type=_path, metavar="DIR",
+                   help="a run, compare, sweep, calibration or backtest directory")
+    p.add_argument("--lang", choices=["en", "ar"], default="en",
+                   help="language of the page: en (report.html) or ar (report.ar.html, right to left)")
+    p.add_argument("--digits", choices=["western", "arabic"], default="western",
+                   help="digits of the numbers: western (0-9, the default in both languages, as in the source "
+                        "documents) or arabic (Arabic-Indic)")
+    p.add_argument("--brief", action="store_true",
+                   help="also write brief.pdf (brief.ar.pdf): two A4 pages printed by headless Chromium")
     p.add_argument("--open", action="store_true", help="open the report in the default web browser")
 
     p = sub.add_parser("diff", help="parameters that differ between two scenarios after inheritance")
@@ -293,8 +307,6 @@ def cmd_validate(args) -> int:
     is looked for among the bundled scenarios, then experiments. ``--citations`` audits the scenarios'
     and fragments' citations."""
     from sim.bundled import bundled
-    from sim.calibration import load_calibration
-    from sim.experiment import load_experiment
     from sim.filekinds import kind_of
     from sim.limits import shown_problems
     from sim.scenario import load_scenario, read_toml, validate_fragment
@@ -308,9 +320,11 @@ def cmd_validate(args) -> int:
             start = None
             if kind == "fragment":
                 validate_fragment(path)
-            elif kind == "experiment":
+            elif kind == "experiment":  # imported only when needed: validating a scenario stays light
+                from sim.experiment import load_experiment
                 load_experiment(path)
             elif kind == "calibration":
+                from sim.calibration import load_calibration
                 load_calibration(path)
             else:
                 start = load_scenario(path).start
@@ -371,14 +385,16 @@ def _with_step(scenario, args):
 
 
 def cmd_run(args) -> int:
+    from contextlib import ExitStack
+
     from sim import budget, store
-    from sim.api import posterior_of, run
-    from sim.montecarlo import default_jobs, replay
+    from sim.montecarlo import LocalExecutor, default_jobs, replay, task_chunks
+    from sim.rng import blocks_for
     from sim.scenario import load_scenario
     from sim.tables import history_table, run_table
 
-    scenario = _with_step(load_scenario(args.scenario), args)
     if args.replication is not None:
+        scenario = _with_step(load_scenario(args.scenario), args)
         if args.out is not None:
             print("note: --replication prints one replication's history and writes nothing; --out is not used",
                   file=sys.stderr)
@@ -391,15 +407,30 @@ def cmd_run(args) -> int:
         print(history_table(scenario, args.replication, args.seed, rows, outcome))
         return EXIT_OK
     jobs = _jobs(args.jobs)
-    posterior_of(scenario, not args.no_posterior)  # a bad posterior file: exit 2 before anything is written
-    out = args.out or Path("results/runs") / f"{scenario.name}-{store.utc_stamp()}"
-    _preflight(out, "run", args, default=args.out is None)
-    budget.check_run(args.runs, jobs or default_jobs(), out)
-    with _claim(out, "run", args, default=args.out is None):
-        with _progress(args.quiet, args.runs, "replications") as progress:
-            result = run(scenario, runs=args.runs, seed=args.seed, jobs=jobs, horizon_months=args.horizon,
-                         progress=progress, use_posterior=not args.no_posterior)
-        store.save_run(result, out)
+    if args.out is not None:  # before the budget (the refusal is then about --out) and before any worker starts
+        _preflight(args.out, "run", args, default=False)
+    budget.check_run(args.runs, jobs or default_jobs(), args.out or Path("results/runs"))
+    default = args.out is None
+    with ExitStack() as held:
+        executor = held.enter_context(LocalExecutor(jobs))
+        # the workers start now and import the engine while this process reads the scenario
+        executor.start(len(task_chunks(blocks_for(args.runs), executor.jobs)))
+        from sim.api import posterior_of, run
+        scenario = _with_step(load_scenario(args.scenario), args)
+        posterior_of(scenario, not args.no_posterior)  # a bad posterior file: exit 2 before anything is written
+        out = args.out or Path("results/runs") / f"{scenario.name}-{store.utc_stamp()}"
+        held.enter_context(_claim(out, "run", args, default=default))
+        from sim.plots import preload
+        preload()   # matplotlib for the figures, imported while the workers compute
+        with store.result_directory(out, kind="run") as tmp:
+            # runs.csv is written batch by batch while the workers compute the next ones
+            with store.RunsCsv(tmp / "runs.csv") as rows, _progress(args.quiet, args.runs, "replications") as progress:
+                result = run(scenario, runs=args.runs, seed=args.seed, horizon_months=args.horizon,
+                             progress=progress, use_posterior=not args.no_posterior, executor=executor,
+                             on_batch=rows.add)
+            store.write_run_files(result, tmp, per_replication=False)
+            store.write_data_dictionary(tmp)
+        executor.close()   # the workers are done; the report is written under the lock of out
         args.headline = {**result.summary(), "directory": str(out)}
         if not args.quiet:
             print(run_table(result))
@@ -486,6 +517,8 @@ def cmd_sweep(args) -> int:
                        len(e.outcomes), e.replications, e.keep_replications,
                        1 if args.scheduler else (jobs or default_jobs()), out)
     with _claim(out, "sweep", args, default=args.out is None):
+        from sim.plots import preload
+        preload()   # matplotlib for the sweep's figures, imported while the workers compute
         try:
             with _progress(args.quiet, None, "points") as progress:
                 analysis = sweep(loaded, out, jobs=jobs, scheduler=args.scheduler, restart=args.restart,
@@ -512,9 +545,12 @@ def cmd_bench(args) -> int:
     args.sweep = locate(args.sweep, "experiments")
     read_input(args.sweep, "--sweep")
     out = args.out or Path("results/bench") / store.utc_stamp()
+    read_input(args.calibration, "--calibration")
+    for path in args.compare:
+        read_input(path, "--compare")
     with _claim(out, "bench", args, default=args.out is None):
         results = bench(scenario, args.scenario, runs=args.runs, repeats=args.repeats, sweep_experiment=args.sweep,
-                        report=print)
+                        calibration=args.calibration, compare_pair=tuple(args.compare), report=print)
         with store.result_directory(out, kind="bench") as tmp:
             store.write_json(tmp / "bench.json", results)
     print(f"Results written to {out / 'bench.json'}")
@@ -537,7 +573,8 @@ def _stage_printer(args, seed: int):
         return None
 
     def show(phi, stage):
-        print(f"  seed {seed}: temperature {phi:.3f}, ESS {stage['ess']:.0f}, acceptance {stage['acceptance']:.2f}, "
+        print(f"  seed {seed}: temperature {phi:.3f}, ESS {stage['ess']:.0f}, {stage['moves']} moves "
+              f"(acceptance {stage['acceptance']:.2f}, {stage['moved_share']:.0%} of particles moved), "
               f"{stage['evaluations']} likelihood evaluations", file=sys.stderr, flush=True)
     return show
 
@@ -614,17 +651,22 @@ def cmd_backtest(args) -> int:
 
 def cmd_report(args) -> int:
     from sim.outdir import lock_existing
-    from sim.report import NotAResultDirectory, open_report, write_report
+    from sim.report import BriefUnavailable, NotAResultDirectory, brief_name, open_report, write_report
     from sim.resultfiles import DamagedResult
     if not args.directory.is_dir():
         raise InputError([f"{args.directory}: not a result directory (it is a file)" if args.directory.exists()
                           else f"{args.directory}: not a result directory (no such directory)"])
     with lock_existing(args.directory):
         try:
-            path = write_report(args.directory)
+            path = write_report(args.directory, lang=args.lang, digits=args.digits, brief=args.brief)
         except (NotAResultDirectory, DamagedResult) as exc:
             raise InputError([str(exc)]) from None
+        except BriefUnavailable as exc:
+            print(f"ceasefire report: {exc}", file=sys.stderr)
+            return EXIT_USAGE
     print(f"Report written to {path}")
+    if args.brief:
+        print(f"Brief written to {args.directory / brief_name(args.lang)}")
     if args.open and not open_report(path):
         print(f"no web browser could be started; open {path.resolve().as_uri()}", file=sys.stderr)
     return EXIT_OK

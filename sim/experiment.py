@@ -14,7 +14,6 @@ from typing import Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
-from scipy import stats
 
 from sim.filekinds import wrong_kind
 from sim.limits import MAX_PROBLEMS_FORMATTED, slug_problem
@@ -79,6 +78,7 @@ class Factor(BaseModel):
         width = self.high - self.low
         if self.distribution == "uniform":
             return self.low + u * width
+        from scipy import stats   # here: reading an experiment (and every report) need not import scipy.stats
         if self.distribution == "triangular":
             return stats.triang.ppf(u, (self.mode - self.low) / width, loc=self.low, scale=width)
         a, b = (self.low - self.mean) / self.sd, (self.high - self.mean) / self.sd

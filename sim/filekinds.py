@@ -18,7 +18,7 @@ DISTINCT = {
     "experiment": {"sampler", "factors", "outcomes", "analyse", "keep_replications", "levels", "question",
                    "scenario", "use_posterior"},
     "calibration": {"free", "cases", "particles", "bandwidth", "defensive", "ess_fraction", "moves", "pooling",
-                    "pooling_scale", "predictive_replications", "as_of"},
+                    "pooling_scale", "predictive_replications", "as_of", "max_moves", "unmoved_share"},
 }
 FRAGMENT_TABLES = {"dynamics", "processes", "posterior"}  # as sim.scenario.FRAGMENT_TABLES
 

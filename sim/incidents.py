@@ -6,27 +6,69 @@ import numpy as np
 
 
 def poisson_from_uniform(u: np.ndarray, mean) -> np.ndarray:
-    """Poisson counts by inversion of the CDF at ``u``.
+    """Poisson counts by inversion of the CDF at ``u``: the smallest k with u <= P(X <= k).
 
     numpy's own Poisson sampler consumes a varying number of draws per value, so a parameter change
     would shift every later draw of the stream; inversion uses exactly one uniform per replication.
-    The loop touches only the values not yet resolved, so its cost grows with the counts.
+    The CDF is summed term by term, p_k = p_(k-1) * mean / k from p_0 = exp(-mean), in the same order of
+    floating-point operations for every value, so a count depends on its uniform and its mean only. With one
+    mean for all values the CDF is tabulated once and looked up; otherwise the terms are added for all
+    values still unresolved at once, packing them together as they thin out. A term that underflows to 0 ends
+    the sum where rounding keeps the CDF just below ``u``.
     """
-    mean = np.broadcast_to(np.asarray(mean, dtype=float), u.shape)
+    mean = np.asarray(mean, dtype=float)
+    if not mean.ndim or u.size < 2:
+        return _poisson_one_mean(u, mean.reshape(-1)[0] if mean.ndim else mean)
+    mean = np.broadcast_to(mean, u.shape)
     counts = np.zeros(u.shape, dtype=np.int32)
-    prob = np.exp(-mean)
-    cdf = prob.copy()
-    todo = np.flatnonzero(u > cdf)
+    # exp(-mean) >= 1 - mean: below that (less a margin far wider than rounding) the count is 0, which
+    # spares the exponential for most values at small means
+    todo = np.flatnonzero(u >= (1.0 - mean) - 1e-12)
+    mu = mean[todo]
+    p = np.exp(-mu)
+    uu = u[todo]
+    above = uu > p
+    if not above.all():
+        todo, uu, mu, p = todo[above], uu[above], mu[above], p[above]
+    if not todo.size:
+        return counts
+    cdf = p.copy()
+    n = np.zeros(todo.size, dtype=np.int32)     # terms added while still below u
     k = 0
-    while todo.size:
+    while True:
         k += 1
-        counts[todo] = k
-        prob_t = prob[todo] * mean[todo] / k
-        prob[todo] = prob_t
-        cdf[todo] += prob_t
-        # prob_t underflowing to 0 ends the tail where rounding keeps the CDF just below u
-        still = (u[todo] > cdf[todo]) & (prob_t > 0)
-        todo = todo[still]
+        p = p * mu / k
+        cdf += p
+        still = (uu > cdf) & (p > 0)
+        n += still
+        left = int(np.count_nonzero(still))
+        if not left:
+            break
+        if 3 * left < still.size:   # pack the unresolved values (their count so far is k)
+            counts[todo] = n + 1
+            todo, uu, mu, p, cdf = todo[still], uu[still], mu[still], p[still], cdf[still]
+            n = np.full(todo.size, k, dtype=np.int32)
+    counts[todo] = n + 1
+    return counts
+
+
+def _poisson_one_mean(u: np.ndarray, mean) -> np.ndarray:
+    """``poisson_from_uniform`` for one mean: the CDF's terms once, then a sorted search."""
+    p = np.exp(-mean)
+    cdf = [float(p)]
+    top = float(np.max(u)) if u.size else 0.0
+    k = 0
+    while cdf[-1] < top:
+        k += 1
+        p = p * mean / k
+        if not p > 0:
+            break
+        cdf.append(float(cdf[-1] + p))
+    if len(cdf) > 8:
+        return np.minimum(np.searchsorted(np.asarray(cdf), u, side="left"), k).astype(np.int32)
+    counts = np.zeros(u.shape, dtype=np.int32)    # a short table: count the terms below u
+    for c in cdf:
+        counts += u > c
     return counts
 
 

@@ -10,26 +10,19 @@ from __future__ import annotations
 import mesa
 import numpy as np
 
+from sim import mesafix  # noqa: F401 - Mesa's Agent._ids would keep every finished batch's model alive
+
 from sim.actors import (AGENT_CLASSES, BelligerentAgent, GuarantorAgent, MediatorAgent, MonitorAgent, PatronAgent,
                         PretextAgent, SupporterAgent)
 from sim.agreement import AgreementState
 from sim.draws import setting_distributions
 from sim.fronts import FrontLine
+from sim.outcomes import NOT_COLLAPSED, TRIGGERS  # noqa: F401 - part of this module's interface
 from sim.processes import EventSchedule, ExogenousProcesses, ParameterSet
 from sim.rng import BLOCK_SIZE
 from sim.scenario import get_path
 from sim.schema import DAYS_PER_MONTH, Scenario
 
-TRIGGERS = (
-    "spoiler_pretext",          # a spoiler attack taken as pretext by the patron's side ([@seed004])
-    "cross_theatre_crisis",     # a crisis between patron and guarantor elsewhere ([@seed000] factor 2)
-    "territorial_ambition",     # the patron's side moves for territory with no fresh pretext
-    "attacks_answered",         # attacks by the other side answered with an offensive
-    "defending_line_collapse",  # the other side's line is too weak to hold ([@seed002], 2024)
-    "opportunity",              # an offensive of choice by a side no guarantor holds back
-    "strike_on_guarantor_posts",  # patron operations reaching the guarantor's troops (Balyun, Feb 2020)
-)
-NOT_COLLAPSED = "none"
 EVENT_KEY_PREFIX = "events."
 
 

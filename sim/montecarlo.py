@@ -7,6 +7,7 @@ into tasks or spread over workers.
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -14,14 +15,19 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from sim import mesafix, workers  # noqa: F401 - mesafix: Mesa would keep every batch's model alive
+from typing import TYPE_CHECKING
+
+from sim import workers
 from sim.draws import DrawPlan
-from sim.model import NOT_COLLAPSED, TRIGGERS, CeasefireModel
+from sim.outcomes import NOT_COLLAPSED, TRIGGERS
 from sim.rng import BLOCK_SIZE, BlockStreams, blocks_for
 from sim.schema import Scenario
 from sim.summaries import MonthlyFan
 
-MAX_BLOCKS_PER_TASK = 10
+if TYPE_CHECKING:   # the model (and Mesa) is imported where a model is built: in the workers
+    from sim.model import CeasefireModel
+
+MAX_BLOCKS_PER_TASK = 16   # replications one model advances at once: per-step overhead is paid once per task
 
 
 @dataclass
@@ -56,18 +62,39 @@ def build_model(scenario: Scenario, seed: int, blocks, horizon_months: float, pl
     plan = plan or DrawPlan.for_run(scenario, seed=seed, posterior=None)
     merged = plan.overrides(replication_indices(blocks))
     merged.update(overrides or {})
+    from sim.model import CeasefireModel
     return CeasefireModel(scenario, BlockStreams(seed, blocks), horizon_months=horizon_months, overrides=merged)
 
 
 def simulate_batch(scenario: Scenario, seed: int, blocks: list[tuple[int, int]], horizon_months: float,
-                   overrides: dict | None = None, record_fan: bool = True, plan: DrawPlan | None = None) -> BatchOutput:
+                   overrides: dict | None = None, record_fan: bool = True, plan: DrawPlan | None = None,
+                   first_collapse_only: bool = False) -> BatchOutput:
     """Advance one model over the given blocks to the horizon."""
     model = build_model(scenario, seed, blocks, horizon_months, plan, overrides)
-    return advance_to_horizon(model, blocks, record_fan)
+    return advance_to_horizon(model, blocks, record_fan, first_collapse_only=first_collapse_only)
 
 
-COMPACT_BELOW = 0.7   # share of replications still active under which the finished ones are dropped
+COMPACT_BELOW = 0.85  # share of replications still simulated under which the finished ones are dropped
 COMPACT_MIN = 32      # no compaction below this many replications (the saving would not pay)
+
+
+@dataclass
+class Work:
+    """Replication-steps and random numbers spent by the batches advanced in this process (for the benchmark).
+
+    ``holding_steps`` are the replication-steps of runs still holding when the step began; ``values_used`` the
+    uniforms handed to the model out of ``values_drawn`` generated."""
+
+    replication_steps: int = 0
+    holding_steps: int = 0
+    values_drawn: int = 0
+    values_used: int = 0
+
+    def reset(self) -> None:
+        self.replication_steps = self.holding_steps = self.values_drawn = self.values_used = 0
+
+
+WORK = Work()
 
 
 class _Outcomes:
@@ -96,20 +123,29 @@ class _Outcomes:
             self.incidents[k][at] = v[which]
 
 
-def advance_to_horizon(model: CeasefireModel, blocks, record_fan: bool = True, compact: bool = True) -> BatchOutput:
-    """Step the model to its horizon; replications whose every front has collapsed stop being stepped (they
-    are dropped from the model once fewer than ``COMPACT_BELOW`` of them remain active), which changes no
-    result: the streams still draw whole blocks (``BlockStreams.select``)."""
+def advance_to_horizon(model: CeasefireModel, blocks, record_fan: bool = True, compact: bool = True,
+                       first_collapse_only: bool = False) -> BatchOutput:
+    """Step the model to its horizon; replications that have ended stop being stepped (they are dropped from
+    the model once fewer than ``COMPACT_BELOW`` of them are still simulated), which changes no result: each
+    remaining replication draws the same numbers (``BlockStreams.select``).
+
+    A replication has ended when every front has collapsed, or, with ``first_collapse_only`` (for callers that
+    read only the first collapse: sweeps, calibration), at its first collapse; the per-front outcomes are then
+    those up to the first collapse only.
+    """
     horizon = model.horizon_months
     n_months = int(math.floor(horizon + 1e-9))
     fan = MonthlyFan(n_months) if record_fan else None
     monthly = {name: np.zeros(model.replications, dtype=np.int64) for name in model.incidents_now()}
     outcomes = _Outcomes(model)
     month_done = 0
+    steps = holding_steps = 0
     if fan is not None:
         _snapshot(fan, model, 0, None)
     for _ in range(model.n_steps):
         holding_before = model.holding.copy()
+        steps += model.replications
+        holding_steps += int(np.count_nonzero(holding_before))
         model.step()
         if fan is not None and month_done < n_months:
             for name, values in model.incidents_now().items():
@@ -120,15 +156,20 @@ def advance_to_horizon(model: CeasefireModel, blocks, record_fan: bool = True, c
                 _snapshot(fan, model, month_done, monthly)
                 for values in monthly.values():
                     values[:] = 0
-        active = model.active
-        if not active.any():
+        going = model.holding if first_collapse_only else model.active
+        n_going = int(np.count_nonzero(going))
+        if not n_going:
             break
-        if compact and model.replications >= COMPACT_MIN and active.sum() < COMPACT_BELOW * model.replications:
-            outcomes.harvest(model, ~active)
-            keep = np.flatnonzero(active)
+        if compact and model.replications >= COMPACT_MIN and n_going < COMPACT_BELOW * model.replications:
+            outcomes.harvest(model, ~going)
+            keep = np.flatnonzero(going)
             model.compact(keep)
             outcomes.origin = outcomes.origin[keep]
             monthly = {k: v[keep] for k, v in monthly.items()}
+    WORK.replication_steps += steps
+    WORK.holding_steps += holding_steps
+    WORK.values_drawn += getattr(model.streams, "values_drawn", 0)
+    WORK.values_used += getattr(model.streams, "values_used", 0)
     outcomes.harvest(model, np.ones(model.replications, dtype=bool))
     collapsed = ~np.isnan(outcomes.collapse_month)
     return BatchOutput(
@@ -164,11 +205,29 @@ def default_jobs() -> int:
     return workers.usable_cores()
 
 
+EXECUTOR_STATS: list[dict] = []   # one entry per closed executor of this process (for ``ceasefire bench``)
+
+
+def _timed(fn, args):
+    """Run ``fn(*args)`` in a worker; its result and the seconds it took there."""
+    started = time.perf_counter()
+    result = fn(*args)
+    return result, time.perf_counter() - started
+
+
+def _warm_up() -> None:
+    """Pool initializer: import the engine (Mesa, the model) while the parent prepares the tasks."""
+    import sim.model  # noqa: F401
+
+
 class LocalExecutor:
     """Worker processes started once per command and reused for every task of it.
 
-    ``jobs`` is capped at a few times the cores, and no more workers start than there are tasks;
-    the workers end with the command, even a killed one (``sim.workers``).
+    ``jobs`` is capped at a few times the cores, and no more workers start than there are tasks (``--jobs``
+    beyond that would only sit idle). ``start`` starts them early, so that they import the engine while the
+    caller still reads its inputs. The workers end with the command, even a killed one, and a map keeps no
+    result once handed on (``sim.workers``). The seconds spent in tasks and in parallel maps are kept in
+    ``stats``.
     """
 
     def __init__(self, jobs: int | None = None):
@@ -176,53 +235,100 @@ class LocalExecutor:
             raise ValueError("jobs must be at least 1")
         self.jobs = default_jobs() if jobs is None else workers.cap_jobs(jobs)
         self._pool: ProcessPoolExecutor | None = None
+        self._workers = 0
+        self.stats = {"jobs": self.jobs, "workers": 0, "tasks": 0, "task_seconds": 0.0, "map_seconds": 0.0}
 
-    def _pool_for(self, n_tasks: int) -> ProcessPoolExecutor:
-        wanted = min(self.jobs, n_tasks)
-        if self._pool is not None and workers.pool_size(self._pool) < wanted:
-            self.close()  # more tasks than workers now: start a bigger pool
-        if self._pool is None:
-            self._pool = workers.process_pool(wanted)
+    def start(self, tasks: int) -> None:
+        """Start the workers for ``tasks`` tasks now (none if they would run in this process)."""
+        self._pool_for(tasks)
+
+    def _pool_for(self, tasks: int) -> ProcessPoolExecutor | None:
+        wanted = min(self.jobs, tasks)
+        if wanted < 2:
+            return self._pool
+        if self._pool is not None and self._workers < wanted:
+            self.close()    # more tasks than workers now: a bigger pool
+        if self._pool is None:   # workers that end with this process, and import the engine first
+            self._pool = workers.process_pool(wanted, warm_up=_warm_up)
+            self._workers = wanted
+            self.stats["workers"] = max(self.stats["workers"], wanted)
         return self._pool
+
+    def _inline(self, fn, tasks):
+        fn = workers.collecting(fn)
+        for task in tasks:
+            result, seconds = _timed(fn, task)
+            self.stats["tasks"] += 1
+            self.stats["task_seconds"] += seconds
+            yield result
+
+    def _results(self, pool, fn, tasks, ordered: bool):
+        """``fn`` over ``tasks`` (each a tuple of arguments) in the pool, at most a few tasks submitted ahead,
+        so that no result stays referenced once handed on."""
+        started = time.perf_counter()
+        timed = functools.partial(_timed, workers.collecting(fn))
+        # workers.ordered calls submit(fn, *item), workers.unordered submit(fn, item): either way timed(task)
+        items = [(task,) for task in tasks] if ordered else tasks
+        spread = workers.ordered if ordered else workers.unordered
+        try:
+            for result, seconds in spread(pool, timed, items, window=4 * self._workers):
+                self.stats["tasks"] += 1
+                self.stats["task_seconds"] += seconds
+                yield result
+        finally:
+            self.stats["map_seconds"] += time.perf_counter() - started
 
     def map(self, fn, tasks):
         """Results of ``fn(*task)`` in task order; yields as soon as the next one in order is ready."""
         tasks = list(tasks)
-        fn = workers.collecting(fn)
-        if self.jobs == 1 or len(tasks) <= 1:
-            for task in tasks:
-                yield fn(*task)
+        pool = self._pool_for(len(tasks)) if len(tasks) > 1 else None
+        if pool is None:
+            yield from self._inline(fn, tasks)
             return
-        pool = self._pool_for(len(tasks))
-        yield from workers.ordered(pool, fn, tasks, window=4 * workers.pool_size(pool))
+        yield from self._results(pool, fn, tasks, ordered=True)
 
     def map_unordered(self, fn, tasks):
         """Results of ``fn(task)`` as they finish (for sweeps, whose points carry their own index)."""
         tasks = list(tasks)
-        fn = workers.collecting(fn)
-        if self.jobs == 1 or len(tasks) <= 1:
-            for task in tasks:
-                yield fn(task)
+        pool = self._pool_for(len(tasks)) if len(tasks) > 1 else None
+        if pool is None:
+            yield from self._inline(fn, [(task,) for task in tasks])
             return
-        pool = self._pool_for(len(tasks))
-        yield from workers.unordered(pool, fn, tasks, window=4 * workers.pool_size(pool))
+        yield from self._results(pool, fn, [(task,) for task in tasks], ordered=False)
 
     def close(self, abrupt: bool = False) -> None:
         if self._pool is not None:
             workers.stop_pool(self._pool, abrupt=abrupt)
             self._pool = None
+            self._workers = 0
 
     def __enter__(self):
         return self
 
     def __exit__(self, exc_type, *exc):
-        self.close(abrupt=exc_type is not None)
+        self.close(abrupt=exc_type is not None)   # interrupted: stop the workers at once
+        EXECUTOR_STATS.append(dict(self.stats))
+
+
+MIN_BLOCKS_PER_TASK = 4     # the smallest task of a long run's tail (smaller models batch poorly)
 
 
 def task_chunks(blocks: list[tuple[int, int]], jobs: int) -> list[list[tuple[int, int]]]:
-    """Consecutive blocks grouped into tasks: big enough to batch well, enough to keep workers busy."""
-    per_task = max(1, min(MAX_BLOCKS_PER_TASK, math.ceil(len(blocks) / max(1, jobs))))
-    return [blocks[i:i + per_task] for i in range(0, len(blocks), per_task)]
+    """Consecutive blocks grouped into tasks: big enough to batch well (up to ``MAX_BLOCKS_PER_TASK``), enough
+    to keep every worker busy, and, in a long run, shrinking towards the end (about 1 / (2 jobs) of what is
+    left, at least ``MIN_BLOCKS_PER_TASK``) so that the workers finish together."""
+    jobs = max(1, jobs)
+    n = len(blocks)
+    if n <= jobs * MAX_BLOCKS_PER_TASK:    # one task per worker, sizes differing by one block at most
+        k = max(1, min(jobs, n))
+        bounds = [n * i // k for i in range(k + 1)]
+        return [blocks[bounds[i]:bounds[i + 1]] for i in range(k)]
+    tasks, i = [], 0
+    while i < n:
+        size = min(MAX_BLOCKS_PER_TASK, max(MIN_BLOCKS_PER_TASK, math.ceil((n - i) / (2 * jobs))))
+        tasks.append(blocks[i:i + size])
+        i += size
+    return tasks
 
 
 # --- a whole run -----------------------------------------------------------------------------
@@ -284,11 +390,14 @@ class SimulationRun:
 
 def simulate(scenario: Scenario, *, runs: int, seed: int, horizon_months: float | None = None,
              executor: LocalExecutor | None = None, progress=None, first_replication: int = 0,
-             plan: DrawPlan | None = None) -> SimulationRun:
+             plan: DrawPlan | None = None, on_batch=None, first_collapse_only: bool = False) -> SimulationRun:
     """Run ``runs`` replications (starting at ``first_replication``) and gather their outcomes.
 
     ``plan`` says which parameter and setting draws each replication uses (default: the scenario's
-    uncertain settings, no posterior). ``progress(done, total)`` is called as replications finish.
+    uncertain settings, no posterior). ``progress(done, total)`` is called as replications finish, and
+    ``on_batch(batch)`` with each ``BatchOutput`` in replication order as soon as it is in (e.g. to write
+    ``runs.csv`` while the workers go on). ``first_collapse_only`` stops each replication at its first collapse
+    and records no fan chart: for callers that read only the time to the first collapse (a pilot).
     """
     if runs < 1:
         raise ValueError("runs must be at least 1")
@@ -301,15 +410,19 @@ def simulate(scenario: Scenario, *, runs: int, seed: int, horizon_months: float 
     if plan is None:
         plan = DrawPlan.for_run(scenario, seed=seed, posterior=None)
     blocks = blocks_for(runs, first_replication)
-    tasks = [(scenario, seed, chunk, horizon, None, True, plan) for chunk in task_chunks(blocks, executor.jobs)]
+    tasks = [(scenario, seed, chunk, horizon, None, not first_collapse_only, plan, first_collapse_only)
+             for chunk in task_chunks(blocks, executor.jobs)]
     outputs = []
     fan = MonthlyFan(int(math.floor(horizon + 1e-9)))
     done = 0
     try:
         for out in executor.map(simulate_batch, tasks):
-            fan.merge(out.fan)
+            if out.fan is not None:
+                fan.merge(out.fan)
             out.fan = None
             outputs.append(out)
+            if on_batch is not None:
+                on_batch(out)
             done += out.months.size
             if progress is not None:
                 progress(done, runs)

@@ -45,15 +45,18 @@ CALIBRATION_FILES = {"calibration.json", "particles.csv", r"^posterior[A-Za-z0-9
                      "datadictionary.csv"}
 BACKTEST_FILES = {"backtest.json", "backtest.csv", "scores.csv", "backtest.png", "datadictionary.csv"}
 
+# what `ceasefire report` writes into a result (the figures go to figures/): the page in each language, the brief
+REPORT_FILES = {"report.html", r"^report\.[a-z]{2,3}\.html$", r"^brief(\.[a-z]{2,3})?\.pdf$"}
+
 # kind -> (files it writes, sub-directories it writes with the files allowed in them; None: figures)
 LAYOUT: dict[str, tuple[set[str], dict[str, set[str] | None]]] = {
-    "run": (RUN_FILES | {"report.html"}, {"figures": None}),
-    "compare": ({"comparison.json", "survival_compare.png", "datadictionary.csv", "report.html"},
+    "run": (RUN_FILES | REPORT_FILES, {"figures": None}),
+    "compare": ({"comparison.json", "survival_compare.png", "datadictionary.csv"} | REPORT_FILES,
                 {"base": COMPARED_RUN_FILES, "other": COMPARED_RUN_FILES, "figures": None}),
     # a sweep's discovery is written inside it by default (ceasefire discover SWEEP_DIR)
-    "sweep": (SWEEP_FILES | {"report.html"}, {"figures": None, "discovery": DISCOVERY_FILES}),
-    "calibration": (CALIBRATION_FILES | {"report.html"}, {"figures": None}),
-    "backtest": (BACKTEST_FILES | {"report.html"}, {"figures": None}),
+    "sweep": (SWEEP_FILES | REPORT_FILES, {"figures": None, "discovery": DISCOVERY_FILES}),
+    "calibration": (CALIBRATION_FILES | REPORT_FILES, {"figures": None}),
+    "backtest": (BACKTEST_FILES | REPORT_FILES, {"figures": None}),
     "discovery": (DISCOVERY_FILES, {}),
     "bench": ({"bench.json"}, {}),
 }

@@ -1,85 +1,83 @@
-"""``report.html``: one self-contained page per result directory, for readers who never run a command.
+"""The pages for readers: ``report.html`` (``report.ar.html`` in Arabic) and ``brief.pdf``.
 
-The page is built from the files in the directory only (the model is never re-run). It needs no
-network: inline CSS, figures as inline SVG (matplotlib, text drawn as paths, so no font is fetched),
-no script. A PNG copy of every figure is written to ``DIR/figures/<name>.png`` for slides.
+This module only prepares data and renders: the pages are Jinja2 templates in ``sim/templates/``
+(autoescaped), their words are in the gettext catalogs of ``sim/locale/`` (see :mod:`sim.i18n`), and
+the figures are drawn by :mod:`sim.plots`. A page is built from the files of a result directory only
+(the model is never re-run). It needs no network: inline CSS, figures as inline SVG (text drawn as
+paths, so no font is fetched), no script. Each figure is drawn once: the same matplotlib figure gives
+the inline SVG and the PNG copy in ``DIR/figures/<name>.png`` (``<name>.ar.png`` for Arabic).
 
 Kinds of result directory, detected from their files:
 
-* run: ``manifest.json``, ``summary.json``, ``survival.csv`` (and ``runs.csv``, ``timeseries.csv``);
+* run: ``manifest.json``, ``summary.json``, ``survival.csv`` (and ``timeseries.csv``);
 * compare: ``comparison.json`` with ``base/`` and ``other/`` run files;
 * sweep: ``sensitivity.json``, ``design.csv``, ``outcomes.csv``, ``manifest.json``;
 * calibration: ``calibration.json`` (and ``posterior.csv``), as ``ceasefire calibrate`` writes them;
-* backtest: ``backtest.json`` (optionally ``manifest.json``), at least::
+* backtest: ``backtest.json`` (optionally ``manifest.json``), as ``ceasefire backtest`` writes it.
 
-      {"cases": [{"name": str, "observed_months": float, "observed_initiator": str,
-                  "predicted": {"survival": [[month, S], ...],          # predicted P(still holding)
-                                "p_collapse": {"<month>": p, ...},      # P(collapse by month)
-                                "median_months": float | null},         # ("median" is accepted too)
-                  "observed_percentile": float}, ...],                  # optional: PIT of the observation
-       "scores": {"<forecast>": {"brier": {"<month>": x}, "log": x, "crps": x}, ...},
-       "reference_forecasts": {"<forecast>": "what it is"}}             # optional
-
-  which is what :meth:`sim.calibration.CalibrationResult.backtest` returns.
+Optional fields are shown when present and left out gracefully when absent: credible intervals over
+calibrated parameters (``credible_low``/``credible_high``), ranges over a scenario's uncertain
+settings (``settings_low``/``settings_high``), the ``uncertainty`` object and ``fronts`` of a run, the
+``attribution`` of a comparison, ``reproducibility`` of a calibration, ``coverage``,
+``leave_one_conflict_out`` and ``cases[].conflict`` of a backtest.
 
 Every headline number in the page is a ``<span data-key="json.path" data-source="file.json"
 data-format="pct">`` so tests (and readers' tools) can check it against the JSON it came from; the
-formats are in :data:`FORMATS`.
+formats are :data:`sim.i18n.FORMATS` (with Arabic-Indic digits where asked: :func:`sim.i18n.to_western`).
 """
 
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import hashlib
-import html
 import io
 import json
 import math
 import os
 import re
+import shutil
+import subprocess
+import tempfile
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from sim import store
 from sim.experiment import outcome_column  # sweep CSV columns of named outcomes
-from sim.params import field_info
-from sim.plots import INDEX_COLUMNS, PALETTE
+from sim.i18n import DEFAULT_DIGITS, Lang, N_, pN_
 from sim.resultfiles import check_main_file, damaged_if_unreadable, read_json_object
-from sim.schema import ROLE_CLASSES, CrossTheatreTension, Dynamics, Economy, OtherFronts
 
 REPORT_NAME = "report.html"
 FIGURE_DIR = "figures"
-PROCESS_CLASSES = {"cross_theatre_tension": CrossTheatreTension, "economy": Economy, "other_fronts": OtherFronts}
 REPO = Path(__file__).resolve().parents[1]
+DAYS_PER_MONTH = 365.25 / 12
+JSON_FILE = {"run": "summary.json", "compare": "comparison.json", "sweep": "sensitivity.json",
+             "backtest": "backtest.json", "calibration": "calibration.json"}
+ESS_MIN = 50
+"""Effective sample sizes below this are flagged: the posterior rests on too few design points."""
+REPRODUCIBILITY_MAX = 0.5
+"""A calibration whose fitted values move by more than half an interval's width between two seeds is flagged."""
+SIZE_WORDS = ((0.02, N_("negligible")), (0.05, N_("small")), (0.15, N_("moderate")), (math.inf, N_("large")))
+"""How a difference of probabilities is judged, by its size in percentage points: under 2 negligible,
+2 to 5 small, 5 to 15 moderate, over 15 large (what matters to a reader, not a p-value)."""
 
 
 class NotAResultDirectory(ValueError):
     pass
 
 
-# --- number formats: the text a data-key element shows for its JSON value -----------------------
-
-FORMATS: dict[str, Callable[[float], str]] = {
-    "pct": lambda x: f"{100 * x:.1f}%",          # a probability or share
-    "pp": lambda x: f"{100 * x:+.1f}",           # a difference of probabilities, in percentage points
-    "months": lambda x: f"{x:.1f}",              # a duration in months
-    "num1": lambda x: f"{x:.1f}",                # any other number, one decimal
-    "signed": lambda x: f"{x:+.2f}",             # a signed difference in months
-    "index": lambda x: f"{x:.3f}",               # a sensitivity index or score
-    "p": lambda x: f"{x:.3g}",                   # a p-value
-    "int": lambda x: f"{int(x):,}",              # a count
-}
+class BriefUnavailable(RuntimeError):
+    """``--brief`` needs headless Chromium to print the PDF."""
 
 
-def fmt(value: Any, kind: str) -> str:
-    if value is None or (isinstance(value, float) and not math.isfinite(value)):
-        return "n/a"
-    return FORMATS[kind](value)
+def report_name(lang: str = "en") -> str:
+    return REPORT_NAME if lang == "en" else f"report.{lang}.html"
 
 
-def esc(text: Any) -> str:
-    return html.escape("" if text is None else str(text), quote=True)
+def brief_name(lang: str = "en") -> str:
+    return "brief.pdf" if lang == "en" else f"brief.{lang}.pdf"
 
 
 # --- entry points --------------------------------------------------------------------------------
@@ -101,25 +99,75 @@ def detect_kind(directory: Path) -> str:
         f"sensitivity.json, backtest.json or calibration.json)")
 
 
-def build_report(directory: Path) -> str:
+def build_report(directory: Path, lang: str = "en", digits: str = DEFAULT_DIGITS) -> str:
     """The HTML text of the report of a result directory (figures inline; nothing written)."""
-    return _render(Path(directory), png=False).html
+    return _render(Path(directory), Lang(lang, digits), png=False, brief=False).html
 
 
-def write_report(directory: Path) -> Path:
-    """Write ``DIR/figures/<name>.png`` and then ``DIR/report.html``; return the report's path."""
+def write_report(directory: Path, lang: str = "en", digits: str = DEFAULT_DIGITS, brief: bool = False) -> Path:
+    """Write ``DIR/figures/*.png`` and ``DIR/report.html`` (``report.<lang>.html``); with ``brief``, also
+    ``DIR/brief.pdf`` (``brief.<lang>.pdf``) from the same figures. Returns the report's path."""
     directory = Path(directory)
-    page = _render(directory, png=True)
+    language = Lang(lang, digits)
+    chromium = None
+    if brief:
+        chromium = find_chromium()
+        if chromium is None:
+            raise BriefUnavailable(CHROMIUM_MISSING)
+    page = _render(directory, language, png=True, brief=brief)
     for name, data in page.pngs.items():
-        store.write_bytes_atomic(directory / FIGURE_DIR / f"{name}.png", data)
-    path = directory / REPORT_NAME
+        store.write_bytes_atomic(directory / FIGURE_DIR / name, data)
+    path = directory / report_name(lang)
     store.write_text_atomic(path, page.html)
+    if brief:
+        print_pdf(page.brief_html, directory / brief_name(lang), chromium)
     return path
 
 
 def open_report(path: Path) -> bool:
     import webbrowser
     return webbrowser.open(Path(path).resolve().as_uri())
+
+
+# --- the brief: printed by headless Chromium ----------------------------------------------------------
+
+CHROMIUM_MISSING = ("--brief prints the brief with headless Chromium, which is not installed: install it "
+                    "(Debian/Ubuntu: apt-get install chromium) or set CEASEFIRE_CHROMIUM to its path")
+CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                  "--disable-default-apps", "--disable-extensions", "--mute-audio", "--no-pdf-header-footer")
+
+
+def find_chromium() -> str | None:
+    """The Chromium (or Chrome) executable: ``$CEASEFIRE_CHROMIUM``, else the first on PATH."""
+    env = os.environ.get("CEASEFIRE_CHROMIUM")
+    if env:
+        return env if Path(env).is_file() and os.access(env, os.X_OK) else None
+    for name in ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable"):
+        path = shutil.which(name)
+        if path:
+            return path
+    return None
+
+
+def print_pdf(html: str, pdf: Path, chromium: str, timeout: float = 120) -> Path:
+    """Print an HTML page (its own ``@page`` rules: A4) to ``pdf`` with headless Chromium."""
+    with tempfile.TemporaryDirectory(prefix="ceasefire-brief-") as tmp:
+        page = Path(tmp) / "brief.html"
+        page.write_text(html, encoding="utf-8")
+        out = Path(tmp) / "brief.pdf"
+        cmd = [chromium, *CHROMIUM_FLAGS, f"--user-data-dir={Path(tmp) / 'profile'}",
+               f"--print-to-pdf={out}", page.as_uri()]
+        try:
+            proc = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            raise BriefUnavailable(f"Chromium did not print the brief within {timeout:g} s") from None
+        if not out.is_file() or out.stat().st_size == 0:
+            tail = proc.stderr.decode(errors="replace").strip().splitlines()[-3:]
+            raise BriefUnavailable(f"Chromium did not print the brief (exit {proc.returncode}): "
+                                   + " / ".join(tail))
+        store.write_bytes_atomic(Path(pdf), out.read_bytes())
+    return Path(pdf)
 
 
 # --- reading the directory -----------------------------------------------------------------------
@@ -133,7 +181,7 @@ def _csv(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(fh))
 
 
-def _float(text: str | None) -> float:
+def _float(text: Any) -> float:
     try:
         return float(text)
     except (TypeError, ValueError):
@@ -154,55 +202,402 @@ def hazard_by_month(rows: list[tuple[float, float, float, float]]) -> tuple[list
     return months, hazard
 
 
-# --- the page being built ------------------------------------------------------------------------
+def _get(data: Any, path: str) -> Any:
+    node: Any = data
+    for part in path.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return None
+        node = node[part]
+    return node
+
+
+def _has(est: Any, low: str, high: str) -> bool:
+    return isinstance(est, dict) and est.get(low) is not None and est.get(high) is not None
+
+
+# --- the bibliography: docs/SOURCES.md -------------------------------------------------------------
+
+SEED_FILE = re.compile(r"\b(\d{3})_[0-9a-f]{16}\.txt\b")
+CITE = re.compile(r"\[(@[^\]]+)\]")
+
+
+def sources_file() -> Path | None:
+    for cand in (REPO / "docs" / "SOURCES.md", Path.cwd() / "docs" / "SOURCES.md"):
+        if cand.is_file():
+            return cand
+    return None
+
+
+@lru_cache(maxsize=4)
+def _bibliography(path: str | None, mtime: float) -> dict[str, dict[str, str]]:
+    if path is None:
+        return {}
+    entries: dict[str, dict[str, str]] = {}
+    columns: list[str] | None = None
+    for line in Path(path).read_text(encoding="utf-8").splitlines():
+        line = line.strip()
+        if not line.startswith("|"):
+            columns = None if not line else columns
+            continue
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        if columns is None:
+            columns = [c.lower() for c in cells]
+            continue
+        if all(re.fullmatch(r":?-{2,}:?", c) for c in cells if c):
+            continue
+        row = dict(zip(columns, cells))
+        key = row.get("key", "").strip("`")
+        if not key:
+            continue
+        link = row.get("link", "")
+        m = re.search(r"\]\((\S+?)\)", link) or re.search(r"<(\S+)>", link) or re.search(r"(https?://\S+)", link)
+        row["link"] = m.group(1) if m else ""
+        entries[key] = row
+    return entries
+
+
+def bibliography() -> dict[str, dict[str, str]]:
+    """Entries of docs/SOURCES.md by key: author, title, publisher, date, link."""
+    path = sources_file()
+    return _bibliography(str(path) if path else None, path.stat().st_mtime if path else 0.0)
+
+
+# --- the schema, read defensively (it is being extended) --------------------------------------------
+
+@lru_cache(maxsize=1)
+def _schema() -> dict[str, Any]:
+    """Role classes, process classes and the dynamics class, found through the scenario model."""
+    from pydantic import BaseModel
+
+    from sim import schema
+    fields = schema.Scenario.model_fields
+
+    def model_of(name):
+        ann = fields[name].annotation if name in fields else None
+        return ann if isinstance(ann, type) and issubclass(ann, BaseModel) else None
+    processes = {}
+    proc_cls = model_of("processes")
+    if proc_cls is not None:
+        for name, f in proc_cls.model_fields.items():
+            if isinstance(f.annotation, type) and issubclass(f.annotation, BaseModel):
+                processes[name] = f.annotation
+    return {"roles": dict(getattr(schema, "ROLE_CLASSES", {})), "processes": processes,
+            "dynamics": model_of("dynamics")}
+
+
+def _actor_class(actor: dict):
+    """The schema class of a resolved actor table (one role, or a list of roles)."""
+    from sim import schema
+    role = actor.get("role")
+    roles = (role,) if isinstance(role, str) else tuple(role or ())
+    if not roles:
+        return None
+    if hasattr(schema, "actor_class"):
+        try:
+            return schema.actor_class(roles)
+        except (KeyError, TypeError, ValueError):
+            return None
+    return _schema()["roles"].get(roles[0]) if len(roles) == 1 else None
+
+
+def _role_text(actor: dict) -> str:
+    role = actor.get("role")
+    return " + ".join(role) if isinstance(role, list) else str(role or "")
+
+
+def _field_info(cls, name: str) -> dict[str, Any]:
+    if cls is None or name not in getattr(cls, "model_fields", {}):
+        return {}
+    from sim.params import field_info
+    return field_info(cls, name)
+
+
+def _numeric_fields(cls) -> list[str]:
+    return [n for n, f in cls.model_fields.items() if (f.json_schema_extra or {}).get("unit")]
+
+
+def _factor_class(path: str, scen: dict | None):
+    sch = _schema()
+    parts = path.split(".")
+    if parts[0] == "dynamics" and len(parts) == 2:
+        return sch["dynamics"]
+    if parts[0] == "processes" and len(parts) == 3:
+        return sch["processes"].get(parts[1])
+    if parts[0] == "actors" and len(parts) == 3:
+        actor = ((scen or {}).get("actors") or {}).get(parts[1])
+        if actor and actor.get("role"):
+            return _actor_class(actor)
+        owners = [c for c in sch["roles"].values() if parts[2] in c.model_fields]
+        return owners[0] if len(owners) == 1 else None
+    return None
+
+
+def _info_of_path(path: str, scen: dict | None) -> dict[str, Any]:
+    return _field_info(_factor_class(path, scen), path.split(".")[-1])
+
+
+# --- scenario words -------------------------------------------------------------------------------------
+
+def scenario_title(scen: dict | None, fallback: str = "") -> str:
+    """A title for readers: the scenario's ``title``, else the first clause of its description."""
+    scen = scen or {}
+    if scen.get("title"):
+        return str(scen["title"])
+    text = " ".join(str(scen.get("description") or "").split())
+    if not text:
+        return fallback or str(scen.get("name") or "")
+    parts = re.split(r"(:\s|\.\s|;\s| - |, because |, so that )", text)
+    head = parts[0]
+    if re.search(r"\bscenario \d", head) and len(parts) > 2 and parts[1].startswith(":"):
+        head = f"{head}: {parts[2]}"       # a scenario named by its number only: say what it is
+    head = head.rstrip(".")
+    if len(head) > 120:
+        head = head[:120].rsplit(" ", 1)[0] + "…"
+    return head
+
+
+def event_month(ev: dict, start: str | None) -> float | None:
+    """The month of a scheduled event (the middle of its range when the month is uncertain)."""
+    month = ev.get("month")
+    if isinstance(month, dict):
+        values = next((x for k, x in month.items() if k in ("uniform", "loguniform", "triangular") and x), None)
+        return (float(values[0]) + float(values[-1])) / 2 if values else None
+    if month is not None:
+        return float(month)
+    if ev.get("at") and start:
+        try:
+            return (dt.date.fromisoformat(str(ev["at"])) - dt.date.fromisoformat(str(start))).days / DAYS_PER_MONTH
+        except ValueError:
+            return None
+    return None
+
+
+def observed_months(scen: dict | None) -> float | None:
+    obs = (scen or {}).get("observed") or {}
+    value = obs.get("months_to_collapse") if isinstance(obs, dict) else None
+    return float(value) if isinstance(value, (int, float)) else None
+
+
+# --- the page being built --------------------------------------------------------------------------
+
+@lru_cache(maxsize=4)
+def _environment(lang: Lang):
+    from jinja2 import Environment, PackageLoader, StrictUndefined
+    env = Environment(loader=PackageLoader("sim", "templates"), autoescape=True, extensions=["jinja2.ext.i18n"],
+                      trim_blocks=True, lstrip_blocks=True, undefined=StrictUndefined, keep_trailing_newline=True)
+    env.install_gettext_callables(gettext=lang._, ngettext=lang.ngettext, pgettext=lang.pgettext, newstyle=True)
+    return env
+
 
 @dataclass
-class _Page:
+class Figure:
+    name: str
+    number: str
+    svg: Any
+    alt: str
+    caption: Any
+    png: str
+    brief: bool
+
+
+@dataclass
+class Rendered:
+    html: str
+    brief_html: str | None
+    pngs: dict[str, bytes]
+
+
+@dataclass
+class Page:
     directory: Path
+    kind: str
+    t: Lang
     png: bool
-    title: str = ""
-    kind_label: str = ""
-    sections: list[tuple[str, str, str]] = field(default_factory=list)   # (id, heading, html)
-    figures: int = 0
+    figures: list[Figure] = field(default_factory=list)
     pngs: dict[str, bytes] = field(default_factory=dict)
-    html: str = ""
+    cited: dict[str, None] = field(default_factory=dict)
+    seed_files: dict[str, dict[str, None]] = field(default_factory=dict)
+    flags: list[Any] = field(default_factory=list)
+    caveats: list[Any] = field(default_factory=list)
+    ctx: dict[str, Any] = field(default_factory=dict)
 
-    def num(self, value: Any, key: str, kind: str, source: str) -> str:
-        """A headline number, marked with the JSON path it came from."""
-        return (f'<span class="num" data-key="{esc(key)}" data-source="{esc(source)}" data-format="{kind}">'
-                f"{esc(fmt(value, kind))}</span>")
+    def __post_init__(self):
+        self.env = _environment(self.t)
+        self.m = self.env.get_template("macros.html").module
+        self.source = JSON_FILE[self.kind]
+        self.bib = bibliography()
 
-    def ci(self, est: dict, key: str, kind: str, source: str, unit: str = "") -> str:
-        """'12.8% (95% CI 11.8% to 13.8%)' with each number marked."""
-        text = self.num(est.get("estimate"), f"{key}.estimate", kind, source) + unit
-        if est.get("ci_low") is not None and est.get("ci_high") is not None:
-            text += (f" (95% CI {self.num(est['ci_low'], f'{key}.ci_low', kind, source)}{unit} to "
-                     f"{self.num(est['ci_high'], f'{key}.ci_high', kind, source)}{unit})")
-        return text
+    # words
+    def _(self, message: str, **values) -> Any:
+        """A translated sentence; values are escaped unless they are markup already."""
+        from markupsafe import Markup
+        return Markup(self.t._(message)) % values
 
-    def section(self, ident: str, heading: str, body: str) -> None:
-        self.sections.append((ident, heading, body))
+    def n_(self, singular: str, plural: str, n: int, **values) -> Any:
+        from markupsafe import Markup
+        return Markup(self.t.ngettext(singular, plural, n)) % {"n": self.t.fmt(n, "int"), **values}
 
-    def figure(self, fig, name: str, alt: str, caption: str) -> str:
-        """Inline SVG (with alt text) plus caption; the PNG copy is kept for write_report."""
+    def join(self, parts: list[Any], sep: str | None = None) -> Any:
+        from markupsafe import Markup
+        return Markup(sep if sep is not None else self.t._("; ")).join(parts)
+
+    def list_words(self, parts: list[Any]) -> Any:
+        """'a, b and c' in the page's language."""
+        from markupsafe import Markup
+        if len(parts) <= 1:
+            return Markup("").join(parts)
+        return self._("%(items)s and %(last)s", items=self.comma.join(parts[:-1]), last=parts[-1])
+
+    @property
+    def comma(self) -> Any:
+        from markupsafe import Markup
+        comma = self.t._(", ")
+        return Markup(comma)
+
+    def bdi(self, text: Any) -> Any:
+        """Text written in a scenario file, in either language: isolated, direction from its content."""
+        return self.m.bdi(text)
+
+    # numbers
+    def num(self, value: Any, key: str | None = None, kind: str = "pct", source: str | None = None) -> Any:
+        """A number as the page shows it; with ``key``, marked with the JSON path it came from."""
+        return self.m.num(self.t.fmt(value, kind), key, source or self.source if key else None, kind if key else None)
+
+    def span(self, est: dict, key: str, kind: str, low: str = "ci_low", high: str = "ci_high",
+             source: str | None = None) -> Any:
+        return self._("%(low)s to %(high)s", low=self.num(est.get(low), f"{key}.{low}", kind, source),
+                      high=self.num(est.get(high), f"{key}.{high}", kind, source))
+
+    def intervals(self, est: dict, key: str, kind: str, source: str | None = None) -> list[Any]:
+        """Every interval an estimate carries, each named: simulation, credible, settings."""
+        out = []
+        if _has(est, "ci_low", "ci_high"):
+            out.append(self._("%(level)s simulation interval %(span)s", level=self.num(0.95, None, "pct0"),
+                              span=self.span(est, key, kind, source=source)))
+        if _has(est, "credible_low", "credible_high"):
+            out.append(self._("%(level)s credible interval over the calibrated parameters %(span)s",
+                              level=self.num(self.credible_level, None, "pct0"),
+                              span=self.span(est, key, kind, "credible_low", "credible_high", source)))
+        if _has(est, "settings_low", "settings_high"):
+            out.append(self._("%(level)s range over the scenario's uncertain settings %(span)s",
+                              level=self.num(0.9, None, "pct0"),
+                              span=self.span(est, key, kind, "settings_low", "settings_high", source)))
+        return out
+
+    def estimate(self, est: dict, key: str, kind: str, source: str | None = None) -> Any:
+        """'12.8% (95% simulation interval 12.1% to 13.4%; ...)' with every number marked."""
+        value = self.num(est.get("estimate"), f"{key}.estimate", kind, source)
+        parts = self.intervals(est, key, kind, source)
+        return self._("%(value)s (%(intervals)s)", value=value, intervals=self.join(parts)) if parts else value
+
+    @property
+    def credible_level(self) -> float:
+        return float(self.ctx.get("credible_level") or 0.9)
+
+    # flags and caveats
+    def flag(self, where: Any, reason: Any) -> Any:
+        """A figure not to be leaned on: a short badge here, linked to its line in 'Read with care'."""
+        self.flags.append(self._("%(where)s: %(reason)s", where=where, reason=reason))
+        n = len(self.flags)
+        return self.m.flag(self.t._("do not lean on this"), self.t.fmt(n, "int"), n, _plain(reason))
+
+    # citations
+    def cite(self, text: Any, numbers: bool = False) -> Any:
+        """Text with its source keys linked to the Sources section: ``[@key]``, seed file names
+        (``000_8170e406b4c9feb0.txt`` is ``seed000``) and, with ``numbers``, bare document numbers
+        ('000 factor 1') where the bibliography has a seed of that number."""
+        from markupsafe import Markup, escape
+        text = "" if text is None else str(text)
+        pattern = CITE.pattern + "|" + SEED_FILE.pattern + (r"|(?<![\w.])(\d{3})(?![\w.%])" if numbers else "")
+        out, pos = [], 0
+        for match in re.finditer(pattern, text):
+            links = []
+            if match.group(1):
+                for part in match.group(1).split(";"):
+                    km = re.match(r"\s*@([\w:.\-]+)(.*)", part)
+                    if km:
+                        links.append(self._cite_key(km.group(1), km.group(2).strip(" ,")))
+            else:
+                number = match.group(2) or (match.group(3) if numbers else None)
+                key = f"seed{number}"
+                if key not in self.bib and match.group(3):
+                    continue
+                if match.group(2):
+                    self.seed_files.setdefault(key, {})[match.group(0)] = None
+                links.append(self._cite_key(key, "", match.group(0)))
+            if not links:
+                continue
+            out.append(escape(text[pos:match.start()]))
+            out.append(Markup(self.t._("; ")).join(links))
+            pos = match.end()
+        out.append(escape(text[pos:]))
+        return Markup("").join(out)
+
+    def cite_source(self, source: str) -> Any:
+        """One entry of a scenario's ``sources``: a bibliography key, a seed file name or free text."""
+        source = str(source)
+        if source in self.bib or (re.fullmatch(r"[A-Za-z0-9][\w:.\-]*", source) and not SEED_FILE.search(source)):
+            return self._cite_key(source)
+        return self.cite(source)
+
+    def _cite_key(self, key: str, locator: str = "", original: str = "") -> Any:
+        self.cited.setdefault(key, None)
+        entry = self.bib.get(key)
+        if entry is None:
+            label = original or f"[@{key}]"
+        else:
+            who = entry.get("author") or entry.get("publisher") or key
+            who = re.sub(r"\s*\(.*?\)", "", who)
+            year = (entry.get("date") or "")[:4]
+            label = f"{who} {year}".strip()
+        return self.m.cite(key, label + (f", {locator}" if locator else ""), entry is not None)
+
+    # figures
+    def figure(self, fig, name: str, alt: str, caption: Any, brief: bool = False) -> Figure:
+        """Inline SVG (with alt text) plus caption, and the PNG bytes, from one matplotlib figure."""
         import matplotlib.pyplot as plt
-        self.figures += 1
+        from markupsafe import Markup
+
+        from sim import plots
+        suffix = "" if self.t.code == "en" else f".{self.t.code}"
+        png_name = f"{name}{suffix}.png"
         try:
-            svg = _svg_text(fig, name, alt)
+            plots.localize(fig, self.t)
+            svg = Markup(_svg_text(fig, name, alt))
             if self.png:
                 buf = io.BytesIO()
                 fig.savefig(buf, format="png", dpi=150, metadata={"Software": None})
-                self.pngs[name] = buf.getvalue()
+                self.pngs[png_name] = buf.getvalue()
         finally:
             plt.close(fig)
-        link = f' <a href="{FIGURE_DIR}/{esc(name)}.png">PNG copy for slides</a>.'
-        return (f'<figure id="fig-{esc(name)}">\n{svg}\n<figcaption><strong>Figure {self.figures}.</strong> '
-                f"{caption}{link}</figcaption>\n</figure>")
+        figure = Figure(name, self.t.fmt(len(self.figures) + 1, "int"), svg, alt, caption, f"{FIGURE_DIR}/{png_name}",
+                        brief)
+        self.figures.append(figure)
+        return figure
+
+    def table(self, head: list[Any], rows: list[list[Any]], caption: Any = "", cls: str = "",
+              row_classes: list[str] | None = None, widths: list[int] | None = None,
+              row_header: bool = True) -> dict:
+        return {"head": head, "rows": rows, "caption": caption, "cls": cls,
+                "row_classes": row_classes or [""] * len(rows), "widths": widths, "row_header": row_header}
+
+    def render(self, template: str) -> str:
+        ctx = dict(self.ctx)
+        ctx.update(lang=self.t.code, dir=self.t.dir, figures=self.figures, flags=self.flags,
+                   flags_more=self.t.fmt(max(len(self.flags) - 5, 0), "int"), sources=self._sources(),
+                   kind=self.kind, report_file=report_name(self.t.code))
+        return self.env.get_template(template).render(**ctx)
+
+    def _sources(self) -> list[dict]:
+        """Every source key the page cites, with its bibliographic entry and the seed file names it was cited as."""
+        return [{"key": key, "entry": self.bib.get(key), "files": list(self.seed_files.get(key, {}))}
+                for key in self.cited]
 
 
 def _svg_text(fig, name: str, alt: str) -> str:
     """The figure as an <svg> element for inline use: deterministic, ids prefixed per figure, alt text."""
     import matplotlib.pyplot as plt
+    from markupsafe import escape
     buf = io.StringIO()
     with plt.rc_context({"svg.fonttype": "path", "svg.hashsalt": "ceasefire-sim"}):
         fig.savefig(buf, format="svg", metadata={"Date": None})
@@ -215,205 +610,204 @@ def _svg_text(fig, name: str, alt: str) -> str:
     text = re.sub(r'href="#([^"]+)"', lambda m: f'href="#{prefix}{m.group(1)}"', text)
     head_end = text.index(">") + 1
     head = text[:head_end].replace(
-        "<svg ", f'<svg class="chart" role="img" aria-labelledby="{esc(prefix)}title" aria-label="{esc(alt)}" ', 1)
-    return f'{head}\n <title id="{esc(prefix)}title">{esc(alt)}</title>{text[head_end:].rstrip()}'
+        "<svg ", f'<svg class="chart" role="img" aria-labelledby="{escape(prefix)}title" aria-label="{escape(alt)}" ',
+        1)
+    return f'{head}\n <title id="{escape(prefix)}title">{escape(alt)}</title>{text[head_end:].rstrip()}'
 
 
-def _render(directory: Path, png: bool) -> _Page:
+def _render(directory: Path, lang: Lang, png: bool, brief: bool) -> Rendered:
     kind = detect_kind(directory)
-    check_main_file(directory, kind)
-    page = _Page(directory, png)
+    check_main_file(directory, kind)   # a damaged result: one message naming the file and key (sim.resultfiles)
+    page = Page(directory, kind, lang, png)
     with damaged_if_unreadable(directory, kind):
-        {"run": _run_report, "compare": _compare_report, "sweep": _sweep_report,
-         "backtest": _backtest_report, "calibration": _calibration_report}[kind](page)
-    page.html = _document(page)
-    return page
+        BUILDERS[kind](page)
+        html = page.render(f"{kind}.html")
+        brief_html = page.render("brief.html") if brief else None
+    return Rendered(html, brief_html, page.pngs)
 
 
-# --- pieces shared by the kinds --------------------------------------------------------------------
+# --- words shared by the kinds ----------------------------------------------------------------------
 
-def _table(head: list[str], rows: list[list[str]], caption: str = "", row_classes: list[str] | None = None,
-           row_header: bool = True, cls: str = "", widths: list[int] | None = None) -> str:
-    """A table; cells are HTML already. The first cell of each row is a row header when row_header.
-    ``widths``: column widths in percent (the table then has a fixed layout)."""
-    out = [f'<div class="table-wrap"><table{f" class={chr(34)}{cls}{chr(34)}" if cls else ""}'
-           f'{" style=" + chr(34) + "table-layout: fixed; width: 100%" + chr(34) if widths else ""}>']
-    if caption:
-        out.append(f"<caption>{caption}</caption>")
-    if widths:
-        out.append("<colgroup>" + "".join(f'<col style="width: {w}%">' for w in widths) + "</colgroup>")
-    out.append("<thead><tr>" + "".join(f'<th scope="col">{h}</th>' for h in head) + "</tr></thead><tbody>")
-    for i, row in enumerate(rows):
-        c = (row_classes or [""] * len(rows))[i]
-        cells = []
-        for j, cell in enumerate(row):
-            if j == 0 and row_header:
-                cells.append(f'<th scope="row">{cell}</th>')
-            else:
-                cells.append(f"<td>{cell}</td>")
-        out.append(f'<tr{f" class={chr(34)}{c}{chr(34)}" if c else ""}>' + "".join(cells) + "</tr>")
-    out.append("</tbody></table></div>")
-    return "\n".join(out)
-
-
-def _breakable(name: str) -> str:
-    """An identifier that may wrap after its underscores."""
-    return "_<wbr>".join(esc(p) for p in name.split("_"))
-
-
-def _path(path: str) -> str:
-    """A key path in <code>, breakable after its dots."""
-    return "<code>" + "<wbr>".join(esc(p) + ("." if i < len(path.split(".")) - 1 else "")
-                                   for i, p in enumerate(path.split("."))) + "</code>"
-
-
-def _value_text(v: Any) -> str:
-    if v is None:
-        return '<span class="muted">not set</span>'
-    if isinstance(v, bool):
-        return "yes" if v else "no"
-    if isinstance(v, float):
-        return esc(f"{v:g}")
-    if isinstance(v, list):
-        return esc(", ".join(str(x) for x in v)) if v else '<span class="muted">none</span>'
-    if isinstance(v, dict):
-        return esc(", ".join(f"{k} = {x}" for k, x in v.items()))
-    return esc(v)
-
-
-def _numeric_fields(cls) -> list[str]:
-    return [n for n, f in cls.model_fields.items() if (f.json_schema_extra or {}).get("unit")]
-
-
-def _range_text(info: dict) -> str:
-    lo, hi = info.get("minimum"), info.get("maximum")
-    return "" if lo is None or hi is None else f"{lo:g} to {hi:g}"
-
-
-def _parameter_specs(scenario: dict) -> list[tuple[str, str, str, type]]:
-    """(group heading, key path, field name, schema class) of every numeric parameter."""
-    specs = []
-    for key, actor in (scenario.get("actors") or {}).items():
-        cls = ROLE_CLASSES.get(actor.get("role"))
-        if cls is None:
-            continue
-        group = f"{actor.get('label') or key} ({actor.get('role')}; actors.{key})"
-        specs += [(group, f"actors.{key}.{n}", n, cls) for n in _numeric_fields(cls)]
-    for pname, cls in PROCESS_CLASSES.items():
-        group = f"{(cls.__doc__ or pname).strip().splitlines()[0].rstrip('.')} (processes.{pname})"
-        specs += [(group, f"processes.{pname}.{n}", n, cls) for n in _numeric_fields(cls)]
-    specs += [("Dynamics: global rates and thresholds (dynamics)", f"dynamics.{n}", n, Dynamics)
-              for n in _numeric_fields(Dynamics)]
-    return specs
-
-
-def _get(data: dict, path: str) -> Any:
-    node: Any = data
-    for part in path.split("."):
-        if not isinstance(node, dict) or part not in node:
-            return None
-        node = node[part]
-    return node
-
-
-def _parameter_tables(scenarios: list[tuple[str, dict]], highlight: set[str] | None = None,
-                      highlight_label: str = "differs") -> str:
-    """Every numeric parameter: value(s), scale, range, meaning, source claim; one table per group.
-
-    With two scenarios, rows whose values differ are highlighted (and say so in words)."""
-    specs: dict[str, tuple[str, str, type]] = {}
-    for _, scen in scenarios:
-        for group, path, name, cls in _parameter_specs(scen):
-            specs.setdefault(path, (group, name, cls))
-    groups: dict[str, list[str]] = {}
-    for path, (group, _, _) in specs.items():
-        groups.setdefault(group, []).append(path)
-    out = []
-    changed_total = 0
-    for group, paths in groups.items():
-        rows, classes = [], []
-        for path in paths:
-            _, name, cls = specs[path]
-            info = field_info(cls, name)
-            values = [_get(s, path) for _, s in scenarios]
-            differs = len(scenarios) > 1 and any(v != values[0] for v in values[1:])
-            marked = differs or (highlight is not None and path in highlight)
-            changed_total += marked
-            flag = f' <span class="flag">{esc(highlight_label)}</span>' if marked else ""
-            rows.append([f"<code>{_breakable(name)}</code>{flag}", *(f'<span class="val">{_value_text(v)}</span>'
-                                                               for v in values),
-                         esc(info["unit"]), esc(_range_text(info)), esc(info["doc"]), esc(info["source"])])
-            classes.append("changed" if marked else "")
-        values_head = [esc(label) for label, _ in scenarios] if len(scenarios) > 1 else ["value"]
-        head = ["parameter", *values_head, "scale (unit)", "allowed range", "what it means", "source claim"]
-        widths = [16, 8, 17, 8, 29, 22] if len(scenarios) == 1 else [15, 7, 7, 15, 8, 27, 21]
-        out.append(f"<h3>{esc(group)}</h3>")
-        out.append(_table(head, rows, row_classes=classes, cls="params", widths=widths))
-    return "\n".join(out)
-
-
-def _events_table(scenarios: list[tuple[str, dict]]) -> str:
-    keys: list[str] = []
-    for _, s in scenarios:
-        keys += [k for k in (s.get("events") or {}) if k not in keys]
-    if not keys:
-        return "<p>No scheduled events: the parameters stay as set for the whole horizon.</p>"
-    rows, classes = [], []
-    for key in keys:
-        evs = [(s.get("events") or {}).get(key) for _, s in scenarios]
-        cells = []
-        for ev in evs:
-            if ev is None:
-                cells.append('<span class="muted">not in this scenario</span>')
-                continue
-            when = ev.get("at") if ev.get("at") else f"month {ev.get('month'):g}"
-            changes = "; ".join(f"<code>{esc(k)}</code> = {esc(f'{v:g}' if isinstance(v, float) else v)}"
-                                for k, v in (ev.get("set") or {}).items())
-            cells.append(f"{esc(ev.get('label') or key)} <br><small>{esc(when)}</small>: {changes}")
-        differs = len(evs) > 1 and any(e != evs[0] for e in evs[1:])
-        rows.append([_path(key) + (' <span class="flag">differs</span>' if differs else ""), *cells])
-        classes.append("changed" if differs else "")
-    head = ["event", *((f"{esc(label)}" for label, _ in scenarios) if len(scenarios) > 1 else ["what and when"])]
-    return _table(head, rows, row_classes=classes)
-
-
-RELATION_KEYS = ("protects", "backs", "guarantor", "opposes", "needs_air_cover", "hosted_by", "supports")
-
-
-def _actors_table(scen: dict) -> str:
-    rows = []
-    for key, a in (scen.get("actors") or {}).items():
-        rel = []
-        for k in RELATION_KEYS:
-            if k in a and a[k] not in ("", None, []):
-                rel.append(f"{k.replace('_', ' ')}: {_value_text(a[k])}")
-        rows.append([f"<code>{esc(key)}</code>", esc(a.get("label", "")), esc(a.get("role", "")), "; ".join(rel)])
-    return _table(["actor", "name", "role", "relations"], rows)
-
-
-def _scenario_block(scen: dict, heading_level: int = 3, title: str | None = None) -> str:
-    h = f"h{heading_level}"
-    sources = scen.get("sources") or []
-    src = ("<ul>" + "".join(f"<li><code>{esc(s)}</code></li>" for s in sources) + "</ul>") if sources else \
-        '<p class="muted">No sources listed.</p>'
-    return (f"<{h}>{esc(title or scen.get('name'))}</{h}>\n"
-            f"<p>{esc(scen.get('description', ''))}</p>\n"
-            f'<dl class="facts"><dt>Name</dt><dd><code>{esc(scen.get("name"))}</code></dd>'
-            f"<dt>Start</dt><dd>{esc(scen.get('start'))}</dd>"
-            f"<dt>Horizon in the file</dt><dd>{esc(scen.get('horizon_months'))} months</dd>"
-            f"<dt>Time step</dt><dd>{esc(scen.get('step_days'))} days</dd></dl>\n"
-            f"<p><strong>Sources</strong> (documents the values rest on):</p>{src}")
-
-
+WITHIN = {3: N_("within three months"), 6: N_("within six months"), 12: N_("within a year"),
+          18: N_("within eighteen months"), 24: N_("within two years"), 36: N_("within three years"),
+          48: N_("within four years"), 60: N_("within five years"), 120: N_("within ten years")}
+TRIGGERS = {"attacks_answered": N_("answering attacks"), "cross_theatre_crisis": N_("a crisis in another theatre"),
+            "opportunity": N_("seizing an opportunity"), "spoiler_pretext": N_("a spoiler attack used as a pretext"),
+            "strike_on_guarantor_posts": N_("a strike on the guarantor's posts"),
+            "territorial_ambition": N_("territorial ambition"),
+            "defending_line_collapse": N_("the collapse of the other side's defending line"), "none": N_("none")}
+QUANTIFIERS = ((0.9, N_("Nearly all collapses")), (0.6, N_("Most collapses")), (0.4, N_("About half of the collapses")),
+               (0.0, N_("The largest share of collapses")))
+FORECASTS = {"model": N_("the model (fitted without the case)"), "base_rate": N_("literature base rate"),
+             "other_cases": N_("the other cases' durations"), "covariates": N_("conditions at signing (covariates)")}
+METHODS = {"src": N_("standardised regression coefficients (SRC): how many standard deviations the outcome moves per "
+                     "standard deviation of the factor, the others held fixed; the sign gives the direction"),
+           "sobol": N_("Sobol' indices: the share of the outcome's variance due to the factor alone (S1) and with its "
+                       "interactions (ST)"),
+           "morris": N_("Morris elementary effects: mu* is the mean absolute change in the outcome over the factor's "
+                        "range, sigma the spread of those changes (interactions or non-linearity)")}
+INDEX_NAMES = {"S1": N_("first-order Sobol index S1"), "ST": N_("total Sobol index ST"),
+               "SRC": N_("standardised regression coefficient"), "mu_star": N_("Morris mu*"),
+               "sigma": N_("Morris sigma")}
+INDEX_COLUMNS = {"sobol": ["S1", "ST"], "morris": ["mu_star"], "src": ["SRC"]}
+HEADLINE_INDEX = {"sobol": "ST", "morris": "mu_star", "src": "SRC"}
 PROVENANCE_LABELS = {
-    "package_version": "ceasefire-sim version", "git_commit": "git commit", "seed": "root seed", "runs": "replications",
-    "horizon_months": "horizon (months)", "created_utc": "written (UTC)", "wall_seconds": "wall time (s)",
-    "jobs": "worker processes", "block_size": "replications per seed block", "scenario_sha256": "scenario SHA-256",
-    "scenario_name": "scenario", "command": "command", "python": "Python", "numpy": "NumPy", "scipy": "SciPy",
-    "mesa": "Mesa", "platform": "platform", "cpu_count": "CPU cores", "role_in_comparison": "role in comparison",
-    "experiment": "experiment", "experiment_file": "experiment file", "fingerprint": "experiment fingerprint",
-    "points": "design points",
+    "package_version": N_("ceasefire-sim version"), "git_commit": N_("git commit"), "seed": N_("root seed"),
+    "runs": N_("replications"), "horizon_months": N_("horizon (months)"), "created_utc": N_("written (UTC)"),
+    "wall_seconds": N_("wall time (s)"), "jobs": N_("worker processes"),
+    "block_size": N_("replications per seed block"), "scenario_sha256": N_("scenario SHA-256"),
+    "scenario_name": N_("scenario"), "command": N_("command"), "python": N_("Python"), "numpy": N_("NumPy"),
+    "scipy": N_("SciPy"), "mesa": N_("Mesa"), "platform": N_("platform"), "cpu_count": N_("CPU cores"),
+    "role_in_comparison": N_("role in comparison"), "experiment": N_("experiment"),
+    "experiment_file": N_("experiment file"), "fingerprint": N_("experiment fingerprint"),
+    "points": N_("design points"), "calibration_file": N_("calibration file"), "cases": N_("cases"),
+    "replications_per_point": N_("replications per point"), "sampler": N_("sampler"),
 }
+DIAGNOSTICS = {"unique_particles": N_("distinct parameter sets among the final particles"),
+               "particles": N_("particles"), "evaluations": N_("likelihood evaluations")}
+INCIDENTS = {"violations": N_("violations"), "air_strikes": N_("air strikes"), "spoiler_attacks": N_("spoiler attacks")}
+STOPPING = {"fixed run count": N_("fixed run count"), "precision reached": N_("precision reached"),
+            "max_runs reached": N_("the cap on runs (--max-runs) reached")}
+CODE_FIELDS = ("git_commit", "scenario_sha256", "fingerprint", "command")
+VARIABLES = {
+    "tension": (N_("cross-theatre tension between patron and guarantor"), N_("index 0-1")),
+    "economic_stress": (N_("economic stress of sanctioned belligerents"), N_("index 0-1 (1: collapse)")),
+    "exhaustion": (N_("exhaustion of %(actor)s"), N_("index 0-1")),
+    "readiness": (N_("effective readiness of %(actor)s"), N_("index 0-1")),
+    "deterrence": (N_("deterrence by %(actor)s"), N_("index 0-1")),
+    "strength": (N_("fighting strength of %(actor)s"), N_("index 0-1")),
+    "restraint": (N_("restraint of %(actor)s"), N_("index 0-1")),
+    "campaign": (N_("campaign intensity of %(actor)s"), N_("index 0-1")),
+    "friction": (N_("friction between %(actor)s"), N_("index 0-1")),
+    "violations_per_month": (N_("violations across the line"), N_("incidents per 30.44 days")),
+    "air_strikes_per_month": (N_("air strikes by the patron"), N_("strikes per 30.44 days")),
+    "spoiler_attacks_per_month": (N_("spoiler attacks on joint patrols"), N_("attacks per 30.44 days")),
+}
+
+
+def _within(page: Page, month: str | float) -> Any:
+    m = _float(month)
+    if m in WITHIN:
+        return page._(WITHIN[m])
+    if m == int(m):
+        return page.n_("within %(n)s month", "within %(n)s months", int(m))
+    return page._("within %(m)s months", m=page.num(m, None, "g"))
+
+
+def _frequency(page: Page, p: float) -> Any:
+    """A probability as a natural frequency: 'about 1 run in 8', 'about 6 runs in 10'."""
+    if p is None or not math.isfinite(p):
+        return page._("an unknown share of runs")
+    if p <= 0:
+        return page._("no run")
+    if p < 0.01:
+        return page._("fewer than 1 run in 100")
+    if p >= 0.95:
+        return page._("nearly every run")
+    if p < 0.5 and round(1 / p) <= 12:
+        return page._("about 1 run in %(n)s", n=page.num(round(1 / p), None, "int"))
+    if p < 0.5:
+        return page._("about %(k)s runs in 100", k=page.num(round(100 * p), None, "int"))
+    return page._("about %(k)s runs in 10", k=page.num(round(10 * p), None, "int"))
+
+
+def _size_word(page: Page, diff: float) -> str:
+    for limit, word in SIZE_WORDS:
+        if abs(diff) < limit:
+            return page.t._(word)
+    return page.t._(SIZE_WORDS[-1][1])
+
+
+ACTOR_NAMES = (pN_("actor", "Turkey"), pN_("actor", "Russia"), pN_("actor", "Assad regime"),
+               pN_("actor", "Opposition factions (HTS-led)"), pN_("actor", "HTS and jihadist spoilers"),
+               pN_("actor", "Iran-backed militias"), pN_("actor", "Hezbollah"), pN_("actor", "United States"),
+               pN_("actor", "Israel"), pN_("actor", "SDF"), pN_("actor", "Government in Damascus"),
+               pN_("actor", "Coastal remnants of the former regime"),
+               pN_("actor", "Suwayda military council and factions"),
+               pN_("actor", "Jihadists and foreign fighters in the government's camp"))
+"""The actor labels of the bundled scenarios, so that a catalog can name them in its language; any other
+label is shown as written in its scenario file."""
+FACTOR_NAMES = (pN_("factor", "Turkish deterrence"), pN_("factor", "Russian interest"),
+                pN_("factor", "Russian interest in Ankara"), pN_("factor", "Regime exhaustion"),
+                pN_("factor", "HTS pretext"), pN_("factor", "Cross-theatre tension"))
+"""The factor names of the bundled experiments, likewise."""
+
+
+def _actor(page: Page, scen: dict | None, key: str) -> Any:
+    """An actor's name: its label (translated where the catalog knows it), 'direct clash X - Y'."""
+    actors = (scen or {}).get("actors") or {}
+    if key in actors:
+        label = actors[key].get("label") or key
+        translated = page.t.pgettext("actor", label)
+        return translated if translated != label else page.bdi(label)
+    m = re.fullmatch(r"clash:([^-]+)-(.+)", key)
+    if m:
+        return page._("a direct clash between %(a)s and %(b)s", a=_actor(page, scen, m[1]), b=_actor(page, scen, m[2]))
+    return page.bdi(key)
+
+
+def _actor_text(page: Page, scen: dict | None, key: str) -> str:
+    """The same as plain text, for figures."""
+    from markupsafe import Markup
+    return Markup(str(_actor(page, scen, key))).striptags()
+
+
+def _trigger(page: Page, key: str) -> str:
+    return page.t._(TRIGGERS[key]) if key in TRIGGERS else key.replace("_", " ")
+
+
+def _quantifier(page: Page, share: float) -> str:
+    for limit, words in QUANTIFIERS:
+        if share >= limit:
+            return page.t._(words)
+    return page.t._(QUANTIFIERS[-1][1])
+
+
+def _headline_month(keys: list[str], prefer: str = "24") -> str:
+    return prefer if prefer in keys else keys[-1]
+
+
+def _value_text(page: Page, v: Any) -> Any:
+    if v is None:
+        return page.m.muted(page.t._("not set"))
+    if isinstance(v, bool):
+        return page.t._("yes") if v else page.t._("no")
+    if isinstance(v, (int, float)):
+        return page.num(v, None, "g")
+    if isinstance(v, list):
+        return ", ".join(str(x) for x in v) if v else page.m.muted(page.t._("none"))
+    if isinstance(v, dict):
+        dist = _distribution_text(page, v)
+        return dist if dist is not None else ", ".join(f"{k} = {x}" for k, x in v.items())
+    return page.bdi(v)
+
+
+def _distribution_text(page: Page, v: Any) -> Any:
+    """An uncertain setting ({'uniform': [a, b]}, 'uniform[0.5, 0.9]') in words, or None if it is not one."""
+    if isinstance(v, str):
+        m = re.fullmatch(r"(uniform|loguniform|triangular)\[([^\]]*)\]", v)
+        if not m:
+            return None
+        kind, values = m[1], [float(x) for x in m[2].split(",")]
+    elif isinstance(v, dict):
+        given = [(k, x) for k, x in v.items() if k in ("uniform", "loguniform", "triangular") and x is not None]
+        if len(given) != 1 or set(v) - {"uniform", "loguniform", "triangular"}:
+            return None
+        kind, values = given[0]
+    else:
+        return None
+    words = {"uniform": N_("uniform from %(low)s to %(high)s"),
+             "loguniform": N_("log-uniform from %(low)s to %(high)s"),
+             "triangular": N_("triangular from %(low)s to %(high)s, most likely %(mode)s")}
+    return page._(words[kind], low=page.num(values[0], None, "g"), high=page.num(values[-1], None, "g"),
+                  mode=page.num(values[1] if len(values) == 3 else values[0], None, "g"))
+
+
+def _range_text(page: Page, info: dict) -> Any:
+    lo, hi = info.get("minimum"), info.get("maximum")
+    if lo is None or hi is None:
+        return ""
+    return page._("%(low)s to %(high)s", low=page.num(lo, None, "g"), high=page.num(hi, None, "g"))
 
 
 def _stamp(value: Any) -> str:
@@ -421,7 +815,8 @@ def _stamp(value: Any) -> str:
     return f"{m[1]}-{m[2]}-{m[3]} {m[4]}:{m[5]}:{m[6]} UTC" if m else str(value)
 
 
-def _provenance(manifests: list[tuple[str, dict]]) -> str:
+def _provenance(page: Page, manifests: list[tuple[Any, dict]]) -> dict:
+    """The provenance table (one column per manifest) and a one-line summary for the brief."""
     keys: list[str] = []
     for _, m in manifests:
         keys += [k for k, v in m.items() if k not in keys and not isinstance(v, (dict, list))]
@@ -431,396 +826,882 @@ def _provenance(manifests: list[tuple[str, dict]]) -> str:
         for _, m in manifests:
             v = m.get(k)
             text = _stamp(v) if k == "created_utc" else ("" if v is None else str(v))
-            cells.append(f"<code>{esc(text)}</code>" if k in ("git_commit", "scenario_sha256", "fingerprint",
-                                                               "command") else esc(text))
-        rows.append([esc(PROVENANCE_LABELS.get(k, k.replace("_", " "))), *cells])
-    head = ["", *(esc(label) for label, _ in manifests)] if len(manifests) > 1 else ["", "value"]
-    return ("<p>Everything needed to reproduce these results: run the same command with the same version "
-            "(git commit) and seed; results are identical for any number of worker processes.</p>"
-            + _table(head, rows, cls="prov"))
+            cells.append(page.m.code(text) if k in CODE_FIELDS else text)
+        rows.append([page.t._(PROVENANCE_LABELS[k]) if k in PROVENANCE_LABELS else k.replace("_", " "), *cells])
+    head = ["", *(label for label, _ in manifests)] if len(manifests) > 1 else ["", page.t._("value")]
+    first = manifests[0][1] if manifests else {}
+    line = page._("ceasefire-sim %(version)s, git commit %(commit)s, seed %(seed)s, written %(when)s; command: "
+                  "%(command)s",
+                  version=first.get("package_version") or "?", commit=(first.get("git_commit") or "?")[:10],
+                  seed=first.get("seed") if first.get("seed") is not None else "?",
+                  when=_stamp(first.get("created_utc")) if first.get("created_utc") else "?",
+                  command=page.m.code(first.get("command") or "?"))
+    return {"table": page.table(head, rows, cls="prov"), "line": line}
 
 
-def _actor_label(scen: dict | None, key: str) -> str:
-    actors = (scen or {}).get("actors") or {}
-    if key in actors:
-        return actors[key].get("label") or key
-    m = re.fullmatch(r"clash:([^-]+)-(.+)", key)
-    if m:
-        return f"direct clash {_actor_label(scen, m[1])} - {_actor_label(scen, m[2])}"
-    return key
+
+def _scenario_block(page: Page, scen: dict, heading: Any, show_title: bool = True) -> dict:
+    """The scenario in plain words: title, description, dates, sources and scheduled events."""
+    events = []
+    for key, ev in (scen.get("events") or {}).items():
+        month = ev.get("month")
+        when = ev.get("at") or (page._("month %(m)s", m=_distribution_text(page, month)) if isinstance(month, dict)
+                                else page._("month %(m)s", m=page.num(month, None, "g")))
+        events.append({"label": page.cite(ev.get("label") or key), "when": when,
+                       "changes": [(k, page.num(v, None, "g") if isinstance(v, (int, float)) else v)
+                                   for k, v in (ev.get("set") or {}).items()]})
+    return {"heading": heading, "title": scenario_title(scen) if show_title else "",
+            "description": page.cite(scen.get("description", "")),
+            "name": scen.get("name", ""), "start": scen.get("start"),
+            "horizon": page.num(scen.get("horizon_months"), None, "g"),
+            "step_days": page.num(scen.get("step_days"), None, "g"),
+            "sources": [page.cite_source(x) for x in scen.get("sources") or []], "events": events,
+            "uncertain": [(k, _distribution_text(page, v) or _value_text(page, v))
+                          for k, v in (scen.get("uncertain") or {}).items()],
+            "posterior": page.m.code(Path(str(scen["posterior"])).name) if scen.get("posterior") else None}
 
 
-def _trigger_label(key: str) -> str:
-    return key.replace("_", " ")
+def _parameter_groups(page: Page, scen: dict, highlight: set[str] | None = None,
+                      highlight_label: str = "") -> list[dict]:
+    """Every numeric parameter of one scenario: value, scale, range, meaning, source; one table per group."""
+    sch = _schema()
+    specs: list[tuple[Any, str, str, Any]] = []
+    for key, actor in (scen.get("actors") or {}).items():
+        cls = _actor_class(actor)
+        if cls is None:
+            continue
+        group = page._("%(actor)s (%(role)s; actors.%(key)s)", actor=_actor(page, scen, key),
+                       role=_role_text(actor), key=key)
+        specs += [(group, f"actors.{key}.{n}", n, cls) for n in _numeric_fields(cls)]
+    for pname, cls in sch["processes"].items():
+        group = page._("Process: %(name)s (processes.%(name)s)", name=pname.replace("_", " "))
+        specs += [(group, f"processes.{pname}.{n}", n, cls) for n in _numeric_fields(cls)]
+    if sch["dynamics"] is not None:
+        specs += [(page._("Dynamics: global rates and thresholds (dynamics)"), f"dynamics.{n}", n, sch["dynamics"])
+                  for n in _numeric_fields(sch["dynamics"])]
+    groups: dict[str, dict] = {}
+    for group, path, name, cls in specs:
+        g = groups.setdefault(str(group), {"heading": group, "rows": [], "classes": []})
+        info = _field_info(cls, name)
+        marked = highlight is not None and path in highlight
+        g["rows"].append([page.m.param_name(name, highlight_label if marked else ""),
+                          _value_text(page, _get(scen, path)), info.get("unit", ""), _range_text(page, info),
+                          info.get("doc", ""), page.cite(info.get("source", ""), numbers=True)])
+        g["classes"].append("changed" if marked else "")
+    head = [page.t._("parameter"), page.t._("value"), page.t._("scale (unit)"), page.t._("allowed range"),
+            page.t._("what it means"), page.t._("source claim")]
+    return [{"heading": g["heading"], "table": page.table(head, g["rows"], cls="params", row_classes=g["classes"],
+                                                          widths=[16, 8, 17, 8, 29, 22])}
+            for g in groups.values()]
+
+
+def _actors_table(page: Page, scen: dict) -> dict:
+    rows = []
+    keys = ("protects", "backs", "guarantor", "opposes", "needs_air_cover", "hosted_by", "supports")
+    for key, a in (scen.get("actors") or {}).items():
+        rel = [f"{k.replace('_', ' ')}: {_plain(_value_text(page, a[k]))}" for k in keys
+               if k in a and a[k] not in ("", None, [])]
+        rows.append([page.m.code(key), _actor(page, scen, key), _role_text(a), "; ".join(rel)])
+    return page.table([page.t._("actor"), page.t._("name"), page.t._("role"), page.t._("relations")], rows)
+
+
+def _plain(markup: Any) -> str:
+    from markupsafe import Markup
+    return Markup(str(markup)).striptags() if hasattr(markup, "__html__") else str(markup)
+
+
+def _uncertainty_note(page: Page, unc: dict | None, any_credible: bool, any_settings: bool) -> list[Any]:
+    """What each kind of interval on the page covers, and what none covers."""
+    unc = unc or {}
+    out = [page._("<strong>Simulation interval</strong> (%(level)s): the range that would contain the figure from "
+                  "an unlimited number of replications %(level)s of the time. It measures the simulation's noise only.",
+                  level=page.num(0.95, None, "pct0"))]
+    post = unc.get("posterior") or None
+    if any_credible:
+        extra = ""
+        if isinstance(post, dict):
+            extra = page._(" (%(draws)s draws from %(source)s)", draws=page.num(post.get("draws"), None, "int"),
+                           source=page.bdi(post.get("source") or "?"))
+        out.append(page._("<strong>Credible interval</strong> (%(level)s): the spread of the figure over parameter "
+                          "values drawn from the calibration's posterior%(extra)s: doubt about the calibrated "
+                          "rates.", level=page.num(page.credible_level, None, "pct0"), extra=extra))
+    settings = unc.get("settings") or []
+    if any_settings:
+        listed = [page._("%(key)s (%(dist)s)", key=page.m.code(s.get("key", "")), dist=s.get("distribution", ""))
+                  for s in settings]
+        out.append(page._("<strong>Range over the uncertain settings</strong> (%(level)s): the spread of the figure "
+                          "when the settings the scenario's text leaves open vary%(which)s.",
+                          level=page.num(0.9, None, "pct0"),
+                          which=page._(": %(list)s", list=page.comma.join(listed)) if listed else ""))
+    missing = []
+    if not any_credible:
+        missing.append(page.t._("doubt about the calibrated rates (no credible interval in these results)"))
+    if not any_settings:
+        missing.append(page.t._("doubt about the scenario's settings (no range over uncertain settings in these "
+                                "results)"))
+    if missing:
+        out.append(page._("<strong>Not covered</strong> by any interval on this page: %(what)s. Every figure is a "
+                          "model "
+                          "result under the scenario's stated assumptions.", what=page.join(missing)))
+    return out
+
+
+def _caveat_sentence(page: Page, any_credible: bool, any_settings: bool) -> Any:
+    if any_credible and any_settings:
+        s = page._("The credible interval covers doubt about the calibrated rates and the settings range doubt about "
+                   "the scenario's settings; both still assume the model's mechanisms are right.")
+    elif any_credible:
+        s = page._("The credible interval also covers doubt about the calibrated rates, but no interval here covers "
+                   "doubt about the scenario's settings: read these as results under the scenario's assumptions.")
+    elif any_settings:
+        s = page._("The settings range covers doubt about the scenario's settings, but no interval here covers doubt "
+                   "about the calibrated rates.")
+    else:
+        s = page._("The intervals cover the simulation's noise only, not doubt about the calibrated rates or the "
+                   "scenario's settings: read these as results under the scenario's assumptions, not as forecasts.")
+    return s
+
+
+def _flags_sentence(page: Page) -> Any:
+    n = len(page.flags)
+    if not n:
+        return ""
+    return page.n_(" %(n)s figure on this page is flagged as not to be leaned on.",
+                   " %(n)s figures on this page are flagged as not to be leaned on.", n)
 
 
 # --- run -----------------------------------------------------------------------------------------
-
-VARIABLE_TEXT = {
-    "tension": ("cross-theatre tension between patron and guarantor", "index 0-1"),
-    "economic_stress": ("economic stress of sanctioned belligerents", "index 0-1 (1: collapse)"),
-    "exhaustion": ("exhaustion of {}", "index 0-1"),
-    "readiness": ("effective readiness of {}", "index 0-1"),
-    "deterrence": ("deterrence by {}", "index 0-1"),
-    "violations_per_month": ("violations across the line", "incidents per month"),
-    "air_strikes_per_month": ("air strikes by the patron", "strikes per month"),
-    "spoiler_attacks_per_month": ("spoiler attacks on joint patrols", "attacks per month"),
-}
-
-
-def _variable_text(name: str, scen: dict) -> tuple[str, str]:
-    if name in VARIABLE_TEXT:
-        return VARIABLE_TEXT[name]
-    head, _, who = name.partition(".")
-    if head in VARIABLE_TEXT:
-        title, unit = VARIABLE_TEXT[head]
-        return title.format(_actor_label(scen, who)), unit
-    return name.replace("_", " "), "per month" if name.endswith("_per_month") else "value"
-
-
-def _fan_panels(path: Path, scen: dict) -> list[tuple[str, str, list]]:
-    by_var: dict[str, list] = {}
-    for r in _csv(path):
-        by_var.setdefault(r["variable"], []).append(
-            (_float(r["month"]), *(_float(r[q]) for q in ("q05", "q25", "q50", "q75", "q95"))))
-    order = ["tension", "economic_stress", "exhaustion.", "readiness.", "deterrence.", "violations_per_month",
-             "air_strikes_per_month", "spoiler_attacks_per_month"]
-
-    def rank(name):
-        for i, p in enumerate(order):
-            if name == p or (p.endswith(".") and name.startswith(p)):
-                return (i, name)
-        return (len(order), name)
-    panels = []
-    for name in sorted(by_var, key=rank):
-        title, unit = _variable_text(name, scen)
-        panels.append((title, unit, sorted(by_var[name])))
-    return panels
-
 
 def _run_files(d: Path) -> dict:
     return {"summary": _json(d / "summary.json"), "manifest": _json(d / "manifest.json"),
             "survival": survival_rows(d / "survival.csv") if (d / "survival.csv").is_file() else []}
 
 
-def _run_report(page: _Page) -> None:
+def _events_for_plot(page: Page, scenarios: list[dict], horizon: float) -> list[tuple[float, str]]:
+    out: dict[tuple[float, str], None] = {}
+    for scen in scenarios:
+        for key, ev in ((scen or {}).get("events") or {}).items():
+            m = event_month(ev, (scen or {}).get("start"))
+            if m is not None and 0 <= m <= horizon:
+                out.setdefault((m, str(ev.get("label") or key)), None)
+    return list(out)
+
+
+def _observed_for_plot(page: Page, scenarios: list[dict]) -> list[tuple[float, str]]:
+    out = []
+    for scen in scenarios:
+        m = observed_months(scen)
+        if m is not None and (m, "") not in [(o[0], "") for o in out]:
+            out.append((m, page.t._("observed collapse: %(m)s months") % {"m": page.t.fmt(m, "months")}))
+    return out
+
+
+def month_lengths(scen: dict, months: int) -> list[float]:
+    """For month m = 1..months, the length in months of the steps whose incidents the fan chart counts in m:
+    the model's steps (daily for ``fine_start_days``, then ``step_days``) from the one that first reaches
+    month m-1 to the one that first reaches m (see ``sim.montecarlo.advance_to_horizon``)."""
+    step_days = float(scen.get("step_days") or 7)
+    fine = int(scen.get("fine_start_days") or 0)
+    needed = (months + 1) * DAYS_PER_MONTH
+    fine = min(fine, math.ceil(needed))
+    ends = [d / DAYS_PER_MONTH for d in range(1, fine + 1)]
+    day = float(fine)
+    while day < needed:
+        day += step_days
+        ends.append(day / DAYS_PER_MONTH)
+
+    def reach(m):
+        return next((e for e in ends if e >= m - 1e-9), ends[-1]) if m > 0 else 0.0
+    return [reach(m) - reach(m - 1) for m in range(1, months + 1)]
+
+
+def _fan_title(page: Page, name: str, scen: dict) -> tuple[str, str]:
+    head, _, who = name.partition(".")
+    title_msg, unit_msg = VARIABLES.get(head, (None, None))
+    if title_msg is None:
+        return name.replace("_", " "), page.t._("per month") if name.endswith("_per_month") else ""
+    if not who:
+        return page.t._(title_msg), page.t._(unit_msg)
+    actors = (scen.get("actors") or {})
+    if who not in actors and "-" in who and all(p in actors for p in who.split("-", 1)):
+        a, b = who.split("-", 1)
+        actor = page.t._("%(a)s and %(b)s") % {"a": _actor_text(page, scen, a), "b": _actor_text(page, scen, b)}
+    else:
+        actor = _actor_text(page, scen, who)
+    return page.t._(title_msg) % {"actor": actor}, page.t._(unit_msg)
+
+
+def _fan_panels(page: Page, path: Path, scen: dict) -> tuple[list, list[str]]:
+    """Fan chart panels of the state variables that vary (flat panels and rare counts that are zero in the
+    median month are left out, and named); monthly counts per 30.44 days, as the model's steps cover them."""
+    by_var: dict[str, list] = {}
+    for r in _csv(path):
+        by_var.setdefault(r["variable"], []).append(
+            (_float(r["month"]), *(_float(r[q]) for q in ("q05", "q25", "q50", "q75", "q95"))))
+    order = ["tension", "economic_stress", "exhaustion.", "readiness.", "strength.", "deterrence.", "restraint.",
+             "campaign.", "friction.", "violations_per_month", "air_strikes_per_month", "spoiler_attacks_per_month"]
+
+    def rank(name):
+        for i, p in enumerate(order):
+            if name == p or (p.endswith(".") and name.startswith(p)):
+                return (i, name)
+        return (len(order), name)
+    n_months = int(max((r[0] for rows in by_var.values() for r in rows), default=0))
+    lengths = month_lengths(scen, n_months) if n_months else []
+    panels, skipped = [], []
+    for name in sorted(by_var, key=rank):
+        rows = sorted(by_var[name])
+        title, unit = _fan_title(page, name, scen)
+        values = [v for r in rows for v in r[1:]]
+        if not values or max(values) - min(values) < 1e-6:
+            skipped.append(page._("%(name)s (the same in every run and month)", name=title))
+            continue
+        if name.endswith("_per_month"):
+            if all(r[3] == 0 for r in rows):
+                skipped.append(page._("%(name)s (zero in most months: a rare event)", name=title))
+                continue
+            scaled = []
+            for r in rows:
+                m = int(r[0])
+                length = lengths[m - 1] if 1 <= m <= len(lengths) else 0.0
+                if length > 0:
+                    scaled.append((r[0], *(v / length for v in r[1:])))
+            rows = scaled
+        elif all(v in (0.0, 1.0) for v in values):
+            skipped.append(page._("%(name)s (0 or 1 in every run: a state that is on or off)", name=title))
+            continue
+        panels.append((title, unit, rows))
+    return panels, skipped
+
+
+def _run_report(page: Page) -> None:
     from sim import plots
     d = page.directory
     data = _run_files(d)
     s, m, surv = data["summary"], data["manifest"], data["survival"]
     scen = m.get("scenario") or {}
-    src = "summary.json"
-    name = s.get("scenario") or m.get("scenario_name")
-    h = s["horizon_months"]
-    page.title = f"Will the ceasefire hold? {name}"
-    page.kind_label = "Monte Carlo run"
+    name = s.get("scenario") or m.get("scenario_name") or ""
+    title = scenario_title(scen, name)
+    h = float(s["horizon_months"])
+    unc = s.get("uncertainty") or {}
+    page.ctx["credible_level"] = unc.get("credible_level") or 0.9
     months = list(s["p_collapse"])
+    hm = _headline_month(months)
+    pc = s["p_collapse"]
+    any_credible = any(_has(v, "credible_low", "credible_high") for v in pc.values())
+    any_settings = any(_has(v, "settings_low", "settings_high") for v in pc.values())
+    page.ctx.update(title=page.t._("Will the ceasefire hold?"), subtitle=[page.bdi(title)],
+                    kind_label=page.t._("Monte Carlo run"))
 
-    page.section("question", "The question", (
-        f"<p class=\"lead\">How likely is the ceasefire described below to collapse within "
-        f"{esc(', '.join(months[:-1]))} and {esc(months[-1])} months, who would break it, and what would "
-        f"trigger the collapse?</p>"
-        f"<p>The model played the scenario {page.num(s['runs'], 'runs', 'int', src)} times (replications), "
-        f"week by week, for {esc(f'{h:g}')} months each, with different random draws. Every figure below is a "
-        f"share of those replications, given with its 95% confidence interval: the range that would contain "
-        f"the figure from an unlimited number of replications 95 times in 100. The interval measures the "
-        f"simulation's noise only, not doubt about the scenario's assumptions; the parameter table below lists "
-        f"those assumptions and the claims they rest on.</p>"
-        + _scenario_block(scen, 3, f"The scenario: {scen.get('name', name)}")))
+    page.ctx["question"] = {
+        "lead": page._("How likely is this ceasefire to collapse within %(months)s months, who would break it, and "
+                       "what would trigger the collapse?",
+                       months=page.list_words([page.num(_float(k), None, "g") for k in months])),
+        "method": page._("The model played the scenario %(runs)s, week by week, for %(h)s months each, with different "
+                         "random draws. Every figure is a share of those replications.",
+                         runs=page.n_("%(n)s time", "%(n)s times", int(s["runs"])), h=page.num(h, None, "g")),
+        "scenario": _scenario_block(page, scen, page.t._("The scenario")),
+    }
 
-    sentences = []
-    for k in months:
-        sentences.append(f"<li>P(collapse within {esc(k)} months): "
-                         f"{page.ci(s['p_collapse'][k], f'p_collapse.{k}', 'pct', src)}</li>")
+    # headline table: every figure with each interval it has, named
+    cols = [page.t._("collapse"), page.t._("estimate"),
+            page._("%(level)s simulation interval", level=page.num(0.95, None, "pct0"))]
+    if any_credible:
+        cols.append(page._("%(level)s credible interval (calibrated parameters)",
+                           level=page.num(page.credible_level, None, "pct0")))
+    if any_settings:
+        cols.append(page._("%(level)s range (uncertain settings)", level=page.num(0.9, None, "pct0")))
+
+    def interval_cells(est: dict, key: str, kind: str) -> list:
+        cells = [page.span(est, key, kind) if _has(est, "ci_low", "ci_high") else ""]
+        for name, shown in (("credible", any_credible), ("settings", any_settings)):
+            if shown:
+                cells.append(page.span(est, key, kind, f"{name}_low", f"{name}_high")
+                             if _has(est, f"{name}_low", f"{name}_high") else "")
+        return cells
+    rows = [[_within(page, k), page.num(pc[k].get("estimate"), f"p_collapse.{k}.estimate", "pct"),
+             *interval_cells(pc[k], f"p_collapse.{k}", "pct")] for k in months]
+    rm = s.get("rmst_months") or {}
+    if rm:
+        rows.append([page._("mean months holding (of %(h)s)", h=page.num(h, None, "g")),
+                     page.num(rm.get("estimate"), "rmst_months.estimate", "months"),
+                     *interval_cells(rm, "rmst_months", "months")])
     med = s.get("median_months_to_collapse")
-    if med is None:
-        sentences.append(f"<li>Median time to collapse: beyond the {h:g}-month horizon (more than half of the "
-                         f"replications still held at the horizon).</li>")
-    else:
-        sentences.append(f"<li>Median time to collapse: "
-                         f"{page.num(med, 'median_months_to_collapse', 'months', src)} months.</li>")
-    sentences.append(f"<li>Mean months the ceasefire holds within the {h:g}-month horizon: "
-                     f"{page.ci(s['rmst_months'], 'rmst_months', 'months', src)}.</li>")
-    init = s.get("initiator_share") or {}
-    if init:
-        parts = [f"{esc(_actor_label(scen, k))} {page.num(v, f'initiator_share.{k}', 'pct', src)}"
-                 for k, v in sorted(init.items(), key=lambda kv: -kv[1])]
-        sentences.append(f"<li>Who broke it: of the {page.num(s['collapsed'], 'collapsed', 'int', src)} "
-                         f"collapses, {', '.join(parts)}.</li>")
-        trig = s.get("trigger_share") or {}
-        if trig:
-            top = max(trig, key=trig.get)
-            sentences.append(f"<li>Most frequent trigger: {esc(_trigger_label(top))} "
-                             f"({page.num(trig[top], f'trigger_share.{top}', 'pct', src)} of collapses).</li>")
-    else:
-        sentences.append(f"<li>No replication collapsed within {h:g} months.</li>")
-    rows = [[f"within {esc(k)} months",
-             *(page.num(s["p_collapse"][k][part], f"p_collapse.{k}.{part}", "pct", src)
-               for part in ("estimate", "ci_low", "ci_high"))] for k in months]
-    rows.append([f"mean months holding (of {h:g})",
-                 *(page.num(s["rmst_months"][part], f"rmst_months.{part}", "months", src)
-                   for part in ("estimate", "ci_low", "ci_high"))])
-    table = _table(["P(collapse)", "estimate", "95% CI low", "95% CI high"], rows,
-                   caption=f"Headline figures from {s['runs']:,} replications")
-    shares = [[esc(_actor_label(scen, k)) + f" <small><code>{esc(k)}</code></small>",
-               page.num(v, f"initiator_share.{k}", "pct", src)] for k, v in sorted(init.items(), key=lambda kv: -kv[1])]
-    shares_table = (_table(["initiator", "share of collapses"], shares, caption="Who broke the ceasefire")
-                    if shares else "")
-    trig_rows = [[esc(_trigger_label(k)), page.num(v, f"trigger_share.{k}", "pct", src)]
-                 for k, v in sorted((s.get("trigger_share") or {}).items(), key=lambda kv: -kv[1])]
-    trig_table = _table(["trigger", "share of collapses"], trig_rows, caption="What triggered the collapse") \
-        if trig_rows else ""
-    page.section("headline", "Headline figures",
-                 f'<ul class="sentences">{"".join(sentences)}</ul>{table}'
-                 f'<div class="two">{shares_table}{trig_table}</div>')
 
-    figs = []
+    def median_cell(name):
+        pair = s.get(f"median_{name}")
+        if not isinstance(pair, list) or len(pair) != 2 or pair[0] is None:
+            return ""
+        high = page.num(pair[1], f"median_{name}.1", "months") if pair[1] is not None else \
+            page._("beyond %(h)s", h=page.num(h, None, "g"))
+        return page._("%(low)s to %(high)s", low=page.num(pair[0], f"median_{name}.0", "months"), high=high)
+    rows.append([page.t._("median months to collapse"),
+                 page.num(med, "median_months_to_collapse", "months") if med is not None
+                 else page._("beyond the %(h)s-month horizon", h=page.num(h, None, "g")), "",
+                 *([median_cell("credible")] if any_credible else []),
+                 *([median_cell("settings")] if any_settings else [])])
+    headline = page.table(cols, rows, caption=page._("Probability of collapse, from %(runs)s replications",
+                                                     runs=page.num(s["runs"], "runs", "int")))
+    init = s.get("initiator_share") or {}
+    intervals = s.get("initiator_share_intervals") or {}
+    trig = s.get("trigger_share") or {}
+    shares = page.table([page.t._("initiator"), page.t._("share of collapses")],
+                        [[_actor(page, scen, k),
+                          page.estimate(intervals[k], f"initiator_share_intervals.{k}", "pct") if k in intervals
+                          else page.num(v, f"initiator_share.{k}", "pct")]
+                         for k, v in sorted(init.items(), key=lambda kv: -kv[1])],
+                        caption=page.t._("Who broke the ceasefire")) if init else None
+    triggers = page.table([page.t._("trigger"), page.t._("share of collapses")],
+                          [[_trigger(page, k), page.num(v, f"trigger_share.{k}", "pct")]
+                           for k, v in sorted(trig.items(), key=lambda kv: -kv[1])],
+                          caption=page.t._("What triggered the collapse")) if trig else None
+    fronts = _fronts_table(page, s, scen, hm)
+    page.ctx["headline"] = {"table": headline, "shares": shares, "triggers": triggers, "fronts": fronts,
+                            "uncertainty": _uncertainty_note(page, unc, any_credible, any_settings)}
+
+    # figures
+    events = _events_for_plot(page, [scen], h)
+    observed = _observed_for_plot(page, [scen])
     if surv:
         last = surv[-1]
-        figs.append(page.figure(
-            plots.report_survival_figure([(name, surv)], f"{name}: survival of the ceasefire"),
-            "survival",
-            f"Survival curve: the probability that the ceasefire still holds, by month, with its 95% band. It falls "
-            f"from 100% at the start to {100 * last[1]:.1f}% (95% CI {100 * last[2]:.1f}% to {100 * last[3]:.1f}%) "
-            f"at month {last[0]:g}.",
-            f"Share of the {s['runs']:,} replications in which the ceasefire still holds, month by month "
-            f"(Kaplan-Meier estimate), with its 95% confidence band (shaded)."))
-        hm, hz = hazard_by_month(surv)
-        finite = [(mm, v) for mm, v in zip(hm, hz) if math.isfinite(v)]
-        peak = max(finite, key=lambda t: t[1]) if finite else (0, 0.0)
-        figs.append(page.figure(
-            plots.hazard_figure(hm, hz, f"{name}: risk of collapse month by month"),
-            "hazard",
-            f"Bar chart of the monthly risk of collapse: of the ceasefires still holding at the start of each month, "
-            f"the share that collapse during it. The highest is {100 * peak[1]:.2f}% in month {peak[0]:g}.",
-            "Monthly hazard, 1 - S(m)/S(m-1) from the survival curve: how dangerous each month is for a ceasefire "
-            "that has lasted until then."))
+        cap = page._("Share of the %(runs)s replications in which the ceasefire still holds, month by month "
+                     "(Kaplan-Meier estimate), with its 95%% simulation band (shaded).",
+                     runs=page.num(s["runs"], None, "int"))
+        if events:
+            cap += page._(" Dotted lines: scheduled events, numbered as in the key under the chart.")
+        if observed:
+            cap += page._(" Dashed line: the observed collapse.")
+        page.figure(plots.report_survival_figure([(page.t._("share of runs still holding"), surv)],
+                                                 page.t._("Survival of the ceasefire"), page.t,
+                                                 events=events, observed=observed),
+                    "survival",
+                    page.t._("Survival curve: the probability that the ceasefire still holds, by month, falling from "
+                             "100%% at the start to %(end)s at month %(m)s.")
+                    % {"end": page.t.fmt(last[1], "pct"), "m": page.t.fmt(last[0], "g")},
+                    cap, brief=True)
+    if init or trig:
+        panels = []
+        if init:
+            panels.append((page.t._("Who broke it"),
+                           [(title, {_actor_text(page, scen, k): v for k, v in init.items()})]))
+        if trig:
+            panels.append((page.t._("What triggered it"), [(title, {_trigger(page, k): v for k, v in trig.items()})]))
+        top = max(init, key=init.get) if init else None
+        page.figure(plots.shares_figure(panels, page.t._("Who broke the ceasefire, and what triggered it"),
+                                        page.t._("share of the collapses"), page.t),
+                    "collapses",
+                    page.t._("Bar charts of who started the collapse and of its trigger, as shares of the %(n)s "
+                             "collapses; the largest initiator is %(who)s with %(share)s.")
+                    % {"n": page.t.fmt(s.get("collapsed", 0), "int"),
+                       "who": _actor_text(page, scen, top) if top else "-",
+                       "share": page.t.fmt(init[top], "pct") if top else "-"},
+                    page._("Initiator and proximate trigger of the collapse, as shares of the %(n)s replications that "
+                           "collapsed within %(h)s months.", n=page.num(s.get("collapsed", 0), None, "int"),
+                           h=page.num(h, None, "g")), brief=True)
+    if surv:
+        hmonths, hz = hazard_by_month(surv)
+        finite = [(mm, v) for mm, v in zip(hmonths, hz) if math.isfinite(v)]
+        peak = max(finite, key=lambda x: x[1]) if finite else (0, 0.0)
+        page.figure(plots.hazard_figure(hmonths, hz, page.t._("Risk of collapse month by month"), page.t,
+                                        events=events),
+                    "hazard",
+                    page.t._("Bar chart of the monthly risk of collapse: of the ceasefires still holding at the start "
+                             "of each month, the share that collapse during it. The highest is %(peak)s in month "
+                             "%(m)s.") % {"peak": page.t.fmt(peak[1], "pct"), "m": page.t.fmt(peak[0], "g")},
+                    page._("Monthly hazard, 1 - S(m)/S(m-1) from the survival curve: how dangerous each month is for "
+                           "a ceasefire that has lasted until then."))
+    if (d / "timeseries.csv").is_file():
+        panels, skipped = _fan_panels(page, d / "timeseries.csv", scen)
+        if panels:
+            cap = page._("Month by month, the median (line), the middle 50%% (dark band) and the middle 90%% (light "
+                         "band) across the replications <em>still holding</em> at that month; late months rest on "
+                         "fewer replications. Monthly counts are per 30.44 days, so months of four and five weekly "
+                         "steps compare.")
+            if skipped:
+                cap += page._(" Not shown: %(list)s.", list=page.join(skipped))
+            page.figure(plots.fan_figure(panels, page.t._("State of the conflict while the ceasefire holds"), page.t),
+                        "state",
+                        page.t._("Fan charts of %(n)s state variables by month: median line with the middle 50%% and "
+                                 "90%% of replications shaded.") % {"n": page.t.fmt(len(panels), "int")},
+                        cap)
+
+    # details and parameters
+    mi = s.get("mean_incidents_per_replication") or {}
+    page.ctx["details"] = {"items": [page._("Mean incidents per replication: %(list)s.", list=page.comma.join(
+        [page._("%(what)s %(n)s", what=page.t._(INCIDENTS[k]) if k in INCIDENTS else k.replace("_", " "),
+                n=page.num(v, f"mean_incidents_per_replication.{k}", "num1")) for k, v in mi.items()]))]
+                           if mi else [], "tables": []}
+    groups = _parameter_groups(page, scen)
+    n_params = sum(len(g["table"]["rows"]) for g in groups)
+    page.ctx["parameters"] = {
+        "summary": page.n_("All %(n)s numeric parameter of the scenario, with scale, range, meaning and source",
+                           "All %(n)s numeric parameters of the scenario, with scale, range, meaning and source",
+                           n_params),
+        "intro": page._("Every numeric parameter of the scenario as it was run (after inheritance), with its scale, "
+                        "the "
+                        "range the schema allows, its meaning and the claim of the source documents it stands for."),
+        "actors": _actors_table(page, scen), "groups": groups, "diff": None}
+    page.ctx["provenance"] = _provenance(page, [(page.t._("run"), {k: v for k, v in m.items() if k != "scenario"})])
+
+    # the bottom line, last: it mentions the flags raised above
+    est = pc[hm]
+    bl = [page._("The ceasefire collapses %(within)s in %(freq)s: %(value)s.", within=_within(page, hm),
+                 freq=_frequency(page, est.get("estimate")), value=page.estimate(est, f"p_collapse.{hm}", "pct"))]
+    if months[-1] != hm:
+        last = pc[months[-1]]
+        bl[0] = page._("The ceasefire collapses %(within)s in %(freq)s: %(value)s; and %(within2)s in %(freq2)s: "
+                       "%(value2)s.", within=_within(page, hm), freq=_frequency(page, est.get("estimate")),
+                       value=page.estimate(est, f"p_collapse.{hm}", "pct"), within2=_within(page, months[-1]),
+                       freq2=_frequency(page, last.get("estimate")),
+                       value2=page.estimate(last, f"p_collapse.{months[-1]}", "pct"))
     if init:
         top = max(init, key=init.get)
-        figs.append(page.figure(
-            plots.shares_figure([(name, {_actor_label(scen, k): v for k, v in init.items()})],
-                                f"{name}: who broke the ceasefire", "share of the collapses, %"),
-            "initiators",
-            f"Bar chart of who started the collapse, as shares of the {s['collapsed']:,} collapses; the largest is "
-            f"{_actor_label(scen, top)} with {100 * init[top]:.1f}%.",
-            f"Initiator of the collapse, as a share of the {s['collapsed']:,} replications that collapsed within "
-            f"{h:g} months."))
-        trig = s.get("trigger_share") or {}
+        sentence = page._("%(quant)s (%(share)s) are started by %(actor)s.", quant=_quantifier(page, init[top]),
+                          share=page.num(init[top], f"initiator_share.{top}", "pct"), actor=_actor(page, scen, top))
         if trig:
-            top = max(trig, key=trig.get)
-            figs.append(page.figure(
-                plots.shares_figure([(name, {_trigger_label(k): v for k, v in trig.items()})],
-                                    f"{name}: what triggered the collapse", "share of the collapses, %"),
-                "triggers",
-                f"Bar chart of the proximate triggers of collapse; the most frequent is {_trigger_label(top)} with "
-                f"{100 * trig[top]:.1f}% of collapses.",
-                "Proximate trigger of each collapse, as a share of the collapses."))
-    if (d / "timeseries.csv").is_file():
-        panels = _fan_panels(d / "timeseries.csv", scen)
-        if panels:
-            figs.append(page.figure(
-                plots.fan_figure(panels, f"{name}: state of the conflict while the ceasefire holds"),
-                "state",
-                f"Fan charts of {len(panels)} state variables by month ({', '.join(p[0] for p in panels)}): "
-                f"median line with the middle 50% and 90% of replications shaded.",
-                "Fan charts: month by month, the median (line), the middle 50% (dark band) and the middle 90% "
-                "(light band) across the replications <em>still holding</em> at that month. Late months rest on "
-                "fewer replications. Monthly counts (violations, strikes, attacks) alternate with the number of "
-                "weekly steps in a month (four or five)."))
-    page.section("figures", "Figures", "\n".join(figs))
-    page.section("parameters", "Parameters",
-                 "<p>Every numeric parameter of the scenario as it was run (after inheritance), with its scale, the "
-                 "range the schema allows, its meaning and the claim of the source documents it stands for.</p>"
-                 + "<h3>Actors</h3>" + _actors_table(scen)
-                 + _parameter_tables([(name, scen)])
-                 + "<h3>Scheduled events</h3>" + _events_table([(name, scen)]))
-    page.section("provenance", "Provenance", _provenance([("run", {k: v for k, v in m.items() if k != "scenario"})]))
+            tt = max(trig, key=trig.get)
+            sentence = page._("%(quant)s (%(share)s) are started by %(actor)s; the most frequent trigger is "
+                              "%(trigger)s (%(tshare)s of collapses).", quant=_quantifier(page, init[top]),
+                              share=page.num(init[top], f"initiator_share.{top}", "pct"),
+                              actor=_actor(page, scen, top), trigger=_trigger(page, tt),
+                              tshare=page.num(trig[tt], f"trigger_share.{tt}", "pct"))
+        bl.append(sentence)
+    else:
+        bl.append(page._("No replication collapsed within %(h)s months.", h=page.num(h, None, "g")))
+    obs = observed_months(scen)
+    if med is not None:
+        timing = page._("Half of the runs have collapsed by month %(median)s", median=page.num(
+            med, "median_months_to_collapse", "months"))
+    else:
+        timing = page._("More than half of the runs still hold at the %(h)s-month horizon", h=page.num(h, None, "g"))
+    if obs is not None:
+        timing = page._("%(timing)s; the ceasefire actually held %(obs)s months.", timing=timing,
+                        obs=page.num(obs, None, "months"))
+    else:
+        timing = page._("%(timing)s.", timing=timing)
+    bl.append(timing)
+    bl.append(page._("%(caveat)s%(flags)s", caveat=_caveat_sentence(page, any_credible, any_settings),
+                     flags=_flags_sentence(page)))
+    page.ctx["bottom_line"] = bl
+
+
+def _fronts_table(page: Page, s: dict, scen: dict, hm: str) -> dict | None:
+    fronts = s.get("fronts") or {}
+    if not fronts:
+        return None
+    rows = []
+    for fname, f in fronts.items():
+        between = f.get("between") or []
+        pcf = f.get("p_collapse") or {}
+        k = hm if hm in pcf else (list(pcf)[-1] if pcf else None)
+        est = pcf.get(k) if k else None
+        ishare = f.get("initiator_share") or {}
+        top = max(ishare, key=ishare.get) if ishare else None
+        rows.append([page.bdi(fname), page.list_words([_actor(page, scen, a) for a in between]),
+                     page.estimate(est, f"fronts.{fname}.p_collapse.{k}", "pct") if est else "",
+                     page._("%(actor)s (%(share)s)", actor=_actor(page, scen, top),
+                            share=page.num(ishare[top], f"fronts.{fname}.initiator_share.{top}", "pct"))
+                     if top else ""])
+    return page.table([page.t._("front"), page.t._("between"),
+                       page._("collapse %(within)s", within=_within(page, hm)),
+                       page.t._("most frequent initiator")], rows, caption=page.t._("Front by front"))
 
 
 # --- compare -------------------------------------------------------------------------------------
 
-def _verdict(diff: dict, higher: str, lower: str, same: str) -> str:
-    est, lo, hi = diff.get("estimate"), diff.get("ci_low"), diff.get("ci_high")
-    if est == 0 and lo == 0 and hi == 0:
-        return "no difference in any replication"
-    if lo is not None and lo > 0:
-        return higher
-    if hi is not None and hi < 0:
-        return lower
-    return same
+def _compare_month(c: dict) -> str:
+    """The headline month: the first at which either scenario has collapsed in a quarter of the runs."""
+    keys = list(c["differences"]["p_collapse"])
+    for k in keys:
+        if max(_float((c["p_collapse"]["base"].get(k) or {}).get("estimate")),
+               _float((c["p_collapse"]["other"].get(k) or {}).get("estimate"))) >= 0.25:
+            return k
+    return keys[-1]
 
 
-def _compare_report(page: _Page) -> None:
+def _p_values(data: Any, path: str = "", depth: int = 0) -> list[tuple[str, float]]:
+    """Every p-value in a comparison (keys ending in '_p' or named 'p_value'), with its JSON path."""
+    out = []
+    if isinstance(data, dict) and depth < 4:
+        for k, v in data.items():
+            key = f"{path}.{k}" if path else str(k)
+            if isinstance(v, (int, float)) and not isinstance(v, bool) and (k == "p_value" or str(k).endswith("_p")):
+                out.append((key, float(v)))
+            elif isinstance(v, dict) and k not in ("p_collapse",):
+                out += _p_values(v, key, depth + 1)
+    return out
+
+
+P_VALUE_TEXT = {
+    "logrank_p": N_("Log-rank test that the two survival curves are the same"),
+    "initiator_test.p_value": N_("Chi-square test that who breaks the ceasefire is the same"),
+    "tests.collapse_by_horizon.p_value": N_("Paired test (exact McNemar) that collapse by the horizon is as likely "
+                                            "under both scenarios"),
+    "tests.time_to_collapse.p_value": N_("Paired test (log-rank stratified by pair) that the ceasefire lasts as long "
+                                         "under both scenarios"),
+    "as_if_independent_runs.logrank_p": N_("Log-rank test as if the runs were independent (it ignores the pairing)"),
+    "as_if_independent_runs.initiator_chi_square.p_value": N_("Chi-square test of who breaks the ceasefire, as if the "
+                                                              "runs were independent (it ignores the pairing)"),
+}
+
+
+def _p_value_label(page: Page, c: dict, key: str, scen: dict | None) -> Any:
+    if key in P_VALUE_TEXT:
+        return page.t._(P_VALUE_TEXT[key])
+    m = re.fullmatch(r"tests\.initiators\.by_initiator\.(.+)\.p_value", key)
+    if m:
+        return page._("Paired test (exact McNemar) that collapses started by %(actor)s are as frequent under both "
+                      "scenarios", actor=_actor(page, scen, m[1]))
+    method = _get(c, key.rsplit(".", 1)[0] + ".method") if "." in key else None
+    return page._("%(method)s %(key)s", method=method, key=page.m.small_code(key)) if isinstance(method, str) \
+        else page.m.code(key)
+
+
+def _compare_report(page: Page) -> None:
     from sim import plots
     d = page.directory
     c = _json(d / "comparison.json")
-    src = "comparison.json"
     runs = {role: _run_files(d / role) for role in ("base", "other") if (d / role / "summary.json").is_file()}
-    scen = {role: (runs[role]["manifest"].get("scenario") or {}) for role in runs}
+    scen = {role: (runs[role]["manifest"].get("scenario") if role in runs else None) or c["scenarios"][role]
+            for role in ("base", "other")}
     bname, oname = c["scenarios"]["base"]["name"], c["scenarios"]["other"]["name"]
-    h = c["horizon_months"]
-    page.title = f"{oname} compared with {bname}"
-    page.kind_label = "Paired comparison of two scenarios"
+    btitle, otitle = scenario_title(scen["base"], bname), scenario_title(scen["other"], oname)
+    B, O = page.bdi(btitle), page.bdi(otitle)
+    h = float(c["horizon_months"])
     diffs = c["differences"]["p_collapse"]
     months = list(diffs)
+    hm = _compare_month(c)
+    page.ctx["credible_level"] = (c.get("uncertainty") or {}).get("credible_level") or 0.9
+    pbase, pother = c["p_collapse"]["base"], c["p_collapse"]["other"]
+    any_credible = any(_has(v, "credible_low", "credible_high") for v in [*diffs.values(), *pbase.values(),
+                                                                          *pother.values()])
+    any_settings = any(_has(v, "settings_low", "settings_high") for v in [*diffs.values(), *pbase.values(),
+                                                                          *pother.values()])
+    page.ctx.update(title=page.t._("Two scenarios compared"),
+                    subtitle=[O, page._("compared with %(base)s", base=B)],
+                    kind_label=page.t._("Paired comparison of two scenarios"))
 
-    pdiff = c.get("parameter_diff") or []
-    diff_rows = [[_path(r["key"]), _value_text(r.get("base")), _value_text(r.get("other"))] for r in pdiff]
-    diff_html = (_table(["key path", f"base: {esc(bname)}", f"other: {esc(oname)}"], diff_rows,
-                        caption=f"What differs between the two scenarios ({len(pdiff)} keys after inheritance)",
-                        widths=[36, 32, 32])
-                 if pdiff else "<p>The two scenarios have identical parameters after inheritance.</p>")
-    blocks = "".join(_scenario_block(scen.get(role) or c["scenarios"][role], 3,
-                                     f"{'Base' if role == 'base' else 'Other'}: {c['scenarios'][role]['name']}")
-                     for role in ("base", "other"))
-    page.section("question", "The question", (
-        f"<p class=\"lead\">Does the ceasefire last longer or shorter under <strong>{esc(oname)}</strong> than "
-        f"under <strong>{esc(bname)}</strong>, and by how much?</p>"
-        f"<p>Both scenarios were played {page.num(c['runs'], 'runs', 'int', src)} times for {h:g} months on "
-        f"<em>common random numbers</em>: replication <em>i</em> of each scenario draws the same dice for the same "
-        f"random events, so the differences below come from the scenarios, not from chance. Differences are "
-        f"<em>other minus base</em>, in percentage points, with paired 95% confidence intervals "
-        f"({esc(c.get('stopping', {}).get('reason', ''))}).</p>"
-        + blocks + "<h3>What differs</h3>" + diff_html))
+    pdiff = [r for r in c.get("parameter_diff") or []
+             if r["key"] not in ("name", "description", "title", "sources") and not r["key"].endswith(".label")]
+    diff_table = page.table(
+        [page.t._("setting"), page._("base: %(name)s", name=B), page._("other: %(name)s", name=O)],
+        [[page.m.path(r["key"]), _value_text(page, r.get("base")), _value_text(page, r.get("other"))] for r in pdiff],
+        caption=page.n_("What differs between the two scenarios (%(n)s setting after inheritance)",
+                        "What differs between the two scenarios (%(n)s settings after inheritance)", len(pdiff)),
+        widths=[36, 32, 32]) if pdiff else None
+    stop = c.get("stopping") or {}
+    page.ctx["question"] = {
+        "lead": page._("Does the ceasefire last longer or shorter under %(other)s than under %(base)s, and by how "
+                       "much?", other=page.m.strong(O), base=page.m.strong(B)),
+        "method": page._("Both scenarios were played %(runs)s for %(h)s months on <em>common random numbers</em>: "
+                         "replication i of each scenario draws the same dice for the same random events, so the "
+                         "differences come from the scenarios, not from chance. Differences are <em>other minus "
+                         "base</em>, in percentage points (%(stopping)s).",
+                         runs=page.n_("%(n)s time", "%(n)s times", int(c["runs"])), h=page.num(h, None, "g"),
+                         stopping=_stopping(page, stop.get("reason", ""))),
+        "scenarios": [_scenario_block(page, scen["base"], page._("Base: %(title)s", title=B), show_title=False),
+                      _scenario_block(page, scen["other"], page._("Other: %(title)s", title=O), show_title=False)],
+        "diff": diff_table,
+    }
 
-    sentences, rows = [], []
+    # headline table
+    cols = [page.t._("collapse"), B, O, page.t._("difference (points)"),
+            page._("%(level)s simulation interval (points)", level=page.num(0.95, None, "pct0"))]
+    if any_credible:
+        cols.append(page._("%(level)s credible interval (points)", level=page.num(page.credible_level, None, "pct0")))
+    if any_settings:
+        cols.append(page._("%(level)s range over uncertain settings (points)", level=page.num(0.9, None, "pct0")))
+    cols.append(page.t._("size of the difference"))
+    rows = []
     for k in months:
-        pa, pb, dd = c["p_collapse"]["base"].get(k, {}), c["p_collapse"]["other"].get(k, {}), diffs[k]
-        verdict = _verdict(dd, f"higher under {oname}, beyond the noise", f"lower under {oname}, beyond the noise",
-                           "no difference distinguishable from the noise")
-        sentences.append(
-            f"<li>P(collapse within {esc(k)} months): {page.ci(pb, f'p_collapse.other.{k}', 'pct', src)} under "
-            f"{esc(oname)}, against {page.ci(pa, f'p_collapse.base.{k}', 'pct', src)} under {esc(bname)}. "
-            f"Difference: {page.ci(dd, f'differences.p_collapse.{k}', 'pp', src, '')} points; {esc(verdict)}.</li>")
-        rows.append([f"within {esc(k)} months",
-                     page.num(pa.get("estimate"), f"p_collapse.base.{k}.estimate", "pct", src),
-                     page.num(pb.get("estimate"), f"p_collapse.other.{k}.estimate", "pct", src),
-                     page.num(dd["estimate"], f"differences.p_collapse.{k}.estimate", "pp", src),
-                     page.num(dd["ci_low"], f"differences.p_collapse.{k}.ci_low", "pp", src) + " to "
-                     + page.num(dd["ci_high"], f"differences.p_collapse.{k}.ci_high", "pp", src)])
-    r = c["differences"]["rmst"]
-    verdict = _verdict(r, f"lasts longer under {oname}", f"collapses sooner under {oname}", "lasts about as long")
-    sentences.append(f"<li>Mean months holding within {h:g} months: the ceasefire {esc(verdict)} "
-                     f"({page.ci(r, 'differences.rmst', 'signed', src)} months).</li>")
-    rows.append([f"mean months holding (of {h:g})", "", "",
-                 page.num(r["estimate"], "differences.rmst.estimate", "signed", src),
-                 page.num(r["ci_low"], "differences.rmst.ci_low", "signed", src) + " to "
-                 + page.num(r["ci_high"], "differences.rmst.ci_high", "signed", src)])
-    med = c["differences"]["median"]
+        pa, pb, dd = pbase.get(k, {}), pother.get(k, {}), diffs[k]
+        row = [_within(page, k), page.num(pa.get("estimate"), f"p_collapse.base.{k}.estimate", "pct"),
+               page.num(pb.get("estimate"), f"p_collapse.other.{k}.estimate", "pct"),
+               page.num(dd.get("estimate"), f"differences.p_collapse.{k}.estimate", "pp"),
+               page.span(dd, f"differences.p_collapse.{k}", "pp") if _has(dd, "ci_low", "ci_high") else ""]
+        if any_credible:
+            row.append(page.span(dd, f"differences.p_collapse.{k}", "pp", "credible_low", "credible_high")
+                       if _has(dd, "credible_low", "credible_high") else "")
+        if any_settings:
+            row.append(page.span(dd, f"differences.p_collapse.{k}", "pp", "settings_low", "settings_high")
+                       if _has(dd, "settings_low", "settings_high") else "")
+        row.append(_size_word(page, _float(dd.get("estimate"))))
+        rows.append(row)
+    r = c["differences"].get("rmst") or {}
+    if r:
+        row = [page._("mean months holding (of %(h)s)", h=page.num(h, None, "g")), "", "",
+               page.num(r.get("estimate"), "differences.rmst.estimate", "signed"),
+               page.span(r, "differences.rmst", "signed") if _has(r, "ci_low", "ci_high") else ""]
+        rows.append(row + [""] * (len(cols) - len(row)))
+    med = c["differences"].get("median") or {}
 
-    def med_text(role):
+    def med_cell(role):
         v = med.get(f"{role}_median")
-        return (page.num(v, f"differences.median.{role}_median", "months", src) + " months") if v is not None \
-            else f"beyond the {h:g}-month horizon"
-    sentences.append(f"<li>Median time to collapse: {med_text('other')} under {esc(oname)}, {med_text('base')} under "
-                     f"{esc(bname)}.</li>")
-    if c.get("logrank_p") is not None:
-        sentences.append(f"<li>Log-rank test that the two survival curves are the same: p = "
-                         f"{page.num(c['logrank_p'], 'logrank_p', 'p', src)}.</li>")
+        return page.num(v, f"differences.median.{role}_median", "months") if v is not None else \
+            page._("beyond %(h)s", h=page.num(h, None, "g"))
+    if med:
+        row = [page.t._("median months to collapse"), med_cell("base"), med_cell("other"),
+               page.num(med.get("estimate"), "differences.median.estimate", "signed")
+               if med.get("estimate") is not None else "",
+               page.span(med, "differences.median", "signed") if _has(med, "ci_low", "ci_high") else
+               page.m.muted(page.t._("no interval"))]
+        rows.append(row + [""] * (len(cols) - len(row)))
+    headline = page.table(cols, rows, caption=page._(
+        "Probability of collapse under each scenario and the paired difference (other minus base), from %(runs)s "
+        "paired replications", runs=page.num(c["runs"], "runs", "int")))
+    attribution = c.get("attribution") or []
+    attr_table = None
+    if attribution:
+        arows = []
+        for i, a in enumerate(attribution):
+            arows.append([page.m.path(a.get("setting", "")),
+                          page.num(a.get("contribution"), f"attribution.{i}.contribution", "pp"),
+                          page._("%(low)s to %(high)s", low=page.num(a.get("ci_low"), f"attribution.{i}.ci_low", "pp"),
+                                 high=page.num(a.get("ci_high"), f"attribution.{i}.ci_high", "pp"))
+                          if a.get("ci_low") is not None and a.get("ci_high") is not None else "",
+                          _effect(page, a.get("effect"))])
+        attr_table = page.table([page.t._("setting"), page.t._("contribution (points)"),
+                                 page._("%(level)s interval (points)", level=page.num(0.95, None, "pct0")),
+                                 page.t._("effect")], arows,
+                                caption=page._("Which differing setting makes the difference in collapse %(within)s "
+                                               "(Shapley contributions; they add up to the total difference)",
+                                               within=_within(page, months[-1])))
     it = c.get("initiator_test") or {}
-    if it.get("p_value") is not None:
-        sentences.append(f"<li>Who breaks it differs between the scenarios with chi-square p = "
-                         f"{page.num(it['p_value'], 'initiator_test.p_value', 'p', src)}.</li>")
-    vr = c.get("variance_reduction") or {}
-    if vr.get("width_ratio"):
-        sentences.append(f"<li>Pairing on common random numbers made the headline interval "
-                         f"{1 / vr['width_ratio']:.1f} times narrower than independent runs would have.</li>")
-    table = _table(["P(collapse)", esc(bname), esc(oname), "difference (points)", "95% CI (points)"], rows,
-                   caption="Headline figures; differences are other minus base")
-    page.section("headline", "Headline figures", f'<ul class="sentences">{"".join(sentences)}</ul>{table}')
+    page.ctx["headline"] = {"table": headline, "attribution": attr_table,
+                            "uncertainty": _uncertainty_note(page, c.get("uncertainty"), any_credible, any_settings)}
 
-    figs = []
+    # figures
+    events = _events_for_plot(page, [scen["base"], scen["other"]], h)
+    observed = _observed_for_plot(page, [scen["base"], scen["other"]])
     if "base" in runs and "other" in runs:
         sb, so = runs["base"]["survival"], runs["other"]["survival"]
-        figs.append(page.figure(
-            plots.report_survival_figure([(bname, sb), (oname, so)], "Survival of the ceasefire under both scenarios"),
-            "survival_compare",
-            f"Two survival curves with 95% bands. At month {sb[-1][0]:g} the ceasefire still holds in "
-            f"{100 * sb[-1][1]:.1f}% of replications under {bname} and {100 * so[-1][1]:.1f}% under {oname}.",
-            f"Share of replications in which the ceasefire still holds, by month: {esc(bname)} (solid) and "
-            f"{esc(oname)} (dashed), each with its 95% band."))
-    mnum = [float(k) for k in months]
+        cap = page._("Share of replications in which the ceasefire still holds, by month: %(base)s (solid) and "
+                     "%(other)s (dashed), each with its 95%% simulation band.", base=B, other=O)
+        if events:
+            cap += page._(" Dotted lines: scheduled events, numbered as in the key under the chart.")
+        if observed:
+            cap += page._(" Dashed line: the observed collapse.")
+        page.figure(plots.report_survival_figure([(btitle, sb), (otitle, so)],
+                                                 page.t._("Survival of the ceasefire under both scenarios"), page.t,
+                                                 events=events, observed=observed),
+                    "survival_compare",
+                    page.t._("Two survival curves with 95%% bands. At month %(m)s the ceasefire still holds in %(a)s "
+                             "of replications under %(base)s and %(b)s under %(other)s.")
+                    % {"m": page.t.fmt(sb[-1][0], "g"), "a": page.t.fmt(sb[-1][1], "pct"), "base": btitle,
+                       "b": page.t.fmt(so[-1][1], "pct"), "other": otitle}, cap, brief=True)
+    mnum = [_float(k) for k in months]
     last = diffs[months[-1]]
-    figs.append(page.figure(
-        plots.difference_figure(mnum, [diffs[k]["estimate"] for k in months], [diffs[k]["ci_low"] for k in months],
-                                [diffs[k]["ci_high"] for k in months],
-                                "Paired difference in P(collapse by month): other minus base",
-                                "difference in P(collapse), percentage points"),
-        "difference",
-        f"Line with a 95% band of the paired difference in the probability of collapse by month 6, 12, 24 and the "
-        f"horizon; by month {months[-1]} it is {100 * last['estimate']:+.1f} points (95% CI "
-        f"{100 * last['ci_low']:+.1f} to {100 * last['ci_high']:+.1f}).",
-        "Paired difference in P(collapse by month), other minus base, in percentage points, with its 95% "
-        "confidence interval (band and error bars). Above zero: collapse is more likely under the other scenario."))
-    if it.get("base_share") is not None or it.get("other_share") is not None:
-        bs, os_ = it.get("base_share") or {}, it.get("other_share") or {}
-        figs.append(page.figure(
-            plots.shares_figure([(bname, {_actor_label(scen.get("base"), k): v for k, v in bs.items()}),
-                                 (oname, {_actor_label(scen.get("other"), k): v for k, v in os_.items()})],
-                                "Who broke the ceasefire, side by side", "share of the collapses, %"),
-            "initiators_compare",
-            "Grouped bar chart of who started the collapse under each scenario: "
-            + "; ".join(f"{_actor_label(scen.get('base'), k)} {100 * bs.get(k, 0):.1f}% vs {100 * os_.get(k, 0):.1f}%"
-                        for k in sorted(set(bs) | set(os_), key=lambda k: -max(bs.get(k, 0), os_.get(k, 0)))) + ".",
-            f"Initiator of the collapse as a share of each scenario's collapses: {esc(bname)} (plain bars) and "
-            f"{esc(oname)} (hatched)."))
-    if "base" in runs and "other" in runs:
-        tb, to = runs["base"]["summary"].get("trigger_share") or {}, runs["other"]["summary"].get("trigger_share") or {}
-        if tb or to:
-            figs.append(page.figure(
-                plots.shares_figure([(bname, {_trigger_label(k): v for k, v in tb.items()}),
-                                     (oname, {_trigger_label(k): v for k, v in to.items()})],
-                                    "What triggered the collapse, side by side", "share of the collapses, %"),
-                "triggers_compare",
-                "Grouped bar chart of the proximate triggers of collapse under each scenario.",
-                "Proximate trigger as a share of each scenario's collapses (from base/summary.json and "
-                "other/summary.json)."))
-    page.section("figures", "Figures", "\n".join(figs))
+    page.figure(plots.difference_figure(mnum, [diffs[k]["estimate"] for k in months],
+                                        [diffs[k].get("ci_low") for k in months],
+                                        [diffs[k].get("ci_high") for k in months],
+                                        page.t._("Paired difference in P(collapse by month): other minus base"), page.t,
+                                        credible=([diffs[k].get("credible_low") for k in months],
+                                                  [diffs[k].get("credible_high") for k in months])
+                                        if any_credible else None),
+                "difference",
+                page.t._("Paired difference in the probability of collapse by month, with its 95%% interval; by month "
+                         "%(m)s it is %(d)s points (%(lo)s to %(hi)s).")
+                % {"m": page.t.fmt(_float(months[-1]), "g"), "d": page.t.fmt(last.get("estimate"), "pp"),
+                   "lo": page.t.fmt(last.get("ci_low"), "pp"), "hi": page.t.fmt(last.get("ci_high"), "pp")},
+                page._("Paired difference in P(collapse by month), other minus base, in percentage points, with its "
+                       "95%% simulation interval. The grey band marks differences under 2 points (negligible); the "
+                       "dotted lines 5 and 15 points (small up to 5, moderate up to 15, large beyond)."), brief=True)
+    if attribution:
+        page.figure(plots.attribution_figure(
+            [(a.get("setting", ""), a.get("contribution"), a.get("ci_low"), a.get("ci_high")) for a in attribution],
+            page.t._("What makes the difference: contribution of each differing setting"), page.t),
+            "attribution",
+            page.t._("Horizontal bar chart of the contribution of each differing setting to the difference in "
+                     "collapse, in percentage points, with 95%% intervals."),
+            page._("Shapley contribution of each setting that differs between the scenarios to the difference in "
+                   "P(collapse %(within)s), in percentage points, with 95%% intervals; the contributions add up to "
+                   "the total difference.", within=_within(page, months[-1])), brief=True)
+    shares = c.get("initiator_share") if isinstance(c.get("initiator_share"), dict) else {}
+    if shares:
+        bs, os_, share_key = shares.get("base") or {}, shares.get("other") or {}, "initiator_share.{role}.{who}"
+    else:
+        bs, os_, share_key = (it.get("base_share") or {}, it.get("other_share") or {},
+                              "initiator_test.{role}_share.{who}")
+    if bs or os_:
+        panels = [(page.t._("Who broke it"), [(btitle, {_actor_text(page, scen["base"], k): v for k, v in bs.items()}),
+                                              (otitle, {_actor_text(page, scen["other"], k): v
+                                                        for k, v in os_.items()})])]
+        if "base" in runs and "other" in runs:
+            tb = runs["base"]["summary"].get("trigger_share") or {}
+            to = runs["other"]["summary"].get("trigger_share") or {}
+            if tb or to:
+                panels.append((page.t._("What triggered it"),
+                               [(btitle, {_trigger(page, k): v for k, v in tb.items()}),
+                                (otitle, {_trigger(page, k): v for k, v in to.items()})]))
+        page.figure(plots.shares_figure(panels,
+                                        page.t._("Who broke the ceasefire, and what triggered it, side by side"),
+                                        page.t._("share of the collapses"), page.t),
+                    "collapses_compare",
+                    page.t._("Grouped bar charts of who started the collapse and of its trigger under each scenario: "
+                             "%(list)s.") % {"list": "; ".join(
+                                 f"{_actor_text(page, scen['base'], k)} {page.t.fmt(bs.get(k, 0), 'pct')} / "
+                                 f"{page.t.fmt(os_.get(k, 0), 'pct')}"
+                                 for k in sorted(set(bs) | set(os_), key=lambda k: -max(bs.get(k, 0), os_.get(k, 0))))},
+                    page._("Initiator and proximate trigger as shares of each scenario's collapses: %(base)s (plain "
+                           "bars) and %(other)s (hatched).", base=B, other=O))
 
-    both = [("base", scen.get("base") or {}), ("other", scen.get("other") or {})]
-    n_changed = sum(1 for _, p, _, _ in _parameter_specs(both[0][1]) if _get(both[0][1], p) != _get(both[1][1], p))
-    actors = ("<h3>Actors</h3>" + _actors_table(both[0][1])) if (both[0][1].get("actors") == both[1][1].get("actors")) \
-        else ("<h3>Actors: " + esc(bname) + "</h3>" + _actors_table(both[0][1]) + "<h3>Actors: " + esc(oname)
-              + "</h3>" + _actors_table(both[1][1]))
-    page.section("parameters", "Parameters",
-                 f"<p>Every numeric parameter of both scenarios as run (<em>base</em>: {esc(bname)}; <em>other</em>: "
-                 f"{esc(oname)}). Rows marked <span class=\"flag\">differs</span>"
-                 f" (highlighted) have different values: {n_changed} numeric parameter(s) at the start; scheduled "
-                 f"events that differ are marked the same way below.</p>" + actors
-                 + _parameter_tables(both) + "<h3>Scheduled events</h3>" + _events_table(both))
-    mans = [(f"{role}: {name}", {k: v for k, v in runs[role]["manifest"].items() if k != "scenario"})
-            for role, name in (("base", bname), ("other", oname)) if role in runs]
-    stop = c.get("stopping") or {}
-    page.section("provenance", "Provenance",
-                 _provenance(mans) + f"<p>Stopping rule: {esc(stop.get('reason', ''))}; {c['runs']:,} paired "
-                 f"replications, seed {esc(c.get('seed'))}.</p>")
+    # details: the tests' p-values, the pairing
+    items = []
+    for key, p in _p_values(c):
+        items.append(page._("%(test)s: p = %(p)s.", test=_p_value_label(page, c, key, scen["base"]),
+                            p=page.num(p, key, "p")))
+    if items:
+        items.append(page._("With many paired replications, p-values measure computing effort more than importance: "
+                            "read the size of the difference above instead."))
+    am = c.get("attribution_method") or {}
+    if am.get("method"):
+        items.append(page._("Attribution: %(method)s; the contributions add up to %(total)s points.",
+                            method=am["method"], total=page.num(am.get("sum_of_contributions"),
+                                                                "attribution_method.sum_of_contributions", "pp")))
+    vr = c.get("variance_reduction") or {}
+    if vr.get("width_ratio"):
+        items.append(page._("Pairing on common random numbers made the headline interval %(x)s times narrower than "
+                            "independent runs would have.", x=page.num(1 / vr["width_ratio"], None, "num1")))
+    if med.get("note"):
+        items.append(page._("Median: %(note)s.", note=med["note"]))
+    page.ctx["details"] = {"items": items, "tables": []}
+
+    page.ctx["parameters"] = {
+        "summary": page.n_("The %(n)s differing setting, with scale, range, meaning and source",
+                           "The %(n)s differing settings, with scale, range, meaning and source", len(pdiff)),
+        "intro": page._("Only the settings that differ between the two scenarios (after inheritance); everything else "
+                        "is the same in both."),
+        "actors": None, "groups": [], "diff": _diff_parameter_table(page, pdiff, scen["base"], B, O)}
+    mans = [(page._("%(role)s: %(title)s", role=page.t._(role), title=t_),
+             {k: v for k, v in runs[role]["manifest"].items() if k != "scenario"})
+            for role, t_ in (("base", B), ("other", O)) if role in runs]
+    page.ctx["provenance"] = _provenance(page, mans)
+    page.ctx["provenance"]["note"] = page._("Stopping rule: %(reason)s; %(runs)s paired replications, seed %(seed)s.",
+                                            reason=_stopping(page, stop.get("reason", "")),
+                                            runs=page.num(c["runs"], None, "int"),
+                                            seed=page.num(c.get("seed"), None, "g"))
+
+    # the bottom line
+    dd = diffs[hm]
+    bl = [page._("Within %(months)s months the ceasefire collapses in %(freq)s under %(other)s (%(po)s), against "
+                 "%(pb)s "
+                 "under %(base)s.", months=page.num(_float(hm), None, "g"),
+                 freq=_frequency(page, _float(pother[hm].get("estimate"))), other=O,
+                 po=page.num(pother[hm].get("estimate"), f"p_collapse.other.{hm}.estimate", "pct"),
+                 pb=page.num(pbase[hm].get("estimate"), f"p_collapse.base.{hm}.estimate", "pct"), base=B)]
+    noise = _has(dd, "ci_low", "ci_high") and dd["ci_low"] <= 0 <= dd["ci_high"] and not (
+        dd["ci_low"] == 0 == dd["ci_high"])
+    sentence = page._("The difference, %(diff)s, is %(size)s%(noise)s",
+                      diff=_points(page, dd, f"differences.p_collapse.{hm}"),
+                      size=page.m.strong(_size_word(page, _float(dd.get("estimate")))),
+                      noise=page._(" and cannot be told apart from simulation noise") if noise else "")
+    if months[-1] != hm:
+        dl = diffs[months[-1]]
+        same = _size_word(page, _float(dl.get("estimate"))) == _size_word(page, _float(dd.get("estimate")))
+        sentence = page._(N_("%(sentence)s; by month %(m)s it is %(diff)s, also %(size)s") if same else
+                          N_("%(sentence)s; by month %(m)s it is %(diff)s, %(size)s"), sentence=sentence,
+                          m=page.num(_float(months[-1]), None, "g"),
+                          diff=_points(page, dl, f"differences.p_collapse.{months[-1]}", intervals=False),
+                          size=_size_word(page, _float(dl.get("estimate"))))
+    if attribution:
+        top = max(attribution, key=lambda a: abs(_float(a.get("contribution"))))
+        sentence = page._("%(sentence)s; most of it comes from %(setting)s (%(c)s points)", sentence=sentence,
+                          setting=page.m.path(top.get("setting", "")),
+                          c=page.num(top.get("contribution"), f"attribution.{attribution.index(top)}.contribution",
+                                     "pp"))
+    bl.append(page._("%(sentence)s.", sentence=sentence))
+    moved = [k for k in set(bs) | set(os_) if abs(os_.get(k, 0) - bs.get(k, 0)) >= 0.05]
+    # a rising share is news (a new way for the ceasefire to end); the largest rise first, else the largest fall
+    shifts = sorted(moved, key=lambda k: (os_.get(k, 0) < bs.get(k, 0), -abs(os_.get(k, 0) - bs.get(k, 0)), k))
+    if shifts:
+        k = shifts[0]
+        up = os_.get(k, 0) > bs.get(k, 0)
+        msg = (N_("What changes most is who breaks it: collapses started by %(actor)s rise from %(a)s to %(b)s of "
+                  "collapses.") if up else
+               N_("What changes most is who breaks it: collapses started by %(actor)s fall from %(a)s to %(b)s of "
+                  "collapses."))
+        bl.append(page._(msg, actor=_actor(page, scen["base"], k),
+                         a=page.num(bs.get(k, 0), share_key.format(role="base", who=k) if k in bs else None, "pct"),
+                         b=page.num(os_.get(k, 0), share_key.format(role="other", who=k) if k in os_ else None,
+                                    "pct")))
+    elif bs or os_:
+        bl.append(page._("Who breaks the ceasefire hardly changes (no initiator's share moves by 5 points or more)."))
+    bl.append(page._("Both come from the same model on common random numbers, so the difference is more reliable than "
+                     "either level; %(caveat)s%(flags)s",
+                     caveat=_lower_first(_caveat_sentence(page, any_credible, any_settings)),
+                     flags=_flags_sentence(page)))
+    page.ctx["bottom_line"] = bl
+
+
+def _stopping(page: Page, reason: str) -> str:
+    return page.t._(STOPPING[reason]) if reason in STOPPING else reason
+
+
+def _lower_first(text: Any) -> Any:
+    from markupsafe import Markup
+    s = str(text)
+    return Markup(s[:1].lower() + s[1:]) if s[:1].isupper() else text
+
+
+def _points(page: Page, dd: dict, key: str, intervals: bool = True) -> Any:
+    value = page.num(dd.get("estimate"), f"{key}.estimate", "pp")
+    text = page._("%(value)s points", value=value)
+    parts = page.intervals(dd, key, "pp") if intervals else []
+    return page._("%(value)s (%(intervals)s)", value=text, intervals=page.join(parts)) if parts else text
+
+
+def _effect(page: Page, effect: str | None) -> str:
+    words = {"none detected": N_("none detected"), "increases": N_("increases the risk"),
+             "decreases": N_("decreases the risk")}
+    return page.t._(words[effect]) if effect in words else (effect or "")
+
+
+def _diff_parameter_table(page: Page, pdiff: list[dict], scen: dict, B: Any, O: Any) -> dict | None:
+    if not pdiff:
+        return None
+    rows = []
+    for r in pdiff:
+        key = r["key"]
+        path = re.sub(r"^events\.[^.]+\.set\.", "", key)
+        info = _info_of_path(path, scen)
+        rows.append([page.m.path(key), _value_text(page, r.get("base")), _value_text(page, r.get("other")),
+                     info.get("unit", ""), info.get("doc", ""), page.cite(info.get("source", ""), numbers=True)])
+    return page.table([page.t._("setting"), B, O, page.t._("scale (unit)"), page.t._("what it means"),
+                       page.t._("source claim")], rows, cls="params", widths=[22, 12, 12, 14, 22, 18])
 
 
 # --- sweep ---------------------------------------------------------------------------------------
 
-def outcome_label(outcome: str, horizon: float, scen: dict | None = None) -> str:
+PROPER = {"turkish": "Turkish", "russian": "Russian", "russia": "Russia", "turkey": "Turkey", "ankara": "Ankara",
+          "hts": "HTS", "sdf": "SDF", "iran": "Iran", "iranian": "Iranian", "israeli": "Israeli", "israel": "Israel",
+          "idlib": "Idlib", "assad": "Assad", "us": "US"}
+
+
+def _factor_label(page: Page, name: str) -> str:
+    """A factor's key as words ('russian_interest_in_ankara' -> "Russian interest in Ankara"), translated where
+    the catalog knows it."""
+    words = [PROPER.get(w, w) for w in name.split("_")]
+    text = " ".join(words).replace("cross theatre", "cross-theatre")
+    text = text[:1].upper() + text[1:]
+    return page.t.pgettext("factor", text)
+
+
+def outcome_label(page: Page, outcome: str, horizon: float, scen: dict | None = None) -> str:
+    h = page.t.fmt(horizon, "g")
     if outcome == "p_collapse":
-        return f"P(collapse within {horizon:g} months)"
+        return page.t._("P(collapse within %(h)s months)") % {"h": h}
     if outcome == "rmst":
-        return f"mean months holding (of {horizon:g})"
+        return page.t._("mean months holding (of %(h)s)") % {"h": h}
     m = re.fullmatch(r"p_collapse_by_(\d+(?:\.\d+)?)", outcome)
     if m:
-        return f"P(collapse within {float(m[1]):g} months)"
+        return page.t._("P(collapse within %(h)s months)") % {"h": page.t.fmt(float(m[1]), "g")}
     if outcome.startswith("p_initiated_by:"):
-        return f"P(collapse started by {_actor_label(scen, outcome.split(':', 1)[1])} within {horizon:g} months)"
+        return page.t._("P(collapse started by %(actor)s within %(h)s months)") % {
+            "actor": _actor_text(page, scen, outcome.split(":", 1)[1]), "h": h}
     if outcome.startswith("initiator_share:"):
-        return f"share of collapses started by {_actor_label(scen, outcome.split(':', 1)[1])}"
+        return page.t._("share of collapses started by %(actor)s") % {
+            "actor": _actor_text(page, scen, outcome.split(":", 1)[1])}
     return outcome
-
-
-METHOD_TEXT = {
-    "src": "standardised regression coefficients (SRC): how many standard deviations the outcome moves per "
-           "standard deviation of the factor, the others held fixed; the sign gives the direction",
-    "sobol": "Sobol' indices: the share of the outcome's variance due to the factor alone (S1) and with its "
-             "interactions (ST)",
-    "morris": "Morris elementary effects: mu* is the mean absolute change in the outcome over the factor's range, "
-              "sigma the spread of those changes (interactions or non-linearity)",
-}
 
 
 def _sweep_scenario(manifest: dict) -> tuple[dict | None, str]:
@@ -847,522 +1728,772 @@ def _sweep_scenario(manifest: dict) -> tuple[dict | None, str]:
     return None, f"the experiment file {exp_file} is not found from here"
 
 
-def _factor_class(path: str, scen: dict | None):
-    parts = path.split(".")
-    if parts[0] == "dynamics" and len(parts) == 2:
-        return Dynamics
-    if parts[0] == "processes" and len(parts) == 3:
-        return PROCESS_CLASSES.get(parts[1])
-    if parts[0] == "actors" and len(parts) == 3:
-        role = (((scen or {}).get("actors") or {}).get(parts[1]) or {}).get("role")
-        if role:
-            return ROLE_CLASSES.get(role)
-        owners = [c for c in ROLE_CLASSES.values() if parts[2] in c.model_fields]
-        return owners[0] if len(owners) == 1 else None
-    return None
+DISTRIBUTIONS = {"uniform": N_("uniform"), "loguniform": N_("log-uniform"), "triangular": N_("triangular"),
+                 "truncnormal": N_("truncated normal"), "normal": N_("normal")}
+INDEX_RANGE = {"S1": 1.0, "ST": 1.0, "SRC": 2.0}
+"""Width of the range an index can take (Sobol indices 0 to 1, SRC -1 to 1); wider intervals are flagged."""
 
 
-def _sweep_report(page: _Page) -> None:
-    from sim import plots
+def _index_cell(page: Page, f: dict, key: str, base: str) -> Any:
+    if f.get(key) is None:
+        return page.t._("n/a")
+    cell = page.num(f[key], f"{base}.{key}", "index")
+    lo, hi = f.get(f"{key}_ci_low"), f.get(f"{key}_ci_high")
+    if lo is not None and hi is not None:
+        cell = page._("%(value)s (%(low)s to %(high)s)", value=cell, low=page.num(lo, f"{base}.{key}_ci_low", "index"),
+                      high=page.num(hi, f"{base}.{key}_ci_high", "index"))
+    return cell
+
+
+def _outcome_flag(page: Page, oname: str, ores: dict, label: str) -> Any:
+    """One flag per outcome whose indices should not be leaned on: replication noise above half the variance,
+    or intervals wider than the index's whole possible range."""
+    reasons = []
+    noise = ores.get("noise_share")
+    if noise is not None and noise > 0.5:
+        reasons.append(page._("replication noise is %(share)s of the variance across points",
+                              share=page.num(noise, f"outcomes.{oname}.noise_share", "pct")))
+    wide, total = [], 0
+    for f in ores.get("factors") or []:
+        for key in INDEX_COLUMNS.get(ores.get("method"), []):
+            lo, hi = f.get(f"{key}_ci_low"), f.get(f"{key}_ci_high")
+            if lo is None or hi is None:
+                continue
+            total += 1
+            if key in INDEX_RANGE and hi - lo > INDEX_RANGE[key]:
+                wide.append((lo, hi))
+    if wide:
+        lo, hi = max(wide, key=lambda w: w[1] - w[0])
+        reasons.append(page._("%(k)s of its %(n)s intervals are wider than the index's whole possible range (up to "
+                              "%(low)s to %(high)s)", k=page.num(len(wide), None, "int"),
+                              n=page.num(total, None, "int"),
+                              low=page.num(lo, None, "index2"), high=page.num(hi, None, "index2")))
+    if not reasons:
+        return ""
+    return page.flag(page._("the indices of %(outcome)s", outcome=label),
+                     page._("%(reasons)s: they are not informative", reasons=page.join(reasons)))
+
+
+def _sweep_report(page: Page) -> None:
     import numpy as np
+
+    from sim import plots
     d = page.directory
     sens = _json(d / "sensitivity.json")
     manifest = _json(d / "manifest.json") if (d / "manifest.json").is_file() else {}
     definition = manifest.get("experiment_definition") or {}
-    src = "sensitivity.json"
     names = list(sens["factors"])
+    labels = {n: _factor_label(page, n) for n in names}
     outcome = sens["analysed_outcome"]
-    h = sens["horizon_months"]
+    h = float(sens["horizon_months"])
     scen, scen_note = _sweep_scenario(manifest)
-    olabel = outcome_label(outcome, h, scen)
+    olabel = outcome_label(page, outcome, h, scen)
     percent = outcome != "rmst"
-    axis_label = f"{olabel}, %" if percent else olabel
     res = sens["outcomes"][outcome]
-    method = res["method"]
-    page.title = f"Which factor matters most? {sens['experiment']}"
-    page.kind_label = "Sensitivity sweep"
+    method = res.get("method")
+    question = sens.get("question") or definition.get("question")
+    page.ctx.update(title=page.t._("Which factor matters most?"),
+                    subtitle=[page.bdi(question) if question else page.m.code(sens["experiment"])],
+                    kind_label=page.t._("Sensitivity sweep"))
 
     ftab = []
     for fname, f in sens["factors"].items():
-        cls = _factor_class(f["path"], scen)
-        field_name = f["path"].split(".")[-1]
-        info = field_info(cls, field_name) if cls is not None and field_name in cls.model_fields else {}
-        base_value = _get(scen, f["path"]) if scen else None
+        info = _info_of_path(f["path"], scen)
         dist = f.get("distribution", "uniform")
-        if dist == "triangular":
-            dist += f" (mode {f.get('mode'):g})"
-        elif dist == "truncnormal":
-            dist += f" (mean {f.get('mean'):g}, sd {f.get('sd'):g})"
-        ftab.append([f"<code>{esc(fname)}</code>", _path(f["path"]),
-                     f"{f['low']:g} to {f['high']:g}, {esc(dist)}",
-                     _value_text(base_value) if scen else '<span class="muted">not recorded</span>',
-                     esc(info.get("unit", "")), esc(_range_text(info)) if info else "",
-                     esc(f.get("source", "")), esc(info.get("source", ""))])
-    factors_html = _table(["factor", "parameter", "range swept", "value in the base scenario", "scale (unit)",
-                           "allowed range", "source of the range", "parameter's source claim"], ftab,
-                          caption="The factors varied", cls="params", widths=[13, 17, 12, 9, 14, 8, 11, 16])
-    scen_html = _scenario_block(scen, 3, f"Base scenario: {scen.get('name')}") if scen else (
-        f"<h3>Base scenario: {esc(manifest.get('scenario_name', ''))}</h3><p class=\"muted\">Its description and "
-        f"parameters are not shown: {esc(scen_note)}.</p>")
-    question = sens.get("question") or definition.get("question") or (
-        f"Which of {', '.join(names)} moves {olabel} most?")
-    page.section("question", "The question", (
-        f"<p class=\"lead\">{esc(question)}</p>"
-        + (f"<p>{esc(definition.get('description'))}</p>" if definition.get("description") else "")
-        + f"<p>The sweep ran the base scenario at {page.num(sens['points'], 'points', 'int', src)} combinations of "
-        f"the factors below (sampler: {esc(sens['sampler'])}), each "
-        f"{page.num(sens['replications_per_point'], 'replications_per_point', 'int', src)} times for {h:g} months "
-        f"(seed {esc(sens.get('seed'))}); everything not varied stays as in the base scenario. "
-        f"{page.num(sens.get('failed_points', 0), 'failed_points', 'int', src)} point(s) failed and are left out. "
-        f"The analysis uses {esc(METHOD_TEXT.get(method, method))}, with 95% bootstrap confidence intervals.</p>"
-        + factors_html + scen_html))
+        dist = page.t._(DISTRIBUTIONS[dist]) if dist in DISTRIBUTIONS else dist
+        if f.get("distribution") == "triangular" and f.get("mode") is not None:
+            dist = page._("triangular (mode %(m)s)", m=page.num(f["mode"], None, "g"))
+        elif f.get("distribution") == "truncnormal" and f.get("mean") is not None:
+            dist = page._("truncated normal (mean %(m)s, sd %(s)s)", m=page.num(f["mean"], None, "g"),
+                          s=page.num(f.get("sd"), None, "g"))
+        ftab.append([labels[fname], page.m.path(f["path"]),
+                     page._("%(low)s to %(high)s, %(dist)s", low=page.num(f["low"], None, "g"),
+                            high=page.num(f["high"], None, "g"), dist=dist),
+                     _value_text(page, _get(scen, f["path"])) if scen else page.m.muted(page.t._("not recorded")),
+                     info.get("unit", ""), page.cite(f.get("source", ""), numbers=True),
+                     page.cite(info.get("source", ""), numbers=True)])
+    factors_table = page.table([page.t._("factor"), page.t._("parameter"), page.t._("range swept"),
+                                page.t._("value in the base scenario"), page.t._("scale (unit)"),
+                                page.t._("source of the range"), page.t._("parameter's source claim")], ftab,
+                               caption=page.t._("The factors varied"), cls="params", widths=[14, 17, 14, 9, 14, 14, 18])
+    page.ctx["question"] = {
+        "lead": page.bdi(question) if question else page.t._("Which of the factors moves the outcome most?"),
+        "method": page._("The sweep ran the base scenario at %(points)s combinations of the factors below (sampler: "
+                         "%(sampler)s), each %(reps)s times for %(h)s months (seed %(seed)s); everything not varied "
+                         "stays as in the base scenario. %(failed)s point(s) failed and are left out. The analysis "
+                         "uses "
+                         "%(method)s, with 95%% bootstrap intervals.",
+                         points=page.num(sens["points"], "points", "int"), sampler=sens["sampler"],
+                         reps=page.num(sens["replications_per_point"], "replications_per_point", "int"),
+                         h=page.num(h, None, "g"), seed=page.num(sens.get("seed"), None, "g"),
+                         failed=page.num(sens.get("failed_points", 0), "failed_points", "int"),
+                         method=page.t._(METHODS[method]) if method in METHODS else (method or page.t._("no method"))),
+        "description": page.bdi(definition.get("description")) if definition.get("description") else None,
+        "factors": factors_table,
+        "scenario": _scenario_block(page, scen, page._("Base scenario: %(title)s", title=page.bdi(
+            scenario_title(scen, scen.get("name", "")))), show_title=False) if scen else None,
+        "scenario_note": page._("The base scenario's description and parameters are not shown: %(why)s.",
+                                why=scen_note) if not scen else None,
+    }
 
-    cols = INDEX_COLUMNS.get(method, []) + ([("sigma", "Morris sigma")] if method == "morris" else [])
-    sentences = []
-    for rank, i in enumerate(res["ranking"], 1):
-        f = res["factors"][i]
-        parts = []
-        for key, label in cols:
-            if f.get(key) is None:
-                parts.append(f"{esc(key)} n/a")
-                continue
-            est = {"estimate": f[key], "ci_low": f.get(f"{key}_ci_low"), "ci_high": f.get(f"{key}_ci_high")}
-            base = f"outcomes.{outcome}.factors.{i}"
-            text = page.num(est["estimate"], f"{base}.{key}", "index", src)
-            if est["ci_low"] is not None and est["ci_high"] is not None:
-                text += (f" (95% CI {page.num(est['ci_low'], f'{base}.{key}_ci_low', 'index', src)} to "
-                         f"{page.num(est['ci_high'], f'{base}.{key}_ci_high', 'index', src)})")
-            else:
-                text += " (no confidence interval: too few points to bootstrap)"
-            parts.append(f"{esc(key)} {text}")
-        sentences.append(f"<li>{rank}. <code>{esc(names[i])}</code>: {'; '.join(parts)}.</li>")
+    # headline: the analysed outcome's ranking; details: every outcome's, each flagged as a whole if need be
+    noise = res.get("noise_share")
+    tables, headline = [], None
+    for oname, ores in sens["outcomes"].items():
+        ocols = INDEX_COLUMNS.get(ores.get("method"), []) + (["sigma"] if ores.get("method") == "morris" else [])
+        ol = outcome_label(page, oname, h, scen)
+        flag = _outcome_flag(page, oname, ores, ol)
+        rows = []
+        for rank, i in enumerate(ores.get("ranking") or [], 1):
+            f = ores["factors"][i]
+            rows.append([page.num(rank, None, "int"), labels[names[i]],
+                         *(_index_cell(page, f, k, f"outcomes.{oname}.factors.{i}") for k in ocols)])
+        caption = page._("Ranking of the factors by their effect on %(outcome)s (95%% bootstrap intervals) %(flag)s",
+                         outcome=ol, flag=flag)
+        table = page.table([page.t._("rank"), page.t._("factor"), *(page.t._(INDEX_NAMES.get(k, k)) for k in ocols)],
+                           rows, caption=caption, row_header=False)
+        if oname == outcome:
+            headline = table
+        else:
+            tables.append(table)
     out_rows = _csv(d / "outcomes.csv") if (d / "outcomes.csv").is_file() else []
-    y = np.array([_float(r.get(outcome_column(outcome))) if r.get("status") == "ok" else np.nan for r in out_rows])
+    y = np.array([_float(_outcome_cell(r, outcome)) if r.get("status") == "ok" else np.nan for r in out_rows])
     values = np.array([[_float(r.get(n)) for n in names] for r in out_rows]) if out_rows else np.zeros((0, len(names)))
     if (d / "design.csv").is_file():
         design = _csv(d / "design.csv")
         if len(design) == len(out_rows):
             values = np.array([[_float(r.get(n)) for n in names] for r in design])
-    fmt_o = (lambda v: f"{100 * v:.1f}%") if percent else (lambda v: f"{v:.1f} months")
+    fmt_kind = "pct" if percent else "months"
     extra = []
-    if np.isfinite(y).any():
-        lo_i, hi_i = int(np.nanargmin(y)), int(np.nanargmax(y))
-
-        def at(i):
-            return ", ".join(f"{n} = {values[i, k]:.3g}" for k, n in enumerate(names))
-        extra.append(f"<li>Across the points, {esc(olabel)} ranges from {fmt_o(y[lo_i])} ({esc(at(lo_i))}) to "
-                     f"{fmt_o(y[hi_i])} ({esc(at(hi_i))}).</li>")
     if res.get("r_squared") is not None:
-        extra.append(f"<li>A linear fit on the factors explains "
-                     f"{page.num(res['r_squared'], f'outcomes.{outcome}.r_squared', 'pct', src)} of the variance of "
-                     f"the outcome across points (R²).</li>")
-    if res.get("noise_share") is not None:
-        extra.append(f"<li>Replication noise accounts for "
-                     f"{page.num(res['noise_share'], f'outcomes.{outcome}.noise_share', 'pct', src)} of that "
-                     f"variance.</li>")
-    trows = []
-    for oname_, ores in sens["outcomes"].items():
-        ocols = INDEX_COLUMNS.get(ores["method"], [])
-        for i, f in enumerate(ores["factors"]):
-            cells = []
-            for key, _ in ocols:
-                base = f"outcomes.{oname_}.factors.{i}"
-                if f.get(key) is None:
-                    cells.append("n/a")
-                    continue
-                cell = f"{esc(key)} {page.num(f[key], f'{base}.{key}', 'index', src)}"
-                if f.get(f"{key}_ci_low") is not None and f.get(f"{key}_ci_high") is not None:
-                    cell += (f" [{page.num(f[f'{key}_ci_low'], f'{base}.{key}_ci_low', 'index', src)}, "
-                             f"{page.num(f[f'{key}_ci_high'], f'{base}.{key}_ci_high', 'index', src)}]")
-                cells.append(cell)
-            rank = ores["ranking"].index(i) + 1 if i in ores["ranking"] else ""
-            trows.append([esc(outcome_label(oname_, h, scen)) + f" <small><code>{esc(oname_)}</code></small>",
-                          f"<code>{esc(f.get('name', names[i]))}</code>", str(rank), "; ".join(cells)])
-    table = _table(["outcome", "factor", "rank", "index [95% CI]"], trows,
-                   caption="Sensitivity of every outcome to every factor")
-    page.section("headline", "Headline figures",
-                 f"<p>Ranking of the factors by their effect on <strong>{esc(olabel)}</strong>:</p>"
-                 f'<ul class="sentences">{"".join(sentences)}{"".join(extra)}</ul>{table}')
+        extra.append(page._("A linear fit on the factors explains %(r2)s of the variance of the outcome across points "
+                            "(R²).", r2=page.num(res["r_squared"], f"outcomes.{outcome}.r_squared", "pct")))
+    if noise is not None:
+        extra.append(page._("Replication noise accounts for %(share)s of that variance.",
+                            share=page.num(noise, f"outcomes.{outcome}.noise_share", "pct")))
+    if res.get("error"):
+        extra.append(page._("No sensitivity analysis: %(why)s", why=res["error"]))
+    page.ctx["headline"] = {"table": headline, "items": extra}
 
-    figs = []
-    top = names[res["ranking"][0]] if res["ranking"] else names[0]
-    if method is not None:
-        figs.append(page.figure(
-            plots.index_figure(res["factors"], names, method, olabel, f"{sens['experiment']}: which factor matters most"),
-            "indices",
-            f"Horizontal bar chart of the sensitivity indices of {olabel} for {len(names)} factors with 95% bootstrap "
-            f"intervals; the most influential factor is {top}.",
-            f"Sensitivity indices of {esc(olabel)} ({esc(method)}), with 95% bootstrap confidence intervals."))
+    # figures
     ok = np.isfinite(y)
+    top = names[res["ranking"][0]] if res.get("ranking") else names[0]
+    if method is not None:
+        page.figure(plots.index_figure(res["factors"], [labels[n] for n in names], method, olabel,
+                                       page.t._("Which factor matters most"), page.t),
+                    "indices",
+                    page.t._("Horizontal bar chart of the sensitivity indices of %(outcome)s for %(n)s factors with "
+                             "95%% "
+                             "bootstrap intervals; the most influential factor is %(top)s.")
+                    % {"outcome": olabel, "n": page.t.fmt(len(names), "int"), "top": labels[top]},
+                    page._("Sensitivity indices of %(outcome)s (%(method)s), with 95%% bootstrap intervals.",
+                           outcome=olabel, method=method), brief=True)
+    swings = []
     if ok.any() and values.shape[0] == y.size:
-        swings = []
         for i, n in enumerate(names):
             x = values[:, i]
             lo_cut, hi_cut = np.quantile(x[ok], [0.2, 0.8])
             lo = float(np.mean(y[ok & (x <= lo_cut)])) if (ok & (x <= lo_cut)).any() else math.nan
             hi = float(np.mean(y[ok & (x >= hi_cut)])) if (ok & (x >= hi_cut)).any() else math.nan
-            swings.append((n, lo, hi))
+            swings.append((labels[n], lo, hi))
         swings.sort(key=lambda t: -abs(t[2] - t[1]) if math.isfinite(t[2] - t[1]) else 0)
         centre = float(np.mean(y[ok]))
         s0 = swings[0]
-        figs.append(page.figure(
-            plots.tornado_figure(swings, centre, axis_label, f"{sens['experiment']}: tornado (conditional means)",
-                                 percent),
-            "tornado",
-            f"Tornado chart: mean {olabel} with each factor in its lowest and highest fifth, around the overall mean "
-            f"{fmt_o(centre)}; the widest swing is {s0[0]}, from {fmt_o(s0[1])} to {fmt_o(s0[2])}.",
-            f"Mean {esc(olabel)} over the points where the factor is in the lowest fifth of its range (plain bars) "
-            f"and in its highest fifth (hatched bars), against the mean over all points (vertical line); factors "
-            f"sorted by the width of their swing."))
+        page.figure(plots.tornado_figure(swings, centre, olabel, page.t._("Tornado: conditional means"), percent,
+                                         page.t),
+                    "tornado",
+                    page.t._("Tornado chart: mean %(outcome)s with each factor in its lowest and highest fifth, around "
+                             "the overall mean %(centre)s; the widest swing is %(factor)s, from %(lo)s to %(hi)s.")
+                    % {"outcome": olabel, "centre": page.t.fmt(centre, fmt_kind), "factor": s0[0],
+                       "lo": page.t.fmt(s0[1], fmt_kind), "hi": page.t.fmt(s0[2], fmt_kind)},
+                    page._("Mean %(outcome)s over the points where the factor is in the lowest fifth of its range "
+                           "(plain bars) and in its highest fifth (hatched bars), against the mean over all points "
+                           "(vertical line); factors sorted by the width of their swing.", outcome=olabel))
+        axis_labels = [f"{labels[n]} ({_unit_of(sens['factors'][n]['path'], scen) or page.t._('value')})"
+                       for n in names]
         if sens["sampler"] == "grid" and len(names) in (1, 2):
-            low = np.array([_float(r.get(f"{outcome_column(outcome)}_ci_low")) for r in out_rows])
-            high = np.array([_float(r.get(f"{outcome_column(outcome)}_ci_high")) for r in out_rows])
-            labels = [f"{n} ({_unit_of(sens['factors'][n]['path'], scen)})" for n in names]
+            low = np.array([_float(_outcome_cell(r, outcome, "_ci_low")) for r in out_rows])
+            high = np.array([_float(_outcome_cell(r, outcome, "_ci_high")) for r in out_rows])
             if len(names) == 2:
-                alt = (f"Heat map of {olabel} over a {len(np.unique(values[:, 0]))} by "
-                       f"{len(np.unique(values[:, 1]))} grid of {names[0]} (horizontal) and {names[1]} (vertical); "
-                       f"values from {fmt_o(np.nanmin(y))} to {fmt_o(np.nanmax(y))}.")
-                cap = (f"{esc(olabel)} at each grid point (colour, viridis scale; numbers in the cells"
-                       f"{' in %' if percent else ''}).")
+                alt = page.t._("Heat map of %(outcome)s over a %(nx)s by %(ny)s grid of %(x)s (horizontal) and %(y)s "
+                               "(vertical); values from %(lo)s to %(hi)s.") % {
+                    "outcome": olabel, "nx": page.t.fmt(len(np.unique(values[:, 0])), "int"),
+                    "ny": page.t.fmt(len(np.unique(values[:, 1])), "int"), "x": labels[names[0]],
+                    "y": labels[names[1]], "lo": page.t.fmt(float(np.nanmin(y)), fmt_kind),
+                    "hi": page.t.fmt(float(np.nanmax(y)), fmt_kind)}
+                cap = page._("%(outcome)s at each grid point (colour, viridis scale; numbers in the cells%(unit)s).",
+                             outcome=olabel, unit=page.t._(" in %") if percent else "")
             else:
-                alt = (f"Line chart of {olabel} against {names[0]}, with its 95% band; from {fmt_o(y[0])} to "
-                       f"{fmt_o(y[-1])}.")
-                cap = f"{esc(olabel)} against {esc(names[0])}, with the 95% confidence interval at each point."
-            figs.append(page.figure(
-                plots.grid_figure(values, y, low, high, names, labels, axis_label,
-                                  f"{sens['experiment']}: {olabel}", percent),
-                "grid", alt, cap))
+                alt = page.t._("Line chart of %(outcome)s against %(x)s, with its 95%% band.") % {
+                    "outcome": olabel, "x": labels[names[0]]}
+                cap = page._("%(outcome)s against %(x)s, with the 95%% interval at each point.", outcome=olabel,
+                             x=labels[names[0]])
+            page.figure(plots.grid_figure(values, y, low, high, axis_labels, olabel, olabel, percent, page.t),
+                        "grid", alt, cap, brief=True)
         else:
-            figs.append(page.figure(
-                plots.partial_dependence_figure(values, y, [f"{n} ({_unit_of(sens['factors'][n]['path'], scen)})"
-                                                            for n in names], axis_label,
-                                                f"{sens['experiment']}: partial dependence", percent),
-                "partial_dependence",
-                f"Partial dependence of {olabel} on each of the {len(names)} factors: the mean outcome in five "
-                f"quantile bins of each factor.",
-                f"Partial dependence: mean {esc(olabel)} in five bins of each factor, averaged over the others."))
-    page.section("figures", "Figures", "\n".join(figs))
+            page.figure(plots.partial_dependence_figure(values, y, axis_labels, olabel,
+                                                        page.t._("Partial dependence"), percent, page.t),
+                        "partial_dependence",
+                        page.t._("Partial dependence of %(outcome)s on each of the %(n)s factors: the mean outcome in "
+                                 "five quantile bins of each factor.") % {"outcome": olabel,
+                                                                           "n": page.t.fmt(len(names), "int")},
+                        page._("Partial dependence: mean %(outcome)s in five bins of each factor, averaged over the "
+                               "others.", outcome=olabel))
 
+    page.ctx["details"] = {"items": [page.t._("The other outcomes of the sweep:")] if tables else [],
+                           "tables": tables}
     if scen:
         varied = {f["path"] for f in sens["factors"].values()}
-        body = (f"<p>Every numeric parameter of the base scenario, {esc(scen_note)}. Rows marked "
-                f"<span class=\"flag\">varied</span> (highlighted) are the factors of this sweep; their value here "
-                f"is the base value, replaced at each point by the design's value.</p>"
-                + "<h3>Actors</h3>" + _actors_table(scen)
-                + _parameter_tables([(scen.get("name", "base"), scen)], highlight=varied, highlight_label="varied")
-                + "<h3>Scheduled events</h3>" + _events_table([(scen.get("name", "base"), scen)]))
+        groups = _parameter_groups(page, scen, highlight=varied, highlight_label=page.t._("varied"))
+        page.ctx["parameters"] = {
+            "summary": page.n_("All %(n)s numeric parameter of the base scenario (the varied ones marked)",
+                               "All %(n)s numeric parameters of the base scenario (the varied ones marked)",
+                               sum(len(g["table"]["rows"]) for g in groups)),
+            "intro": page._("Every numeric parameter of the base scenario, %(note)s. Rows marked varied are the "
+                            "factors of this sweep; their value here is the base value, replaced at each point by the "
+                            "design's value.", note=scen_note),
+            "actors": _actors_table(page, scen), "groups": groups, "diff": None}
     else:
-        body = (f"<p>The sweep's files do not record the base scenario's full parameter table, and it could not be "
-                f"recovered: {esc(scen_note)}. The factors and their ranges are in the table above.</p>")
-    page.section("parameters", "Parameters", body)
+        page.ctx["parameters"] = None
     prov = {k: v for k, v in manifest.items() if k not in ("experiment_definition", "scenario")}
     if prov:
-        prov.update({"seed": sens.get("seed"), "replications per point": sens.get("replications_per_point"),
+        prov.update({"seed": sens.get("seed"), "replications_per_point": sens.get("replications_per_point"),
                      "horizon_months": sens.get("horizon_months"), "sampler": sens.get("sampler")})
-    page.section("provenance", "Provenance", _provenance([("sweep", prov)]) if prov else
-                 "<p class=\"muted\">No manifest.json in this directory.</p>")
+    page.ctx["provenance"] = _provenance(page, [(page.t._("sweep"), prov)]) if prov else None
+
+    # the bottom line
+    bl = []
+    ranking = res.get("ranking") or []
+    hk = HEADLINE_INDEX.get(method)
+    if ranking and hk:
+        f0 = res["factors"][ranking[0]]
+        followers = [page._("%(factor)s (%(value)s)", factor=labels[names[i]],
+                            value=page.num(res["factors"][i].get(hk), f"outcomes.{outcome}.factors.{i}.{hk}", "index2"))
+                     for i in ranking[1:3]]
+        first = page._("For %(outcome)s, %(factor)s matters most (%(index)s %(value)s)", outcome=olabel,
+                       factor=page.m.strong(labels[names[ranking[0]]]), index=page.t._(INDEX_NAMES[hk]),
+                       value=_index_cell(page, f0, hk, f"outcomes.{outcome}.factors.{ranking[0]}"))
+        bl.append(page._("%(first)s, followed by %(others)s.", first=first, others=page.list_words(followers))
+                  if followers else page._("%(first)s.", first=first))
+        fl = res["factors"][ranking[-1]]
+        v = fl.get(hk)
+        small = v is not None and ((method == "sobol" and abs(v) < 0.05) or (method == "src" and abs(v) < 0.1))
+        if len(ranking) > 2 and small:
+            bl.append(page._("%(factor)s hardly matters (%(value)s).", factor=labels[names[ranking[-1]]],
+                             value=page.num(v, f"outcomes.{outcome}.factors.{ranking[-1]}.{hk}", "index")))
+    elif res.get("error"):
+        bl.append(page._("No factor can be ranked for %(outcome)s: %(why)s", outcome=olabel, why=res["error"]))
+    if ok.any():
+        lo_i, hi_i = int(np.nanargmin(y)), int(np.nanargmax(y))
+        bl.append(page._("Across the points, %(outcome)s ranges from %(lo)s to %(hi)s.", outcome=olabel,
+                         lo=page.num(float(y[lo_i]), None, fmt_kind), hi=page.num(float(y[hi_i]), None, fmt_kind)))
+    caveat = page._("The indices describe the model within the swept ranges, not the world")
+    if noise is not None:
+        caveat = page._("%(caveat)s; replication noise is %(noise)s of the variance across points and is allowed for",
+                        caveat=caveat, noise=page.num(noise, f"outcomes.{outcome}.noise_share", "pct"))
+    bl.append(page._("%(caveat)s.%(flags)s", caveat=caveat, flags=_flags_sentence(page)))
+    page.ctx["bottom_line"] = bl[:4]
+
+
+def _outcome_cell(row: dict, outcome: str, suffix: str = "") -> str | None:
+    """An outcome's cell in outcomes.csv: its R-safe column (``p_initiated_by_regime``), or its name as
+    earlier sweeps wrote it (``p_initiated_by:regime``)."""
+    column = outcome_column(outcome) + suffix
+    return row.get(column) if column in row else row.get(outcome + suffix)
 
 
 def _unit_of(path: str, scen: dict | None) -> str:
-    cls = _factor_class(path, scen)
-    name = path.split(".")[-1]
-    if cls is None or name not in cls.model_fields:
-        return "value"
-    return field_info(cls, name)["unit"] or "value"
+    return _info_of_path(path, scen).get("unit", "")
 
 
-# --- backtest ------------------------------------------------------------------------------------
+# --- calibration and backtest: past cases ----------------------------------------------------------
 
-FORECAST_TEXT = {"model": "the model (fitted without the case)", "base_rate": "literature base rate",
-                 "other_cases": "the other cases' durations"}
+CASE_WORDS = (pN_("case", "Astana"), pN_("case", "Sochi"), pN_("case", "Moscow"), pN_("case", "Truce"),
+              pN_("case", "Ceasefire"))
+"""Words of the bundled historical cases' names, so that a catalog can name them in its language."""
 
 
-def _backtest_report(page: _Page) -> None:
+def _case_title(page: Page, name: str) -> Any:
+    """A past case by a short name from its key: 'truce_2019_08_01' -> 'Truce of 2019-08-01', 'sochi_2018' ->
+    'Sochi 2018'."""
+    m = re.fullmatch(r"([a-z][a-z0-9_]*?)_(\d{4})(?:_(\d{2})_(\d{2}))?", name)
+    if not m:
+        return page.m.code(name)
+    words = " ".join(w.capitalize() for w in m[1].split("_"))
+    words = page.t.pgettext("case", words)
+    if m[3]:
+        return page._("%(name)s of %(date)s", name=words, date=page.num(f"{m[2]}-{m[3]}-{m[4]}", None, "str"))
+    return page._("%(name)s %(year)s", name=words, year=page.num(m[2], None, "str"))
+
+
+def _cases(rows: list[dict], prefix: str) -> list[dict]:
+    """Past cases in one shape, from either layout of the files: ``observed = {collapsed, months, initiator}``
+    (and ``conflict``, ``pareto_k``, ``reliable``), or the earlier ``observed_months``/``observed_initiator``.
+    ``key`` is the JSON path of the case, for the data-key marks."""
+    out = []
+    for i, c in enumerate(rows):
+        obs = c.get("observed") if isinstance(c.get("observed"), dict) else {}
+        out.append({"name": str(c.get("name", "")), "key": f"{prefix}.{i}", "conflict": c.get("conflict") or "",
+                    "observed_months": obs.get("months", c.get("observed_months")),
+                    "months_key": "observed.months" if "months" in obs else "observed_months",
+                    "collapsed": bool(obs.get("collapsed", True)),
+                    "initiator": obs.get("initiator", c.get("observed_initiator")),
+                    "predicted": c.get("predicted") or {}, "pit": c.get("observed_percentile"),
+                    "pareto_k": c.get("pareto_k"), "reliable": c.get("reliable", True),
+                    "fit_without_case": c.get("fit_without_case") or {}})
+    return out
+
+
+def _resolution(cases: list[dict]) -> float:
+    """The model's time resolution: its first step (the first point of the predicted survival curves)."""
+    firsts = [c["predicted"]["survival"][0][0] for c in cases if c["predicted"].get("survival")]
+    firsts = [f for f in firsts if f > 0]
+    return min(firsts) if firsts else 7 / DAYS_PER_MONTH
+
+
+def _case_flags(page: Page, c: dict, where: Any, resolution: float) -> list[Any]:
+    out = []
+    obs = _float(c["observed_months"])
+    pit = c["pit"]
+    if c["collapsed"] and math.isfinite(obs) and obs < resolution:
+        out.append(page.flag(where, page._("it lasted %(obs)s months, less than one step of the model (%(step)s "
+                                           "months): below the model's resolution",
+                                           obs=page.num(obs, None, "months"), step=page.num(resolution, None, "g4"))))
+    if c["collapsed"] and pit is not None and (pit <= 0.005 or pit >= 0.995):
+        out.append(page.flag(where, page._("the observation falls at the %(pct)s point of the prediction: outside "
+                                           "what the model thought possible", pct=page.num(pit, None, "pct0"))))
+    if c["reliable"] is False:
+        out.append(page.flag(where, page._("its leave-one-out forecast is unreliable (Pareto k = %(k)s, above 0.7): "
+                                           "the other cases say too little about it",
+                                           k=page.num(c["pareto_k"], None, "index2"))))
+    return out
+
+
+def _observed_cell(page: Page, c: dict) -> Any:
+    value = page.num(c["observed_months"], f"{c['key']}.{c['months_key']}", "months")
+    return value if c["collapsed"] else page._("still holding after %(m)s", m=value)
+
+
+def _median_cell(page: Page, pred: dict, key: str) -> Any:
+    mkey = "median_months" if "median_months" in pred else "median"
+    med = pred.get(mkey)
+    return page.num(med, f"{key}.predicted.{mkey}", "months") if med is not None else \
+        page.t._("beyond the horizon")
+
+
+def _within_90(c: dict) -> bool:
+    return c["pit"] is not None and 0.05 <= c["pit"] <= 0.95
+
+
+def _plot_cases(page: Page, cases: list[dict]) -> list[dict]:
+    return [{"name": _plain(_case_title(page, c["name"])), "observed_months": c["observed_months"],
+             "collapsed": c["collapsed"], "predicted": c["predicted"]} for c in cases
+            if c["predicted"].get("survival") and c["observed_months"] is not None]
+
+
+def _cal_parameters(params: dict) -> list[dict]:
+    """Fitted parameters in one shape: the posterior mode ('map') or median, the 90% interval and the prior."""
+    out = []
+    for key, p in params.items():
+        point = "map" if "map" in p else "median"
+        prior = p.get("prior") or []
+        if len(prior) == 3 and isinstance(prior[0], str):
+            scale, low, high = prior
+        elif len(prior) == 3:
+            low, high, scale = prior
+        else:
+            scale = low = high = None
+        out.append({"key": key, "path": p.get("path", key), "point": point, "value": p.get(point),
+                    "q05": p.get("q05"), "q95": p.get("q95"), "low": low, "high": high, "scale": scale})
+    return out
+
+
+def _posterior_panels(page: Page, d: Path, params: list[dict], dyn) -> list[dict]:
+    """Histogram panels of the posterior: posterior.csv holds draws (one column per parameter path) or
+    weighted design points (a 'weight' column)."""
+    path = d / "posterior.csv"
+    if not path.is_file():
+        return []
+    post = _csv(path)
+    if not post:
+        return []
+    weights = [_float(r["weight"]) for r in post] if "weight" in post[0] else [1.0 / len(post)] * len(post)
+    panels = []
+    for p in params:
+        column = p["key"] if p["key"] in post[0] else p["path"] if p["path"] in post[0] else None
+        if column is None or p["value"] is None:
+            continue
+        values = [_float(r[column]) for r in post]
+        low = p["low"] if p["low"] is not None else min(values)
+        high = p["high"] if p["high"] is not None else max(values)
+        info = _field_info(dyn, p["path"].split(".")[-1])
+        panels.append({"name": p["path"], "unit": info.get("unit") or page.t._("value"), "values": values,
+                       "weights": weights, "low": low, "high": high, "scale": p["scale"] or "linear",
+                       "map": p["value"], "q05": p["q05"], "q95": p["q95"]})
+    return panels
+
+
+def _calibration_report(page: Page) -> None:
+    from sim import plots
+    d = page.directory
+    cal = _json(d / "calibration.json")
+    params = _cal_parameters(cal.get("parameters") or {})
+    rows_key = "fit" if isinstance(cal.get("fit"), list) else "cases"
+    cases = _cases(cal.get(rows_key) or [], rows_key)
+    diag = cal.get("diagnostics") or {}
+    dyn = _schema()["dynamics"]
+    page.ctx.update(title=page.t._("Fitting the model to past ceasefires"),
+                    subtitle=[page.m.code(cal.get("name", ""))], kind_label=page.t._("Calibration"))
+    n_points = cal.get("points") or diag.get("particles")
+    page.ctx["question"] = {
+        "lead": page._("Which values of the model's free global rates make the %(n)s past ceasefires most likely to "
+                       "have lasted as long as they did, and ended as they did?",
+                       n=page.num(len(cases), None, "int")),
+        "method": page.bdi(cal["method"]) if cal.get("method") else page._(
+            "%(points)s candidate sets of rates were drawn from the prior ranges below (a Latin hypercube); every "
+            "case was simulated %(reps)s times at each set, on common random numbers, for %(h)s months. Each set is "
+            "weighted by how likely it makes the observed durations and initiators (posterior weights); the fitted "
+            "value is the best set (posterior mode), with a 90%% interval from the weights. Every other parameter "
+            "is each case's own, from its scenario file.", points=page.num(cal.get("points"), "points", "int"),
+            reps=page.num(cal.get("replications"), "replications", "int"),
+            h=page.num(_float(cal.get("horizon_months")), None, "g")),
+        "description": page.bdi(cal["description"]) if cal.get("description") else None,
+    }
+    rows = []
+    for p in params:
+        base = f"parameters.{p['key']}"
+        rows.append([page.m.path(p["path"]), page.num(p["value"], f"{base}.{p['point']}", "index"),
+                     page._("%(low)s to %(high)s", low=page.num(p["q05"], f"{base}.q05", "index"),
+                            high=page.num(p["q95"], f"{base}.q95", "index")),
+                     page._("%(low)s to %(high)s, %(scale)s", low=page.num(p["low"], None, "g"),
+                            high=page.num(p["high"], None, "g"), scale=page.t._(p["scale"]))
+                     if p["low"] is not None else "",
+                     _field_info(dyn, p["path"].split(".")[-1]).get("unit", "")])
+    point_label = page.t._("fitted (mode)") if any(p["point"] == "map" for p in params) else \
+        page.t._("fitted (posterior median)")
+    params_table = page.table([page.t._("parameter"), point_label,
+                               page._("%(level)s interval", level=page.num(0.9, None, "pct0")), page.t._("prior range"),
+                               page.t._("scale (unit)")], rows, caption=page.t._("Fitted global rates"))
+    ess = diag.get("effective_sample_size")
+    items = []
+    if ess is not None:
+        of = page._(" of %(points)s", points=page.num(n_points, None, "int")) if n_points else ""
+        item = page._("Effective sample size of the posterior: %(ess)s%(of)s (small values mean the posterior rests "
+                      "on few distinct parameter sets).",
+                      ess=page.num(ess, "diagnostics.effective_sample_size", "num1"),
+                      of=of)
+        if diag.get("max_weight") is not None:
+            item = page._("%(item)s The largest single weight is %(w)s.", item=item,
+                          w=page.num(diag.get("max_weight"), "diagnostics.max_weight", "pct"))
+        if ess < ESS_MIN:
+            item = page._("%(item)s %(flag)s", item=item, flag=page.flag(
+                page.t._("the fitted rates and their intervals"),
+                page._("the posterior rests on an effective sample size of %(ess)s (under %(min)s)",
+                       ess=page.num(ess, None, "num1"), min=page.num(ESS_MIN, None, "int"))))
+        items.append(item)
+    rep = cal.get("reproducibility") or {}
+    if rep.get("max_shift") is not None:
+        item = page._("Reproducibility: two calibrations with different seeds put a fitted value apart by at most "
+                      "%(shift)s of its 90%% interval's width.",
+                      shift=page.num(rep["max_shift"], "reproducibility.max_shift", "pct"))
+        if rep["max_shift"] > REPRODUCIBILITY_MAX:
+            item = page._("%(item)s %(flag)s", item=item, flag=page.flag(
+                page.t._("the fitted rates"),
+                page._("two calibrations with different seeds disagree by %(shift)s of an interval's width",
+                       shift=page.num(rep["max_shift"], None, "pct"))))
+        items.append(item)
+    resolution = _resolution(cases)
+    has_conflict = len({c["conflict"] for c in cases}) > 1
+    crows = []
+    for c in cases:
+        crows.append([_case_title(page, c["name"]), *([page.bdi(c["conflict"])] if has_conflict else []),
+                      _observed_cell(page, c), _median_cell(page, c["predicted"], c["key"]),
+                      page.num(c["pit"], f"{c['key']}.observed_percentile", "pct") if c["pit"] is not None
+                      else page.t._("n/a"),
+                      page.join(_case_flags(page, c, _case_title(page, c["name"]), resolution), " ")])
+    cases_table = page.table([page.t._("case"), *([page.t._("conflict")] if has_conflict else []),
+                              page.t._("observed months"), page.t._("fitted model's median"),
+                              page.t._("observed percentile"), page.t._("read with care")], crows,
+                             caption=page.t._("Each case: how long it held and what the fitted model predicts"))
+    page.ctx["headline"] = {"table": params_table, "cases": cases_table, "items": items}
+
+    plot_cases = _plot_cases(page, cases)
+    within = sum(1 for c in cases if _within_90(c))
+    if plot_cases:
+        page.figure(plots.backtest_figure(plot_cases,
+                                          page.t._("Fitted model: predicted survival and observed duration"), page.t,
+                                          curve_label=page.t._("predicted P(still holding), all cases in the fit")),
+                    "fit",
+                    page.t._("%(n)s small charts, one per past ceasefire, each with the fitted model's predicted "
+                             "survival curve and a dashed line at the observed duration; %(k)s of %(n)s observations "
+                             "fall within the central 90%% of their prediction.")
+                    % {"n": page.t.fmt(len(plot_cases), "int"), "k": page.t.fmt(within, "int")},
+                    page._("In-sample fit: each case's predicted probability that the ceasefire still holds, with "
+                           "every "
+                           "case used in the fit, and the duration actually observed (dashed). The backtest report "
+                           "gives the out-of-sample version."), brief=True)
+    panels = _posterior_panels(page, d, params, dyn)
+    if panels:
+        page.figure(plots.posterior_figure(panels, page.t._("Posterior of the free rates over the prior ranges"),
+                                           page.t),
+                    "posterior",
+                    page.t._("%(n)s histograms, one per fitted rate, of the posterior weight across its prior range, "
+                             "with the fitted value and its 90%% interval.") % {"n": page.t.fmt(len(panels), "int")},
+                    page._("Posterior weight over each free rate's prior range (log axis where the prior is "
+                           "log-uniform), the fitted value (dashed) and the 90%% interval (shaded)."), brief=True)
+
+    details, tables = [], []
+    if cal.get("window") is not None:
+        details.append(page._("Smoothing window of the likelihood: ±%(w)s in log time; seed %(seed)s.",
+                              w=page.num(cal.get("window"), None, "g"), seed=page.num(cal.get("seed"), None, "g")))
+    for k in ("unique_particles", "particles", "evaluations"):
+        if diag.get(k) is not None:
+            details.append(page._("%(what)s: %(n)s.", what=page.t._(DIAGNOSTICS[k]),
+                                  n=page.num(diag[k], f"diagnostics.{k}", "int")))
+    ll = diag.get("loglik_by_case_at_map") or {}
+    if ll:
+        tables.append(page.table([page.t._("case"), page.t._("log-likelihood at the mode")],
+                                 [[page.m.code(k), page.num(v, None, "index")] for k, v in ll.items()],
+                                 caption=page.t._("Log-likelihood of each case at the fitted values (higher is better; "
+                                                  "0 is the most a case can give)")))
+    page.ctx["details"] = {"items": details, "tables": tables}
+    prow = []
+    for p in params:
+        info = _field_info(dyn, p["path"].split(".")[-1])
+        prow.append([page.m.path(p["path"]), info.get("unit", ""), _range_text(page, info), info.get("doc", ""),
+                     page.cite(info.get("source", ""), numbers=True)])
+    page.ctx["parameters"] = {
+        "summary": page.t._("What the fitted rates are"), "intro": "", "actors": None, "diff": None,
+        "groups": [{"heading": "", "table": page.table(
+            [page.t._("parameter"), page.t._("scale (unit)"), page.t._("allowed range"), page.t._("what it means"),
+             page.t._("source claim")], prow, cls="params", widths=[20, 20, 9, 29, 22])}]}
+    man = cal.get("manifest") if isinstance(cal.get("manifest"), dict) else {}
+    prov = {k: v for k, v in man.items() if not isinstance(v, (dict, list))}
+    prov.update({k: cal.get(k) for k in ("seed", "points", "replications", "horizon_months") if cal.get(k) is not None})
+    page.ctx["provenance"] = _provenance(page, [(page.t._("calibration"), prov)])
+
+    bl = [page._("With the fitted rates, %(k)s of the %(n)s observed durations fall within the central 90%% of the "
+                 "model's predictions.", k=page.num(within, None, "int"), n=page.num(len(cases), None, "int"))]
+    if ess is not None:
+        of = page._(" of %(points)s", points=page.num(n_points, None, "int")) if n_points else ""
+        if ess < ESS_MIN:
+            bl.append(page._("The fit rests on an effective sample size of only %(ess)s%(of)s: the fitted values and "
+                             "their intervals are coarse and should not be leaned on.",
+                             ess=page.num(ess, "diagnostics.effective_sample_size", "num1"), of=of))
+        else:
+            bl.append(page._("The fit rests on an effective sample size of %(ess)s%(of)s.",
+                             ess=page.num(ess, "diagnostics.effective_sample_size", "num1"), of=of))
+    short = [c for c in cases if c["collapsed"] and _float(c["observed_months"]) < resolution]
+    if short:
+        bl.append(page.n_("%(n)s truce lasted less than one step of the model, which cannot resolve it.",
+                          "%(n)s truces lasted less than one step of the model, which cannot resolve them.",
+                          len(short)))
+    bl.append(page._("This is an in-sample fit: the backtest is the out-of-sample check.%(flags)s",
+                     flags=_flags_sentence(page)))
+    page.ctx["bottom_line"] = bl[:4]
+
+
+def _backtest_report(page: Page) -> None:
     from sim import plots
     d = page.directory
     bt = _json(d / "backtest.json")
     manifest = bt.get("manifest") if isinstance(bt.get("manifest"), dict) else (
         _json(d / "manifest.json") if (d / "manifest.json").is_file() else {})
-    src = "backtest.json"
-    cases = bt.get("cases") or []
-    scores = bt.get("scores") or {}
-    page.title = "How well would the model have forecast past ceasefires?"
-    page.kind_label = "Backtest (leave one out)"
+    cases = _cases(bt.get("cases") or [], "cases")
+    scores = {k: v for k, v in (bt.get("scores") or {}).items() if isinstance(v, dict)}
+    page.ctx.update(title=page.t._("How well would the model have forecast past ceasefires?"), subtitle=[],
+                    kind_label=page.t._("Backtest (leave one out)"))
     refs = bt.get("reference_forecasts") or {}
-    ref_html = ("<ul>" + "".join(f"<li><strong>{esc(FORECAST_TEXT.get(k, k))}</strong>: {esc(v)}</li>"
-                                 for k, v in refs.items()) + "</ul>") if refs else ""
-    page.section("question", "The question", (
-        f"<p class=\"lead\">Had the model been fitted on the other past ceasefires only, how well would it have "
-        f"forecast how long each of these {len(cases)} ceasefires held?</p>"
-        f"<p>For each case the model's free rates were fitted without it (leave one out), then the case was "
-        f"simulated and its predicted survival curve compared with the duration actually observed. The scores "
-        f"compare the model with simple reference forecasts: lower Brier, log and CRPS scores are better.</p>"
-        + ref_html))
-
-    months = []
-    for cse in cases:
-        months += [k for k in (cse.get("predicted", {}).get("p_collapse") or {}) if k not in months]
-    sentences, rows = [], []
-    for i, cse in enumerate(cases):
-        pred = cse.get("predicted") or {}
-        mkey = "median_months" if "median_months" in pred else "median"
-        med = pred.get(mkey)
-        med_text = (page.num(med, f"cases.{i}.predicted.{mkey}", "months", src) + " months") if med is not None \
-            else "beyond the horizon"
-        pit = cse.get("observed_percentile")
-        pit_text = (f"; the observed duration fell at the "
-                    f"{page.num(pit, f'cases.{i}.observed_percentile', 'pct', src)} point of the predicted "
-                    f"distribution") if pit is not None else ""
-        sentences.append(
-            f"<li><code>{esc(cse['name'])}</code>: held "
-            f"{page.num(cse['observed_months'], f'cases.{i}.observed_months', 'months', src)} months (ended by "
-            f"{esc(cse.get('observed_initiator', '?'))}); predicted median {med_text}{pit_text}.</li>")
+    page.ctx["question"] = {
+        "lead": page._("Had the model been fitted on the other past ceasefires only, how well would it have forecast "
+                       "how long each of these %(n)s ceasefires held?", n=page.num(len(cases), None, "int")),
+        "method": page._("For each case the model's free rates were fitted without it (leave one out), then the case "
+                         "was simulated and its predicted survival curve compared with the duration actually observed. "
+                         "The scores compare the model with simple reference forecasts: lower Brier, log and CRPS "
+                         "scores are better."),
+        "refs": [page._("%(name)s: %(what)s", name=page.m.strong(page.t._(FORECASTS[k]) if k in FORECASTS else k),
+                        what=page.bdi(v)) for k, v in refs.items()],
+    }
+    months: list[str] = []
+    for c in cases:
+        months += [k for k in (c["predicted"].get("p_collapse") or {}) if k not in months]
+    resolution = _resolution(cases)
+    has_conflict = len({c["conflict"] for c in cases}) > 1
+    rows = []
+    for c in cases:
+        pred = c["predicted"]
         pc = pred.get("p_collapse") or {}
         ishare = pred.get("initiator_share") or {}
-        who = cse.get("observed_initiator")
-        rows.append([f"<code>{esc(cse['name'])}</code>",
-                     page.num(cse["observed_months"], f"cases.{i}.observed_months", "months", src),
-                     esc(who or "") + (" (predicted " + page.num(ishare[who], f"cases.{i}.predicted.initiator_share.{who}",
-                                                                 "pct", src) + ")" if who in ishare else ""), med_text,
-                     *(page.num(pc[k], f"cases.{i}.predicted.p_collapse.{k}", "pct", src) if k in pc else "n/a"
-                       for k in months),
-                     page.num(pit, f"cases.{i}.observed_percentile", "pct", src) if pit is not None else "n/a"])
-    case_table = _table(["case", "observed months", "ended by (predicted share)", "predicted median",
-                         *(f"P(collapse within {esc(k)} months)" for k in months), "observed percentile"], rows,
-                        caption="Each case: what happened and what the model predicted without it")
-    srows, bmonths = [], []
+        who = c["initiator"]
+        pit = c["pit"]
+        row = [_case_title(page, c["name"])]
+        if has_conflict:
+            row.append(page.bdi(c["conflict"]))
+        row += [_observed_cell(page, c),
+                page._("%(who)s (predicted %(share)s)", who=who or "?",
+                       share=page.num(ishare[who], f"{c['key']}.predicted.initiator_share.{who}", "pct"))
+                if who in ishare else (who or ""),
+                _median_cell(page, pred, c["key"]),
+                *(page.num(pc[k], f"{c['key']}.predicted.p_collapse.{k}", "pct") if pc.get(k) is not None
+                  else page.t._("n/a") for k in months),
+                page.num(pit, f"{c['key']}.observed_percentile", "pct") if pit is not None else page.t._("n/a"),
+                page.join(_case_flags(page, c, _case_title(page, c["name"]), resolution), " ")]
+        rows.append(row)
+    cases_table = page.table(
+        [page.t._("case"), *([page.t._("conflict")] if has_conflict else []), page.t._("observed months"),
+         page.t._("ended by (predicted share)"), page.t._("predicted median"),
+         *(page._("P(collapse %(within)s)", within=_within(page, k)) for k in months),
+         page.t._("observed percentile"), page.t._("read with care")], rows,
+        caption=page.t._("Each case: what happened and what the model predicted without it"))
+    score_table = _score_table(page, scores, "scores", page.t._("Mean scores over the cases (lower is better)"))
+    items = []
+    cov, cov_key = bt.get("coverage") or {}, "coverage"
+    if not cov and isinstance((scores.get("model") or {}).get("coverage"), dict):
+        cov, cov_key = scores["model"]["coverage"], "scores.model.coverage"
+    for level in ("50", "90"):
+        if cov.get(level) is not None:
+            items.append(page._("Coverage: %(share)s of the observations fall within the central %(level)s of their "
+                                "forecast (a well-calibrated forecast: %(level)s).",
+                                share=page.num(cov[level], f"{cov_key}.{level}", "pct"),
+                                level=page.num(_float(level) / 100, None, "pct0")))
+    loco = bt.get("leave_one_conflict_out")
+    loco_table = None
+    if isinstance(loco, dict):
+        nested = isinstance(loco.get("scores"), dict)
+        loco_scores = {k: v for k, v in (loco["scores"] if nested else loco).items() if isinstance(v, dict)}
+        if loco_scores and all("crps" in v for v in loco_scores.values()):
+            prefix = "leave_one_conflict_out.scores" if nested else "leave_one_conflict_out"
+            loco_table = _score_table(page, loco_scores, prefix, page.t._(
+                "Leaving out a whole conflict at a time: mean scores (lower is better)"))
+    page.ctx["headline"] = {"table": cases_table, "scores": score_table, "loco": loco_table, "items": items}
+
+    plot_cases = _plot_cases(page, cases)
+    within = sum(1 for c in cases if _within_90(c))
+    if plot_cases:
+        page.figure(plots.backtest_figure(plot_cases,
+                                          page.t._("Predicted survival and observed duration, case by case"), page.t),
+                    "backtest",
+                    page.t._("%(n)s small charts, one per past ceasefire, each with the predicted survival curve and a "
+                             "dashed line at the observed duration; %(k)s of %(n)s observations fall within the "
+                             "central "
+                             "90%% of their prediction.") % {"n": page.t.fmt(len(plot_cases), "int"),
+                                                             "k": page.t.fmt(within, "int")},
+                    page._("For each case, the predicted probability that the ceasefire still holds (fitted without "
+                           "that case) and the duration actually observed (dashed line; where the ceasefire was still "
+                           "holding, an arrow)."), brief=True)
+    pnames: list[str] = []
+    for c in cases:
+        pnames += [k for k in (c["fit_without_case"].get("parameters") or {}) if k not in pnames]
+    tables = []
+    if pnames:
+        crow = []
+        for c in cases:
+            p = c["fit_without_case"].get("parameters") or {}
+            ess = c["fit_without_case"].get("effective_sample_size")
+            flag = page.flag(page._("the fit without %(case)s", case=page.m.code(c["name"])),
+                             page._("it rests on an effective sample size of %(ess)s (under %(min)s)",
+                                    ess=page.num(ess, None, "num1"), min=page.num(ESS_MIN, None, "int"))) \
+                if ess is not None and ess < ESS_MIN else ""
+            crow.append([page._("without %(case)s", case=page.m.code(c["name"])),
+                         *(page.num(p[pn], None, "g4") if isinstance(p.get(pn), (int, float)) else "" for pn in pnames),
+                         page.num(ess, f"{c['key']}.fit_without_case.effective_sample_size", "num1")
+                         if ess is not None else "", flag])
+        tables.append(page.table([page.t._("fit"), *(page.m.code(pn) for pn in pnames),
+                                  page.t._("effective sample size"), page.t._("read with care")], crow,
+                                 caption=page.t._("Fitted values, leaving out one case at a time (posterior mode)")))
+    neut = (bt.get("neutralisation") or {}).get("inputs") or {}
+    if neut:
+        tables.append(page.table(
+            [page.t._("input set equal across the cases"), page.t._("log score"), page.t._("CRPS (months)"),
+             page.t._("CRPS lost")],
+            [[page.bdi(v.get("what") or k), page.num(v.get("log"), f"neutralisation.inputs.{k}.log", "index"),
+              page.num(v.get("crps"), f"neutralisation.inputs.{k}.crps", "index"),
+              page.num(v.get("crps_lost"), f"neutralisation.inputs.{k}.crps_lost", "index")]
+             for k, v in neut.items()],
+            caption=page.t._("What each input is worth out of sample: the model's scores with that input made equal "
+                             "across the cases (a positive CRPS lost means the input carries skill)")))
+    page.ctx["details"] = {"items": [page.bdi(loco["note"])] if isinstance(loco, dict) and loco.get("note") else [],
+                           "tables": tables}
+    dyn = _schema()["dynamics"]
+    prow = []
+    for pn in pnames:
+        info = _field_info(dyn, pn)
+        prow.append([page.m.path(f"dynamics.{pn}") if info else page.m.code(pn), info.get("unit", ""),
+                     _range_text(page, info), info.get("doc", ""), page.cite(info.get("source", ""), numbers=True)])
+    page.ctx["parameters"] = {
+        "summary": page.t._("What the fitted rates are"), "intro": page._(
+            "The free global rates are fitted without each case; every other parameter is the case's own, from its "
+            "scenario file."), "actors": None, "diff": None,
+        "groups": [{"heading": "", "table": page.table(
+            [page.t._("parameter"), page.t._("scale (unit)"), page.t._("allowed range"), page.t._("what it means"),
+             page.t._("source claim")], prow, cls="params", widths=[20, 20, 9, 29, 22])}]} if prow else None
+    prov = {k: v for k, v in manifest.items() if not isinstance(v, (dict, list))}
+    page.ctx["provenance"] = _provenance(page, [(page.t._("backtest"), prov)]) if prov else None
+
+    # the bottom line
+    bl = []
+    model = scores.get("model")
+    others = [k for k in scores if k != "model"]
+    if model and others:
+        measures = ["crps", "log"] + [f"brier.{m}" for m in (model.get("brier") or {})]
+
+        def value(sc, m):
+            return _get(sc, m) if "." in m else sc.get(m)
+        beaten = {o: [m for m in measures if value(model, m) is not None and value(scores[o], m) is not None
+                      and value(model, m) < value(scores[o], m)] for o in others}
+        compared = {o: [m for m in measures if value(model, m) is not None and value(scores[o], m) is not None]
+                    for o in others}
+        every = all(len(beaten[o]) == len(compared[o]) for o in others)
+        crps = page.list_words([page.num(scores[o].get("crps"), f"scores.{o}.crps", "num1") for o in others])
+        msg = (N_("Forecasting each of the %(n)s cases from a fit on the others, the model beats every reference "
+                  "forecast on every score (mean error of the whole forecast, CRPS: %(m)s months against %(o)s).")
+               if every else
+               N_("Forecasting each of the %(n)s cases from a fit on the others, the model does not beat every "
+                  "reference forecast on every score (CRPS: %(m)s months against %(o)s)."))
+        bl.append(page._(msg, n=page.num(len(cases), None, "int"),
+                         m=page.num(model.get("crps"), "scores.model.crps", "num1"), o=crps))
+    if cov.get("90") is not None:
+        bl.append(page._("%(share)s of the observations fall within the central 90%% of their forecast.",
+                         share=page.num(cov["90"], f"{cov_key}.90", "pct")))
+    else:
+        bl.append(page._("%(k)s of the %(n)s observations fall within the central 90%% of their forecast.",
+                         k=page.num(within, None, "int"), n=page.num(len(cases), None, "int")))
+    extreme = [c for c in cases if c["collapsed"] and c["pit"] is not None and (c["pit"] <= 0.005 or c["pit"] >= 0.995)]
+    if extreme:
+        bl.append(page.n_("%(n)s case falls at the very edge of its forecast (%(list)s), below the model's one-step "
+                          "resolution or outside what it thought possible.",
+                          "%(n)s cases fall at the very edge of their forecast (%(list)s), below the model's one-step "
+                          "resolution or outside what it thought possible.", len(extreme),
+                          list=page.list_words([_case_title(page, c["name"]) for c in extreme])))
+    bl.append(page.n_("%(n)s case is very little evidence, and the conditions of each were encoded by people who knew "
+                      "the outcome: treat this as a check that the model orders the cases, not as a track record.",
+                      "%(n)s cases are little evidence, and the conditions of each were encoded by people who knew "
+                      "the outcome: treat this as a check that the model orders the cases, not as a track record.",
+                      len(cases)))
+    page.ctx["bottom_line"] = bl[:4]
+
+
+def _score_table(page: Page, scores: dict, prefix: str, caption: Any) -> dict | None:
+    if not scores:
+        return None
+    bmonths: list[str] = []
     for s in scores.values():
         bmonths += [k for k in (s.get("brier") or {}) if k not in bmonths]
+    rows = []
     for fname, s in scores.items():
-        srows.append([esc(FORECAST_TEXT.get(fname, fname)),
-                      *(page.num(s["brier"][k], f"scores.{fname}.brier.{k}", "index", src)
-                        if k in (s.get("brier") or {}) else "n/a" for k in bmonths),
-                      page.num(s.get("log"), f"scores.{fname}.log", "index", src),
-                      page.num(s.get("crps"), f"scores.{fname}.crps", "index", src)])
-    score_table = _table(["forecast", *(f"Brier, {esc(k)} months" for k in bmonths), "log score", "CRPS (months)"],
-                         srows, caption="Mean scores over the cases (lower is better)")
-    if scores:
-        parts = [f"{esc(FORECAST_TEXT.get(k, k))} {page.num(s.get('crps'), f'scores.{k}.crps', 'index', src)}"
-                 for k, s in scores.items()]
-        sentences.append(f"<li>Mean CRPS (error of the whole predicted distribution, in months; lower is better): "
-                         f"{', '.join(parts)}.</li>")
-    page.section("headline", "Headline figures",
-                 f'<ul class="sentences">{"".join(sentences)}</ul>{case_table}{score_table}')
-    figs = []
-    if cases:
-        within = sum(1 for c in cases if c.get("observed_percentile") is not None
-                     and 0.05 <= c["observed_percentile"] <= 0.95)
-        figs.append(page.figure(
-            plots.backtest_figure(cases, "Predicted survival and observed duration, case by case"),
-            "backtest",
-            f"{len(cases)} small charts, one per past ceasefire, each with the predicted survival curve and a dashed "
-            f"line at the observed duration; {within} of {len(cases)} observations fall within the central 90% of "
-            f"their prediction.",
-            "For each case, the predicted probability that the ceasefire still holds (fitted without that case) and "
-            "the duration actually observed (dashed line)."))
-    page.section("figures", "Figures", "\n".join(figs))
-    fitted = [(c["name"], (c.get("fit_without_case") or {}).get("parameters") or {}) for c in cases]
-    pnames: list[str] = []
-    for _, p in fitted:
-        pnames += [k for k in p if k not in pnames]
-    if pnames:
-        crow = [[f"without <code>{esc(n)}</code>",
-                 *(esc(f"{p[pn]:.4g}") if isinstance(p.get(pn), (int, float)) else _value_text(p.get(pn))
-                   for pn in pnames)] for n, p in fitted]
-        prow = []
-        for pn in pnames:
-            info = field_info(Dynamics, pn) if pn in Dynamics.model_fields else {}
-            prow.append([_path(f"dynamics.{pn}") if info else f"<code>{esc(pn)}</code>", esc(info.get("unit", "")),
-                         esc(_range_text(info)) if info else "", esc(info.get("doc", "")), esc(info.get("source", ""))])
-        page.section("parameters", "Parameters",
-                     "<p>The free global rates fitted without each case (posterior mode); every other parameter is "
-                     "the case's own, from its scenario file.</p>"
-                     + _table(["fit", *(f"<code>{esc(pn)}</code>" for pn in pnames)], crow,
-                              caption="Fitted values, leaving out one case at a time")
-                     + _table(["parameter", "scale (unit)", "allowed range", "what it means", "source claim"], prow,
-                              caption="What the fitted rates are", cls="params", widths=[20, 20, 9, 29, 22]))
-    else:
-        page.section("parameters", "Parameters", "<p class=\"muted\">The backtest file records no fitted parameters."
-                     "</p>")
-    prov = {k: v for k, v in manifest.items() if not isinstance(v, (dict, list))}
-    page.section("provenance", "Provenance", _provenance([("backtest", prov)]) if prov else
-                 "<p class=\"muted\">No manifest.json in this directory.</p>")
+        rows.append([page.t._(FORECASTS[fname]) if fname in FORECASTS else fname,
+                     *(page.num(s["brier"][k], f"{prefix}.{fname}.brier.{k}", "index") if k in (s.get("brier") or {})
+                       else page.t._("n/a") for k in bmonths),
+                     page.num(s.get("log"), f"{prefix}.{fname}.log", "index"),
+                     page.num(s.get("crps"), f"{prefix}.{fname}.crps", "index")])
+    return page.table([page.t._("forecast"),
+                       *(page._("Brier, %(m)s months", m=page.num(_float(k), None, "g")) for k in bmonths),
+                       page.t._("log score"), page.t._("CRPS (months)")], rows, caption=caption)
 
 
-# --- calibration ---------------------------------------------------------------------------------
-
-def _calibration_report(page: _Page) -> None:
-    from sim import plots
-    d = page.directory
-    cal = _json(d / "calibration.json")
-    src = "calibration.json"
-    params = cal.get("parameters") or {}
-    cases = cal.get("cases") or []
-    diag = cal.get("diagnostics") or {}
-    page.title = f"Fitting the model to past ceasefires: {cal.get('name', '')}"
-    page.kind_label = "Calibration"
-    names = ", ".join(c["name"] for c in cases)
-    page.section("question", "The question", (
-        f"<p class=\"lead\">Which values of the model's free global rates make the {len(cases)} past ceasefires "
-        f"({esc(names)}) most likely to have lasted as long as they did, and ended as they did?</p>"
-        f"<p>{page.num(cal.get('points'), 'points', 'int', src)} candidate sets of rates were drawn from the prior "
-        f"ranges below (a Latin hypercube); every case was simulated "
-        f"{page.num(cal.get('replications'), 'replications', 'int', src)} times at each set, on common random "
-        f"numbers, for {_float(cal.get('horizon_months')):g} months. Each set is weighted by how likely it makes the "
-        f"observed durations and initiators (posterior weights); the fitted value is the best set (posterior mode), "
-        f"with a 90% interval from the weights. Every other parameter is each case's own, from its scenario file."
-        f"</p>"))
-    sentences, rows = [], []
-    for key, p in params.items():
-        info = field_info(Dynamics, key) if key in Dynamics.model_fields else {}
-        unit = info.get("unit", "")
-        sentences.append(f"<li><code>{esc(p.get('path', key))}</code>: "
-                         f"{page.num(p.get('map'), f'parameters.{key}.map', 'index', src)} {esc(unit)} (90% interval "
-                         f"{page.num(p.get('q05'), f'parameters.{key}.q05', 'index', src)} to "
-                         f"{page.num(p.get('q95'), f'parameters.{key}.q95', 'index', src)}).</li>")
-        prior = p.get("prior") or [None, None, ""]
-        rows.append([_path(p.get("path", key)), page.num(p.get("map"), f"parameters.{key}.map", "index", src),
-                     page.num(p.get("q05"), f"parameters.{key}.q05", "index", src),
-                     page.num(p.get("q95"), f"parameters.{key}.q95", "index", src),
-                     esc(f"{prior[0]:g} to {prior[1]:g}, {prior[2]}") if prior[0] is not None else "",
-                     esc(unit), esc(info.get("doc", "")), esc(info.get("source", ""))])
-    if diag.get("effective_sample_size") is not None:
-        sentences.append(f"<li>Effective sample size of the posterior: "
-                         f"{page.num(diag['effective_sample_size'], 'diagnostics.effective_sample_size', 'num1', src)}"
-                         f" of {cal.get('points')} design points (small values mean the design covers the "
-                         f"posterior thinly); the largest single weight is "
-                         f"{page.num(diag.get('max_weight'), 'diagnostics.max_weight', 'pct', src)}.</li>")
-    for i, c in enumerate(cases):
-        pred = c.get("predicted") or {}
-        mkey = "median_months" if "median_months" in pred else "median"
-        med = pred.get(mkey)
-        sentences.append(
-            f"<li><code>{esc(c['name'])}</code>: held "
-            f"{page.num(c['observed_months'], f'cases.{i}.observed_months', 'months', src)} months; fitted model's median "
-            + ((page.num(med, f"cases.{i}.predicted.{mkey}", "months", src) + " months") if med is not None
-               else "beyond the horizon")
-            + (", observed duration at the "
-               + page.num(c["observed_percentile"], f"cases.{i}.observed_percentile", "pct", src)
-               + " point of the prediction" if c.get("observed_percentile") is not None else "") + ".</li>")
-    table = _table(["parameter", "fitted (mode)", "90% low", "90% high", "prior range", "scale (unit)",
-                    "what it means", "source claim"], rows, caption="Fitted global rates", cls="params",
-                   widths=[17, 8, 8, 8, 11, 14, 18, 16])
-    page.section("headline", "Headline figures", f'<ul class="sentences">{"".join(sentences)}</ul>{table}')
-    figs = []
-    if (d / "posterior.csv").is_file() and params:
-        post = _csv(d / "posterior.csv")
-        panels = []
-        for key, p in params.items():
-            prior = p.get("prior") or [min(_float(r[key]) for r in post), max(_float(r[key]) for r in post), "linear"]
-            info = field_info(Dynamics, key) if key in Dynamics.model_fields else {}
-            panels.append({"name": p.get("path", key), "unit": info.get("unit", "value"),
-                           "values": [_float(r[key]) for r in post], "weights": [_float(r["weight"]) for r in post],
-                           "low": prior[0], "high": prior[1], "scale": prior[2], "map": p["map"], "q05": p["q05"],
-                           "q95": p["q95"]})
-        figs.append(page.figure(
-            plots.posterior_figure(panels, "Posterior of the free rates over the prior ranges"), "posterior",
-            f"{len(panels)} histograms, one per fitted rate, of the posterior weight across its prior range, with the "
-            f"fitted value and its 90% interval; " + "; ".join(
-                f"{pp['name']} {pp['map']:.3g} ({pp['q05']:.3g} to {pp['q95']:.3g})" for pp in panels) + ".",
-            "Posterior weight of the design points over each free rate's prior range (log axis where the prior is "
-            "log-uniform), the fitted value (dashed) and the 90% interval (shaded)."))
-    if cases:
-        figs.append(page.figure(
-            plots.backtest_figure(cases, "Fitted model: predicted survival and observed duration, case by case",
-                                  curve_label="predicted P(still holding), all cases in the fit"),
-            "fit",
-            f"{len(cases)} small charts, one per past ceasefire, each with the fitted model's predicted survival "
-            f"curve and a dashed line at the observed duration.",
-            "In-sample fit: each case's predicted probability that the ceasefire still holds, with every case used in "
-            "the fit, and the duration actually observed (dashed). The backtest report gives the out-of-sample "
-            "version."))
-    page.section("figures", "Figures", "\n".join(figs))
-    ll = diag.get("loglik_by_case_at_map") or {}
-    page.section("parameters", "Parameters",
-                 "<p>The fitted rates are in the headline table. Log-likelihood of each case at the fitted values "
-                 "(higher is better; 0 is the most a case can give):</p>"
-                 + _table(["case", "log-likelihood at the mode"],
-                          [[f"<code>{esc(k)}</code>", esc(f"{v:.3f}")] for k, v in ll.items()])
-                 + f"<p>Smoothing window of the likelihood: ±{esc(cal.get('window'))} in log time; seed "
-                   f"{esc(cal.get('seed'))}.</p>")
-    man = cal.get("manifest") if isinstance(cal.get("manifest"), dict) else {}
-    prov = {k: v for k, v in man.items() if not isinstance(v, (dict, list))}
-    prov.update({"seed": cal.get("seed"), "points": cal.get("points"), "replications": cal.get("replications"),
-                 "horizon_months": cal.get("horizon_months")})
-    page.section("provenance", "Provenance", _provenance([("calibration", prov)]))
+BUILDERS = {"run": _run_report, "compare": _compare_report, "sweep": _sweep_report, "backtest": _backtest_report,
+            "calibration": _calibration_report}
 
 
-# --- the document ----------------------------------------------------------------------------------
-
-CSS = """
-:root { --ink: #1a1a1a; --muted: #5f6368; --rule: #d0d4d9; --accent: @BLUE@; --flag: #fff1c7; --flagb: @ORANGE@; }
-* { box-sizing: border-box; }
-html { font-family: system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif;
-       color: var(--ink); background: #fff; line-height: 1.5; }
-body { margin: 0 auto; max-width: 68rem; padding: 1.5rem 1.5rem 4rem; }
-header { border-bottom: 3px solid var(--accent); margin-bottom: 1rem; }
-header .kind { text-transform: uppercase; letter-spacing: .08em; font-size: .8rem; color: var(--muted); margin: 0; }
-h1 { font-size: 1.9rem; margin: .2rem 0 .8rem; line-height: 1.2; }
-h2 { font-size: 1.45rem; margin-top: 2.4rem; border-bottom: 1px solid var(--rule); padding-bottom: .2rem; }
-h3 { font-size: 1.1rem; margin-top: 1.6rem; }
-nav ol { display: flex; flex-wrap: wrap; gap: .3rem 1.2rem; padding: 0; list-style: none; margin: 0 0 1rem; }
-nav a { color: var(--accent); }
-.lead { font-size: 1.15rem; font-weight: 600; }
-.sentences li { margin: .25rem 0; }
-.num { font-variant-numeric: tabular-nums; font-weight: 600; white-space: nowrap; }
-.muted { color: var(--muted); }
-code { font-family: ui-monospace, "SFMono-Regular", Menlo, Consolas, "Liberation Mono", monospace; font-size: .88em;
-       overflow-wrap: break-word; }
-dl.facts { display: grid; grid-template-columns: max-content 1fr; gap: .1rem 1rem; }
-dl.facts dt { font-weight: 600; } dl.facts dd { margin: 0; }
-.table-wrap { overflow-x: auto; margin: .8rem 0 1.2rem; }
-table { border-collapse: collapse; font-size: .88rem; min-width: 50%; }
-caption { text-align: left; font-weight: 600; padding: .3rem 0; }
-th, td { border-bottom: 1px solid var(--rule); padding: .3rem .6rem; text-align: left; vertical-align: top; }
-thead th { border-bottom: 2px solid var(--ink); background: #f4f6f8; }
-table.params td:nth-child(n+4) { font-size: .82rem; }
-table.params td, table.params th { max-width: 26rem; }
-table.params td { overflow-wrap: anywhere; }
-tr.changed > * { background: var(--flag); }
-tr.changed > th { border-left: 4px solid var(--flagb); }
-.flag { display: inline-block; font-size: .72rem; font-weight: 700; text-transform: uppercase; letter-spacing: .04em;
-        border: 1px solid var(--flagb); border-radius: 3px; padding: 0 .25rem; background: var(--flag); }
-.two { display: flex; flex-wrap: wrap; gap: 0 2rem; }
-figure { margin: 1.6rem 0; padding: .8rem; border: 1px solid var(--rule); border-radius: 4px; }
-figure svg.chart { display: block; width: 100%; max-width: 760px; height: auto; margin: 0 auto; }
-figcaption { font-size: .9rem; margin-top: .5rem; color: #333; }
-footer { margin-top: 3rem; font-size: .8rem; color: var(--muted); border-top: 1px solid var(--rule);
-         padding-top: .6rem; }
-@media print { body { max-width: none; } figure { break-inside: avoid; } nav { display: none; } }
-""".replace("@BLUE@", PALETTE[0]).replace("@ORANGE@", PALETTE[4])
-
-
-def _document(page: _Page) -> str:
-    nav = "".join(f'<li><a href="#{ident}">{esc(head)}</a></li>' for ident, head, _ in page.sections)
-    body = "\n".join(f'<section id="{ident}" aria-labelledby="{ident}-h">\n<h2 id="{ident}-h">{esc(head)}</h2>\n'
-                     f"{content}\n</section>" for ident, head, content in page.sections)
-    return f"""<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="generator" content="ceasefire-sim">
-<link rel="icon" href="data:,">
-<title>{esc(page.title)}</title>
-<style>{CSS}</style>
-</head>
-<body>
-<header>
-<p class="kind">{esc(page.kind_label)} &middot; ceasefire-sim report</p>
-<h1>{esc(page.title)}</h1>
-<nav aria-label="Contents"><ol>{nav}</ol></nav>
-</header>
-<main>
-{body}
-</main>
-<footer><p>Written by <code>ceasefire report</code> from the files of this directory; the model was not re-run.
-Self-contained: no network access needed. Figures use the Okabe-Ito colour-blind-safe palette; PNG copies are in
-<code>{FIGURE_DIR}/</code>.</p></footer>
-</body>
-</html>
-"""
+from sim._callable import make_callable  # noqa: E402  (sim.report(dir) writes the page)
+make_callable(__name__, "report")

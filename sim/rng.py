@@ -1,12 +1,23 @@
 """Seeding: root seed -> blocks of replications -> one named stream per random process.
 
 Replication ``i`` belongs to block ``i // BLOCK_SIZE`` at column ``i % BLOCK_SIZE``. Every block has,
-for every random process (``"tension"``, ``"violations/regime"``, ...), its own generator derived from
-``SeedSequence(root_seed, spawn_key=(block, hash(process name)))``. Each step, every stream draws a
-full block of standard variates whatever the parameters, so replication ``i`` of any two scenarios
-sees the same numbers for the same process (common random numbers), and changing one process's
-parameters never shifts another's draws. ``BLOCK_SIZE`` is part of the seeding contract: changing
-it changes every result.
+for every random process (``"tension"``, ``"violations/regime"``, ...), its own PCG64 generator derived
+from ``SeedSequence(root_seed, spawn_key=(block, process_key(name)))``.
+
+Where each number lies in that generator's sequence of uniforms is fixed by (draw, column) alone:
+the draws of a stream come in groups of ``STEPS_PER_DRAW`` consecutive calls; group ``g`` occupies
+positions ``g * BLOCK_SIZE * STEPS_PER_DRAW`` onwards, column by column, ``STEPS_PER_DRAW`` values per
+column. So the ``t``-th call of a stream gives column ``c`` the uniform at position
+
+    (t // STEPS_PER_DRAW) * BLOCK_SIZE * STEPS_PER_DRAW + c * STEPS_PER_DRAW + t % STEPS_PER_DRAW.
+
+A batch generates only the columns it uses, up to the last one it still simulates, and skips the rest
+of each group with PCG64's ``advance``: replication ``i`` gets exactly the same numbers whether its block
+is full, partial or thinned by ``select``, so results do not depend on the run's size, on how blocks are
+grouped into tasks, or on which other replications have ended (common random numbers by construction).
+Every value costs one uniform: normal variates are the inverse normal CDF of their uniform
+(``scipy.special.ndtri``), never numpy's ziggurat, whose number of draws per value varies.
+``BLOCK_SIZE`` and ``STEPS_PER_DRAW`` are part of the seeding contract: changing either changes every result.
 """
 
 from __future__ import annotations
@@ -16,7 +27,9 @@ import hashlib
 import numpy as np
 
 BLOCK_SIZE = 1000
+STEPS_PER_DRAW = 8        # calls of a stream generated at once (fewer generator calls per step)
 SINGLE_REPLICATION_TAG = 0x51_4E_47  # separates batch-size-1 streams from block streams
+_SMALLEST_UNIFORM = 2.0 ** -54       # a uniform of exactly 0 would be an infinite normal
 
 
 def process_key(name: str) -> int:
@@ -44,11 +57,32 @@ def _spawn_key(block) -> tuple[int, ...]:
     return tuple(block) if isinstance(block, tuple) else (int(block),)
 
 
+def normal_from_uniform(u: np.ndarray) -> np.ndarray:
+    """Standard normal variates by inversion: one uniform per value."""
+    from scipy.special import ndtri   # here: processes that never draw need not import scipy.special
+    return ndtri(np.maximum(u, _SMALLEST_UNIFORM))
+
+
+class _Stream:
+    """One process's generators (one per block) and its current group of draws."""
+
+    __slots__ = ("gens", "pos", "group", "cache", "row")
+
+    def __init__(self, n_blocks: int):
+        self.gens: list[np.random.Generator | None] = [None] * n_blocks
+        self.pos = [0] * n_blocks       # uniforms consumed by each block's generator so far
+        self.group = 0                  # next group of STEPS_PER_DRAW calls to generate
+        self.cache: np.ndarray | None = None   # (STEPS_PER_DRAW, replications) uniforms of the current group
+        self.row = STEPS_PER_DRAW       # next row of the cache to hand out
+
+
 class BlockStreams:
     """Named streams for a batch made of one or more blocks (concatenated in the given order).
 
     A block is named by an int (the blocks of a run) or a tuple of ints (e.g. a sweep point's
-    blocks); its name and the process name make the stream's ``spawn_key``.
+    blocks); its name and the process name make the stream's ``spawn_key``. ``values_drawn`` and
+    ``values_used`` count the uniforms generated and handed out (the difference is what thinning by
+    ``select`` leaves between the columns still simulated).
     """
 
     def __init__(self, seed: int, blocks: list[tuple[int | tuple[int, ...], int]]):
@@ -56,42 +90,90 @@ class BlockStreams:
             raise ValueError("seed must be a non-negative integer")
         self.seed = int(seed)
         self.blocks = list(blocks)
+        for _, n in self.blocks:
+            if not 0 < n <= BLOCK_SIZE:
+                raise ValueError(f"a block holds 1 to {BLOCK_SIZE} replications, not {n}")
         self.size = sum(n for _, n in self.blocks)
-        self._generators: dict[str, list[np.random.Generator]] = {}
-        self._selection: np.ndarray | None = None   # replications still simulated (see ``select``)
+        # the columns still simulated, per block (blocks with none left are dropped from ``_live``)
+        self._live = list(range(len(self.blocks)))
+        self._cols = [np.arange(n) for _, n in self.blocks]
+        self._prefix = [True] * len(self.blocks)    # columns are 0 .. n-1: no gathering needed
+        self._streams: dict[str, _Stream] = {}
+        self.values_drawn = 0
+        self.values_used = 0
 
-    def _gens(self, name: str) -> list[np.random.Generator]:
-        gens = self._generators.get(name)
-        if gens is None:
-            key = process_key(name)
-            gens = [np.random.Generator(np.random.PCG64(
-                np.random.SeedSequence(self.seed, spawn_key=(*_spawn_key(b), key)))) for b, _ in self.blocks]
-            self._generators[name] = gens
-        return gens
+    def _generator(self, name: str, b: int) -> np.random.Generator:
+        key = process_key(name)
+        return np.random.Generator(np.random.PCG64(
+            np.random.SeedSequence(self.seed, spawn_key=(*_spawn_key(self.blocks[b][0]), key))))
 
-    def _draw(self, name: str, method: str) -> np.ndarray:
-        gens = self._gens(name)
-        if len(gens) == 1:
-            out = getattr(gens[0], method)(BLOCK_SIZE)[: self.blocks[0][1]]
-        else:
-            out = np.concatenate([getattr(g, method)(BLOCK_SIZE)[:n] for g, (_, n) in zip(gens, self.blocks)])
-        return out if self._selection is None else out[self._selection]
+    def _refill(self, name: str, st: _Stream) -> None:
+        k = STEPS_PER_DRAW
+        start = st.group * BLOCK_SIZE * k
+        st.group += 1
+        parts = []
+        for b in self._live:
+            gen = st.gens[b]
+            if gen is None:
+                gen = st.gens[b] = self._generator(name, b)
+            skip = start - st.pos[b]
+            if skip:
+                gen.bit_generator.advance(skip)
+            cols = self._cols[b]
+            m = (int(cols[-1]) + 1) * k
+            values = gen.random(m).reshape(-1, k)
+            st.pos[b] = start + m
+            self.values_drawn += m
+            parts.append(values if self._prefix[b] else values[cols])
+        columns = parts[0] if len(parts) == 1 else np.concatenate(parts)
+        st.cache = np.ascontiguousarray(columns.T)
+        st.row = 0
+
+    def _next(self, name: str) -> np.ndarray:
+        st = self._streams.get(name)
+        if st is None:
+            st = self._streams[name] = _Stream(len(self.blocks))
+        if st.row >= STEPS_PER_DRAW:
+            self._refill(name, st)
+        out = st.cache[st.row]
+        st.row += 1
+        self.values_used += out.size
+        return out
 
     def select(self, keep: np.ndarray) -> None:
-        """Go on drawing for the replications ``keep`` (indices into the current ones) only.
+        """Go on drawing for the replications ``keep`` (sorted indices into the current ones) only.
 
-        Every stream still draws its full blocks, so each remaining replication gets exactly the numbers it
-        would have got without the selection: stopping replications that have ended changes no result.
+        Each remaining replication goes on getting exactly the numbers it would have got without the
+        selection (its positions in its block's sequence do not move); blocks left with no replication
+        are never drawn from again, and the columns after a block's last remaining one are skipped.
         """
-        keep = np.asarray(keep)
-        self._selection = keep if self._selection is None else self._selection[keep]
+        keep = np.asarray(keep, dtype=np.int64)
+        sizes = [self._cols[b].size for b in self._live]
+        bounds = np.cumsum([0, *sizes])
+        live, cols, prefix = [], list(self._cols), list(self._prefix)
+        for j, b in enumerate(self._live):
+            lo, hi = np.searchsorted(keep, bounds[j]), np.searchsorted(keep, bounds[j + 1])
+            if hi == lo:
+                continue
+            kept = self._cols[b][keep[lo:hi] - bounds[j]]
+            live.append(b)
+            cols[b] = kept
+            prefix[b] = bool(kept[-1] + 1 == kept.size)
+        self._live, self._cols, self._prefix = live, cols, prefix
+        for st in self._streams.values():
+            if st.cache is not None and st.row < STEPS_PER_DRAW:
+                st.cache = np.ascontiguousarray(st.cache[:, keep])
+            else:
+                st.cache, st.row = None, STEPS_PER_DRAW
         self.size = int(keep.size)
 
     def uniform(self, name: str) -> np.ndarray:
-        return self._draw(name, "random")
+        """One uniform in [0, 1) per replication: the stream's next draw (read-only view)."""
+        return self._next(name)
 
     def normal(self, name: str) -> np.ndarray:
-        return self._draw(name, "standard_normal")
+        """One standard normal per replication, by inversion of the stream's next uniforms."""
+        return normal_from_uniform(self._next(name))
 
 
 class SingleReplicationStreams:
@@ -117,4 +199,4 @@ class SingleReplicationStreams:
         return self._gen(name).random(1)
 
     def normal(self, name: str) -> np.ndarray:
-        return self._gen(name).standard_normal(1)
+        return normal_from_uniform(self._gen(name).random(1))

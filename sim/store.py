@@ -273,8 +273,7 @@ def git_commit() -> str | None:
 
 
 def environment() -> dict[str, Any]:
-    import mesa
-    import scipy
+    from importlib.metadata import version   # the versions without importing the packages
 
     from sim import __version__
     return {
@@ -282,8 +281,8 @@ def environment() -> dict[str, Any]:
         "git_commit": git_commit(),
         "python": platform.python_version(),
         "numpy": np.__version__,
-        "scipy": scipy.__version__,
-        "mesa": mesa.__version__,
+        "scipy": version("scipy"),
+        "mesa": version("mesa"),
         "platform": platform.platform(),
         "cpu_count": os.cpu_count(),
         "command": command_line,
@@ -329,49 +328,84 @@ def _run_rows(result, chunk: int = 20_000):
         yield rows
 
 
-def save_run(result, directory: Path, *, figures: bool = True, extra_manifest: dict | None = None) -> Path:
-    """Write manifest.json, runs.csv, survival.csv, summary.json, timeseries.csv, survival.png."""
+def _batch_rows(batch) -> list[tuple]:
+    """The runs.csv rows of one ``BatchOutput`` (its blocks say which replications they are), built column
+    by column: the same text as :func:`_run_rows` gives for the gathered replications."""
+    from sim.montecarlo import replication_indices
+    from sim.outcomes import NOT_COLLAPSED, TRIGGERS
+    from sim.rng import BLOCK_SIZE
+    index = replication_indices(batch.blocks)
+    initiators = np.array([NOT_COLLAPSED, *batch.initiators], dtype=object)[batch.initiator.astype(np.int64) + 1]
+    triggers = np.array([NOT_COLLAPSED, *TRIGGERS], dtype=object)[batch.trigger.astype(np.int64) + 1]
+    times, where = np.unique(batch.months, return_inverse=True)    # times are step ends: few distinct values
+    months = np.array([fmt(x) for x in times.tolist()], dtype=object)[where.reshape(-1)].tolist()
+    incidents = [batch.incidents[k].tolist() for k in ("violations", "air_strikes", "spoiler_attacks")]
+    return list(zip(index.tolist(), batch.collapsed.astype(np.int64).tolist(), months, initiators.tolist(),
+                    triggers.tolist(), (index // BLOCK_SIZE).tolist(), (index % BLOCK_SIZE).tolist(), *incidents))
+
+
+class RunsCsv:
+    """``runs.csv`` written batch by batch while the workers go on computing (batches come in replication
+    order). The file is built under a temporary name and renamed when the ``with`` block ends without an
+    exception; otherwise it is removed."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        fd, self._tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", dir=self.path.parent)
+        os.chmod(self._tmp, 0o666 & ~_UMASK)
+        self._fh = os.fdopen(fd, "w", encoding="utf-8", newline="")
+        self._writer = csv.writer(self._fh, lineterminator="\n")
+        self._writer.writerow(RUNS_HEADER)
+
+    def add(self, batch) -> None:
+        self._writer.writerows(_batch_rows(batch))
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, *exc):
+        try:
+            if exc_type is None:
+                self._fh.flush()
+                os.fsync(self._fh.fileno())
+            self._fh.close()
+            if exc_type is None:
+                os.replace(self._tmp, self.path)
+        finally:
+            if os.path.exists(self._tmp):
+                os.unlink(self._tmp)
+
+
+def save_run(result, directory: Path, *, extra_manifest: dict | None = None) -> Path:
+    """Write manifest.json, runs.csv, survival.csv, summary.json, timeseries.csv (figures: the report's)."""
     directory = Path(directory)
     with result_directory(directory, kind="run") as tmp:
-        write_run_files(result, tmp, figures=figures, extra_manifest=extra_manifest)
+        write_run_files(result, tmp, extra_manifest=extra_manifest)
         write_data_dictionary(tmp)
     return directory
 
 
-def write_run_files(result, tmp: Path, *, figures: bool = True, extra_manifest: dict | None = None,
-                    per_replication: bool = True) -> None:
+def write_run_files(result, tmp: Path, *, extra_manifest: dict | None = None, per_replication: bool = True) -> None:
     write_json(tmp / "summary.json", result.summary())
     if per_replication:
         stream_csv(tmp / "runs.csv", RUNS_HEADER, _run_rows(result))
     write_csv(tmp / "survival.csv", ["month", "survival", "ci_low", "ci_high"], result.survival_table())
     write_csv(tmp / "timeseries.csv", ["month", "variable", "n_holding", "q05", "q25", "q50", "q75", "q95"],
               result.simulation.fan.rows())
-    if figures:
-        from sim.plots import survival_figure
-        survival_figure([(result.scenario.name, result.survival_table())], tmp / "survival.png",
-                        f"{result.scenario.name}: survival of the ceasefire ({result.runs:,} runs)")
     write_json(tmp / "manifest.json", manifest(result, extra_manifest))
 
 
 # --- a comparison's directory ----------------------------------------------------------------
 
-def save_comparison(comparison, directory: Path, *, figures: bool = True) -> Path:
-    """Write comparison.json, base/ and other/ (each with the run files), survival_compare.png."""
+def save_comparison(comparison, directory: Path) -> Path:
+    """Write comparison.json, base/ and other/ (each with the run files; figures: the report's)."""
     directory = Path(directory)
     with result_directory(directory, kind="compare") as tmp:
         write_json(tmp / "comparison.json", comparison.as_dict())
         for role, result in (("base", comparison.base), ("other", comparison.other)):
             (tmp / role).mkdir()
-            write_run_files(result, tmp / role, figures=False, per_replication=True,
-                            extra_manifest={"role_in_comparison": role})
+            write_run_files(result, tmp / role, per_replication=True, extra_manifest={"role_in_comparison": role})
         write_data_dictionary(tmp)
-        if figures:
-            from sim.plots import survival_figure
-            survival_figure([(comparison.base.scenario.name, comparison.base.survival_table()),
-                             (comparison.other.scenario.name, comparison.other.survival_table())],
-                            tmp / "survival_compare.png",
-                            f"{comparison.base.scenario.name} vs {comparison.other.scenario.name} "
-                            f"({comparison.base.runs:,} paired runs)")
     return directory
 
 
@@ -505,7 +539,7 @@ class SweepStore:
             (self.directory / name).unlink(missing_ok=True)
 
     def finish(self, loaded, design, values: np.ndarray, rows: dict[int, dict], analysis: dict,
-               figures: bool = True, replications_format: str = "csv") -> None:
+               replications_format: str = "csv") -> None:
         from sim.experiment import outcome_column
         e = loaded.experiment
         names = list(e.factors)
@@ -542,9 +576,6 @@ class SweepStore:
                 srows.append({"outcome": outcome_column(outcome), **row})
         keys = ["outcome"] + [k for k in (srows[0].keys() if srows else []) if k != "outcome"]
         write_csv(self.directory / "sensitivity.csv", keys, ([r.get(k, "") for k in keys] for r in srows))
-        if figures:
-            from sim.plots import sweep_figures
-            sweep_figures(loaded, values, rows, analysis, self.directory)
         write_json(self.directory / "manifest.json", {
             "experiment": e.name, "experiment_file": str(loaded.path), "fingerprint": self.fingerprint,
             "scenario_name": loaded.scenario.name, "scenario": loaded.scenario.model_dump(mode="json"),
@@ -589,7 +620,7 @@ def save_discovery(result: dict, directory: Path, *, figures: bool = True) -> Pa
 
 # --- calibration and backtest -------------------------------------------------------------------
 
-def save_calibration(result, report: dict, directory: Path, *, posteriors: dict[str, str], figures: bool = True,
+def save_calibration(result, report: dict, directory: Path, *, posteriors: dict[str, str],
                      definition_file: Path | None = None) -> Path:
     """calibration.json, particles.csv (for the backtest), the posterior draws and the fragments scenarios inherit."""
     from sim.calibration import dynamics_toml, particles_table, posterior_rows
@@ -605,15 +636,11 @@ def save_calibration(result, report: dict, directory: Path, *, posteriors: dict[
             write_text_atomic(tmp / fragment, dynamics_toml(result, f"posterior{stem}.csv", conflict or None))
         if definition_file is not None:
             write_text_atomic(tmp / "calibration.toml", Path(definition_file).read_text(encoding="utf-8"))
-        if figures:
-            from sim.plots import case_survival_figure
-            case_survival_figure(report["fit"], tmp / "calibration_fit.png",
-                                 "Calibrated model (in sample): predicted survival per case, observed outcome marked")
         write_data_dictionary(tmp)
     return directory
 
 
-def save_backtest(backtest: dict, directory: Path, *, figures: bool = True, extra: dict | None = None) -> Path:
+def save_backtest(backtest: dict, directory: Path, *, extra: dict | None = None) -> Path:
     directory = Path(directory)
     with result_directory(directory, kind="backtest") as tmp:
         write_json(tmp / "backtest.json", {**backtest, "manifest": {**environment(), **(extra or {})}})
@@ -638,9 +665,5 @@ def save_backtest(backtest: dict, directory: Path, *, figures: bool = True, extr
                              s["coverage"]["50"], s["coverage"]["90"]])
         write_csv(tmp / "scores.csv", ["scope", "forecast", *[f"brier_{m}" for m in months], "log_score",
                                        "crps_months", "coverage_50", "coverage_90"], rows)
-        if figures:
-            from sim.plots import case_survival_figure
-            case_survival_figure(backtest["cases"], tmp / "backtest.png",
-                                 "Leave-one-out forecasts: survival per case, observed outcome marked")
         write_data_dictionary(tmp)
     return directory

@@ -9,9 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
+from scipy import special   # scipy.stats (slow to import) only where a test needs it
 
-Z95 = stats.norm.ppf(0.975)
+Z95 = special.ndtri(0.975)   # = scipy.stats.norm.ppf(0.975)
 
 
 @dataclass(frozen=True)
@@ -32,7 +32,7 @@ class KaplanMeier:
 
     def confidence_interval(self, t, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
         """Log-log interval for S(t), as scipy.stats.ecdf(...).sf.confidence_interval(method='log-log')."""
-        z = stats.norm.ppf(0.5 + level / 2)
+        z = special.ndtri(0.5 + level / 2)
         s = self.at(t)
         var = self.variance_at(t)
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -148,7 +148,7 @@ def paired_difference(base_values, other_values) -> PairedDifference:
 
 def wilson(k: int, n: int, level: float = 0.95) -> tuple[float, float]:
     """Wilson score interval for a binomial proportion (good near 0 and 1)."""
-    z = stats.norm.ppf(0.5 + level / 2)
+    z = special.ndtri(0.5 + level / 2)
     p = k / n
     centre = (p + z * z / (2 * n)) / (1 + z * z / n)
     half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
@@ -196,6 +196,7 @@ def sign_test(wins: int, losses: int) -> float:
     n = wins + losses
     if n == 0:
         return 1.0
+    from scipy import stats
     return float(min(1.0, 2 * stats.binom.cdf(min(wins, losses), n, 0.5)))
 
 
@@ -289,7 +290,7 @@ def logrank(base_times, base_events, other_times, other_events) -> tuple[float, 
     if v <= 0:
         return 0.0, 1.0
     chi2 = float((d1.sum() - expected.sum()) ** 2 / v)
-    return chi2, float(stats.chi2.sf(chi2, 1))
+    return chi2, float(special.chdtrc(1, chi2))   # = scipy.stats.chi2.sf(chi2, 1)
 
 
 def initiator_test(base_counts: dict[str, int], other_counts: dict[str, int]) -> dict:
@@ -301,5 +302,6 @@ def initiator_test(base_counts: dict[str, int], other_counts: dict[str, int]) ->
     if len(labels) < 2 or (table.sum(axis=1) == 0).any():
         return {**out, "chi2": None, "dof": 0, "p_value": None,
                 "note": "fewer than two initiators or no collapses in one scenario: no test"}
+    from scipy import stats
     res = stats.chi2_contingency(table, correction=False)
     return {**out, "chi2": float(res.statistic), "dof": int(res.dof), "p_value": float(res.pvalue), "note": None}

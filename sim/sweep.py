@@ -21,7 +21,7 @@ from sim.montecarlo import advance_to_horizon, build_model
 from sim.rng import BLOCK_SIZE
 
 SWEEP_TAG = 0x5357  # separates sweep-point streams from run blocks
-REPLICATIONS_PER_TASK = 8000
+REPLICATIONS_PER_TASK = 16000   # as many as a run's model advances at once
 
 
 def design_for(loaded: LoadedExperiment):
@@ -82,7 +82,7 @@ def _evaluate_together(task: PointTask) -> list[dict]:
     values = np.asarray(task.values, dtype=float)
     overrides = {path: np.repeat(values[:, i], reps) for i, path in enumerate(task.paths)}
     model = build_model(task.scenario, task.seed, blocks, task.horizon_months, task.plan, overrides)
-    out = advance_to_horizon(model, blocks, record_fan=False)
+    out = advance_to_horizon(model, blocks, record_fan=False, first_collapse_only=True)
     rows = []
     for k, p in enumerate(task.points):
         sl = slice(k * reps, (k + 1) * reps)
@@ -134,12 +134,17 @@ def sweep_plan(loaded: LoadedExperiment, use_posterior: bool | None = None) -> D
     return DrawPlan.for_run(loaded.scenario, seed=e.seed, posterior=posterior_of(loaded.scenario, use))
 
 
+def points_per_task(loaded: LoadedExperiment, pending: int, jobs: int) -> int:
+    """Points per task: up to ``REPLICATIONS_PER_TASK`` replications for one model, and at least four tasks
+    per worker so that every worker stays busy to the end."""
+    per_task = max(1, REPLICATIONS_PER_TASK // loaded.experiment.replications)
+    return max(1, min(per_task, math.ceil(pending / max(1, 4 * jobs))))
+
+
 def make_tasks(loaded: LoadedExperiment, values: np.ndarray, pending: list[int], jobs: int,
                plan: DrawPlan | None = None) -> list[PointTask]:
     e = loaded.experiment
-    per_task = max(1, REPLICATIONS_PER_TASK // e.replications)
-    per_task = max(1, min(per_task, math.ceil(len(pending) / max(1, 4 * jobs))))
-    n_tasks = math.ceil(len(pending) / per_task)
+    n_tasks = math.ceil(len(pending) / points_per_task(loaded, len(pending), jobs))
     paths = tuple(f.path for f in e.factors.values())
     tasks = []
     # Points are dealt out in turn: neighbouring points (a grid row, say) often cost alike, so
@@ -178,3 +183,7 @@ def analyse_outcomes(loaded: LoadedExperiment, design, rows: dict[int, dict]) ->
         out["undefined_points"] = undefined
         analysis["outcomes"][name] = out
     return analysis
+
+
+from sim._callable import make_callable  # noqa: E402  (sim.sweep(experiment, dir) runs a sweep)
+make_callable(__name__, "sweep")

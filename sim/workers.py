@@ -72,11 +72,19 @@ def collecting(fn):
     return functools.partial(_call_and_collect, fn)
 
 
-def process_pool(workers: int) -> ProcessPoolExecutor:
-    """A pool of ``workers`` processes that end with their parent (fork where available)."""
+def _start_worker(parent: int, warm_up) -> None:
+    """Pool initializer: watch the parent, then run ``warm_up`` (e.g. import the engine)."""
+    _watch_parent(parent)
+    if warm_up is not None:
+        warm_up()
+
+
+def process_pool(workers: int, warm_up=None) -> ProcessPoolExecutor:
+    """A pool of ``workers`` processes that end with their parent (fork where available); each runs
+    ``warm_up()`` (a module-level function) when it starts."""
     method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
     return ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context(method),
-                               initializer=_watch_parent, initargs=(os.getpid(),))
+                               initializer=_start_worker, initargs=(os.getpid(), warm_up))
 
 
 def pool_size(pool: ProcessPoolExecutor) -> int:

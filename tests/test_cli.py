@@ -52,7 +52,8 @@ def test_run_exit_code_and_files(small_run):
     assert small_run["rc"] == 0
     assert small_run["stderr"] == ""
     files = {p.name for p in small_run["out"].iterdir()}
-    assert {"manifest.json", "runs.csv", "survival.csv", "summary.json", "timeseries.csv", "survival.png"} <= files
+    assert {"manifest.json", "runs.csv", "survival.csv", "summary.json", "timeseries.csv", "report.html"} <= files
+    assert (small_run["out"] / "figures" / "survival.png").is_file()   # one set of figures, the report's
     assert not any(name.startswith(".") for name in files)  # no temporary leftovers
     assert small_run["stdout"].strip().splitlines()[-1] == f"Results written to {small_run['out']}"
     # --quiet: no table
@@ -163,14 +164,14 @@ def test_timeseries_csv(small_run, runs_rows):
 
 
 def test_survival_png(small_run):
-    data = (small_run["out"] / "survival.png").read_bytes()
+    data = (small_run["out"] / "figures" / "survival.png").read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
     assert data[12:16] == b"IHDR"
     width, height = struct.unpack(">II", data[16:24])
     assert width >= 300 and height >= 200
     assert data.endswith(b"\x00\x00\x00\x00IEND\xaeB`\x82")  # complete: ends with the IEND chunk
     import matplotlib.image
-    image = matplotlib.image.imread(small_run["out"] / "survival.png")
+    image = matplotlib.image.imread(small_run["out"] / "figures" / "survival.png")
     assert image.shape[:2] == (height, width)
     assert image[..., :3].std() > 0.05  # something is drawn on it
 

@@ -223,14 +223,20 @@ def test_streams_other_than_the_pretext_do_not_depend_on_its_draws():
 
 
 def test_block_streams_follow_the_documented_seeding_contract():
-    """Stream (block, process) is SeedSequence(seed, spawn_key=(block, process_key(name))), a full block per draw."""
+    """Stream (block, process) is SeedSequence(seed, spawn_key=(block, process_key(name))); its t-th call gives
+    column c the uniform at (t // K) * BLOCK_SIZE * K + c * K + t % K (K = STEPS_PER_DRAW); a normal is the
+    inverse normal CDF of its uniform."""
+    from scipy.special import ndtri
+    from sim.rng import STEPS_PER_DRAW as K
     streams = BlockStreams(5, [(0, BLOCK_SIZE), (3, 250)])
-    got = [streams.normal("tension") for _ in range(3)]
-    gens = [np.random.Generator(np.random.PCG64(np.random.SeedSequence(5, spawn_key=(b, process_key("tension")))))
-            for b in (0, 3)]
-    for x in got:
-        expected = np.concatenate([gens[0].standard_normal(BLOCK_SIZE), gens[1].standard_normal(BLOCK_SIZE)[:250]])
-        assert np.array_equal(x, expected)
+    calls = 2 * K + 3
+    got = [streams.normal("tension") for _ in range(calls)]
+    sequences = [np.random.Generator(np.random.PCG64(np.random.SeedSequence(5, spawn_key=(b, process_key("tension")))))
+                 .random(calls // K * BLOCK_SIZE * K + BLOCK_SIZE * K) for b in (0, 3)]
+    for t, x in enumerate(got):
+        at = (t // K) * BLOCK_SIZE * K + np.arange(BLOCK_SIZE) * K + t % K
+        expected = ndtri(np.concatenate([sequences[0][at], sequences[1][at[:250]]]))
+        assert np.array_equal(x, expected), t
 
 
 def _recording_model(scenario, monkeypatch, seed=7, blocks=((0, 1000), (1, 300)), horizon=24):
@@ -408,7 +414,7 @@ def test_cli_compare_writes_the_comparison_directory(cli_quiet, base, other):
     assert d["parameter_diff"] == json.loads(json.dumps(expected))
     assert any(row["key"] == "events.patron_distracted.set.actors.russia.distraction" and row["base"] is None
                and row["other"] == 0.5 for row in d["parameter_diff"])
-    assert (out / "survival_compare.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (out / "figures" / "survival_compare.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     for role in ("base", "other"):
         s = json.loads((out / role / "summary.json").read_text())
         assert {"p_collapse", "median_months_to_collapse", "initiator_share", "trigger_share"} <= set(s)

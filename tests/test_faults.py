@@ -327,8 +327,7 @@ def test_temporary_files_inside_a_result_are_cleaned_on_the_next_write(tmp_path,
     (out / "notes.md").write_text("the user's")
     assert cli("sweep", exp, "--out", out, "--jobs", "1", "--quiet", "--no-report")[0] == 0
     assert sorted(os.listdir(out)) == sorted(["checkpoint.jsonl", "state.json", "notes.md", *SWEEP_FILES,
-                                              "manifest.json", "datadictionary.csv", "indices.png", "tornado.png",
-                                              "grid.png"])
+                                              "manifest.json", "datadictionary.csv"])
 
 
 def test_a_planted_checkpoint_symlink_is_not_followed(tmp_path, reference_sweep):
@@ -430,7 +429,7 @@ from sim import store
 from sim.api import run
 from sim.scenario import load_scenario
 runs, out, scenario = int(sys.argv[1]), Path(sys.argv[2]), load_scenario(sys.argv[3])
-store.save_run(run(scenario, runs=runs, seed=1, jobs=1, horizon_months=3), out, figures=False)
+store.save_run(run(scenario, runs=runs, seed=1, jobs=1, horizon_months=3), out)
 print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)  # peak resident set, KiB
 """
 

@@ -102,7 +102,7 @@ def test_sweep_result_frame_is_outcomes_csv(tmp_path):
     exp.write_text(f'name = "e"\nscenario = "{MOSCOW.as_posix()}"\nsampler = "latin"\npoints = 8\nreplications = 20\n'
                    f'horizon_months = 12\noutcomes = ["p_collapse", "p_initiated_by:regime"]\n\n'
                    f'[factors.d]\npath = "actors.turkey.deterrence"\nlow = 0.2\nhigh = 1.0\n')
-    res = sim.sweep(exp, tmp_path / "s", jobs=1, figures=False)
+    res = sim.sweep(exp, tmp_path / "s", jobs=1)
     assert repr(res).startswith("SweepResult(e: 8 points x 20 replications, sampler latin")
     assert res["outcomes"] is res.analysis["outcomes"]     # indexing gives the analysis, as before
     frame = res.to_frame()

@@ -1,49 +1,113 @@
-"""report.html: one self-contained page per result directory (run, compare, sweep, backtest).
+"""The pages for readers: report.html, report.ar.html and brief.pdf, for every kind of result directory.
 
-The result directories are small and real (300 replications over 24 months; a 3 x 3 grid sweep of
-50 replications over 12 months; a hand-made backtest.json). Each report is checked twice:
+The result directories are small and real where the model can make them quickly (a 300-replication run
+and comparison of a small scenario written here, with calibrated draws and an uncertain setting so that
+credible intervals and ranges over settings appear; a 3 x 3 grid sweep), and hand-made in the shape
+``ceasefire calibrate`` and ``ceasefire backtest`` write (a calibration or a backtest takes minutes).
+Every page is made in English and in Arabic (with Arabic-Indic digits), and checked twice:
 
-* in Python: the HTML parses and is balanced, nothing points to the network, every figure is an
-  inline SVG with alt text, headings and tables are accessible, every headline number marked with
-  ``data-key`` equals its JSON value as formatted, and a PNG copy of every figure is on disk;
-* in headless Chromium, driven over the DevTools protocol with a minimal WebSocket client (stdlib
-  only): the page loads with no console error and no request other than the page itself, every
-  figure has a non-zero rendered size, and the numbers the browser shows equal the JSON.
+* in Python: the HTML parses and is balanced, the language and direction are set, nothing loads from the
+  network, every figure is an inline SVG with alt text and a PNG copy, headings and tables are accessible,
+  every number marked with ``data-key`` equals its JSON value as formatted, the bottom line comes first;
+* in headless Chromium through Selenium and Debian's chromium-driver (one browser for the module): no
+  console error and no request but the page, every figure drawn, the numbers the browser shows equal the
+  JSON, and nothing wider than the window at 1280 and at 390 pixels; ``--brief`` prints 1-2 A4 pages.
 
-The browser tests skip only where Chromium is not installed; ``.ci/run`` installs it.
+The browser tests skip only where Chromium or its driver is not installed; ``.ci/run`` installs both.
+The gettext catalogs are checked against the sources: every message of the pages is in messages.pot and
+translated in Arabic, with the same placeholders.
 """
 
 from __future__ import annotations
 
-import base64
 import contextlib
-import hashlib
 import io
 import json
 import math
-import os
+import re
 import shutil
-import socket
-import struct
-import subprocess
-import time
+import tempfile
 from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
 
-import sim.cli
 from sim.cli import main
-from sim.report import NotAResultDirectory, build_report, detect_kind, write_report
+from sim.i18n import LOCALE_DIR, to_western
+from sim.report import NotAResultDirectory, build_report, detect_kind, report_name, write_report
 
 REPO = Path(__file__).resolve().parents[1]
-SCENARIO = REPO / "scenarios" / "idlib_2020_moscow.toml"
 KINDS = ["run", "compare", "sweep", "backtest", "calibration"]
-MIN_FIGURES = {"run": 5, "compare": 4, "sweep": 3, "backtest": 1, "calibration": 2}
+LANGS = ["en", "ar"]
+MIN_FIGURES = {"run": 4, "compare": 4, "sweep": 3, "backtest": 1, "calibration": 2}
 JSON_FILE = {"run": "summary.json", "compare": "comparison.json", "sweep": "sensitivity.json",
              "backtest": "backtest.json", "calibration": "calibration.json"}
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-CLI_HAS_REPORT = "report" in getattr(sim.cli, "COMMANDS", {})
+DIGITS = {"en": "western", "ar": "arabic"}
+
+SCENARIO = """\
+name = "small_truce"
+title = "A small test ceasefire"
+description = "A ceasefire between two belligerents with a guarantor and a patron, for the report tests."
+start = 2020-03-06
+horizon_months = 24
+posterior = "posterior.csv"
+sources = ["seed000", "seed004"]
+
+[actors.turkey]
+label = "Turkey"
+role = "guarantor"
+protects = ["opposition"]
+deterrence = 0.75
+resolve = 0.7
+
+[actors.russia]
+label = "Russia"
+role = "patron"
+backs = ["regime"]
+guarantor = "turkey"
+interest_in_guarantor = 0.7
+air_power = 0.7
+distraction = 0.1
+
+[actors.regime]
+label = "Assad regime"
+role = "belligerent"
+opposes = ["opposition"]
+ambition = 0.8
+strength = 0.55
+readiness = 0.45
+exhaustion = 0.4
+
+[actors.opposition]
+label = "Opposition factions (HTS-led)"
+role = "belligerent"
+opposes = ["regime"]
+ambition = 0.35
+strength = 0.35
+readiness = 0.3
+exhaustion = 0.3
+
+[events.caesar_act]
+label = "Caesar Act sanctions take effect"
+at = 2020-06-17
+set = { "processes.economy.sanctions" = 0.8 }
+
+[uncertain]
+"actors.regime.exhaustion" = { uniform = [0.3, 0.6] }
+"""
+OTHER = """\
+base = "small_truce.toml"
+name = "small_truce_deterred"
+title = "The small test ceasefire with stronger Turkish deterrence"
+description = "As the small test ceasefire, with Turkish deterrence raised to 0.9 and Russia more distracted."
+
+[actors.turkey]
+deterrence = 0.9
+
+[actors.russia]
+distraction = 0.3
+"""
 
 
 # --- the result directories ----------------------------------------------------------------------
@@ -55,73 +119,101 @@ def _cli(*argv: str) -> tuple[int, str, str]:
     return rc, out.getvalue(), err.getvalue()
 
 
-def _backtest_fixture(directory: Path) -> None:
-    """A backtest.json of the shape sim.calibration.CalibrationResult.backtest() writes."""
-    cases = []
-    for name, observed, who, rate in (("truce_a", 0.5, "regime", 0.9), ("truce_b", 7.4, "regime", 0.12),
-                                      ("truce_c", 56.7, "opposition", 0.012)):
-        grid = [0.25 * k for k in range(1, 241)]
-        survival = [[g, math.exp(-rate * g)] for g in grid]
-        cases.append({
-            "name": name, "observed_months": observed, "observed_initiator": who,
+def _survival(rate: float) -> list[list[float]]:
+    grid = [d / 30.4375 for d in range(1, 61, 4)] + [7 * k / 30.4375 for k in range(9, 260, 4)]
+    return [[round(g, 4), round(math.exp(-rate * g), 5)] for g in grid]
+
+
+CASES = (("astana_2017", "syria", 1.3, True, "regime", 0.9), ("sochi_2018", "syria", 7.4, True, "regime", 0.12),
+         ("truce_2019_08_01", "syria", 0.1, True, "regime", 0.03),
+         ("moscow_2020", "syria", 56.7, True, "opposition", 0.012),
+         ("minsk2_2015", "ukraine", 60.0, False, None, 0.02))
+
+
+def _case_rows(shift: float = 0.0) -> list[dict]:
+    rows = []
+    for name, conflict, months, collapsed, who, rate in CASES:
+        rate = rate * (1 + shift)
+        pit = 1 - math.exp(-rate * months) if name != "truce_2019_08_01" else 0.0
+        rows.append({
+            "name": name, "conflict": conflict,
+            "observed": {"collapsed": collapsed, "months": months, "initiator": who},
             "predicted": {"p_collapse": {str(m): 1 - math.exp(-rate * m) for m in (1, 3, 6, 12)},
                           "median": math.log(2) / rate if math.log(2) / rate < 60 else None,
+                          "interval_50": [None, None], "interval_90": [None, None],
                           "initiator_share": {"regime": 0.8, "opposition": 0.2},
-                          "survival": survival},
-            "observed_percentile": 1 - math.exp(-rate * observed),
-            "fit_without_case": {"parameters": {"offensive_rate": 8.0 + len(cases), "halt_rate": 2.5},
-                                 "effective_sample_size": 12.0, "cases_used": []},
-        })
-    scores = {f: {"brier": {str(m): 0.1 * (i + 1) + 0.01 * m for m in (1, 3, 6, 12)}, "log": 0.2 * (i + 1),
-                  "crps": 1.5 * (i + 1)} for i, f in enumerate(("model", "base_rate", "other_cases"))}
-    data = {"cases": cases, "scores": scores,
+                          "survival": _survival(rate)},
+            "pareto_k": 0.9 if name == "sochi_2018" else 0.2, "reliable": name != "sochi_2018",
+            "observed_percentile": pit})
+    return rows
+
+
+def _scores(scale: float) -> dict:
+    return {f: {"brier": {str(m): scale * (0.1 * (i + 1) + 0.01 * m) for m in (1, 3, 6, 12)},
+                "log": scale * 0.2 * (i + 1), "crps": scale * 1.5 * (i + 1),
+                "coverage": {"50": 0.4 + 0.1 * i, "90": 0.8}, "pit_histogram": [1, 1, 1, 1, 1]}
+            for i, f in enumerate(("model", "base_rate", "other_cases", "covariates"))}
+
+
+def _backtest_fixture(directory: Path) -> None:
+    """backtest.json as sim.backtest.backtest() and the store write it."""
+    data = {"cases": _case_rows(), "scores": _scores(1.0),
+            "leave_one_conflict_out": {"cases": _case_rows(0.3), "scores": _scores(1.4),
+                                       "note": "a conflict's cases are forecast from the other conflicts only"},
             "reference_forecasts": {"base_rate": "a constant hazard", "other_cases": "the other cases"},
+            "unreliable_loo_cases": ["sochi_2018"],
+            "neutralisation": {"note": "skill each input carries", "inputs": {
+                "guarantor_deterrence": {"what": "the guarantor's deterrence and resolve", "log": 0.5, "crps": 2.1,
+                                         "log_lost": 0.3, "crps_lost": 0.6}}},
             "manifest": {"package_version": "test", "git_commit": "0" * 40, "command": "hand-made fixture"}}
     directory.mkdir(parents=True)
     (directory / "backtest.json").write_text(json.dumps(data, indent=2), encoding="utf-8")
 
 
-def _calibration_fixture(directory: Path, backtest: Path) -> None:
-    """calibration.json and posterior.csv of the shape 'ceasefire calibrate' writes."""
-    cases = [{k: v for k, v in c.items() if k in ("name", "observed_months", "observed_initiator", "predicted",
-                                                   "observed_percentile")}
-             for c in json.loads((backtest / "backtest.json").read_text())["cases"]]
-    rows = [(j, 0.5 * (80 ** ((j + 0.5) / 16)), 0.2 * (50 ** (((7 * j) % 16 + 0.5) / 16))) for j in range(16)]
-    weights = [math.exp(-((math.log(r[1]) - math.log(8)) ** 2)) for r in rows]
-    weights = [w / sum(weights) for w in weights]
-    data = {"name": "tiny_history", "points": 16, "replications": 10, "horizon_months": 60.0, "seed": 3,
-            "window": 0.4,
-            "parameters": {"offensive_rate": {"path": "dynamics.offensive_rate", "map": 7.9, "mean": 8.4, "q05": 3.1,
-                                              "q50": 7.9, "q95": 17.0, "prior": [0.5, 40.0, "log"]},
-                           "halt_rate": {"path": "dynamics.halt_rate", "map": 2.2, "mean": 2.5, "q05": 0.4,
-                                         "q50": 2.2, "q95": 6.8, "prior": [0.2, 10.0, "log"]}},
-            "diagnostics": {"effective_sample_size": 5.3, "max_weight": max(weights), "loglik_at_map": -2.5,
-                            "loglik_by_case_at_map": {c["name"]: -0.8 for c in cases}},
-            "cases": cases, "manifest": {"package_version": "test", "command": "hand-made fixture"}}
+def _calibration_fixture(directory: Path) -> None:
+    """calibration.json and posterior.csv as ``ceasefire calibrate`` writes them."""
+    import random
+    rng = random.Random(3)
+    draws = [(rng.lognormvariate(math.log(8), 0.5), rng.lognormvariate(math.log(2), 0.6)) for _ in range(60)]
+    data = {"name": "tiny_history", "description": "Five past ceasefires, two conflicts.",
+            "cases": [{k: v for k, v in c.items() if k in ("name", "conflict", "observed")} for c in _case_rows()],
+            "settings": {"particles": 60, "seed": 3},
+            "parameters": {"dynamics.offensive_rate_covered": {"median": 7.9, "mean": 8.4, "q05": 3.1, "q95": 17.0,
+                                                               "prior": ["log", 0.5, 40.0]},
+                           "dynamics.halt_rate": {"median": 2.2, "mean": 2.5, "q05": 0.4, "q95": 6.8,
+                                                  "prior": ["log", 0.2, 10.0]}},
+            "diagnostics": {"effective_sample_size": 31.0, "ess_last_reweighting": 40.0, "unique_particles": 31,
+                            "particles": 60, "stages": [], "evaluations": 900},
+            "reproducibility": {"seeds": [3, 4], "shift": {"dynamics.halt_rate": 0.7}, "max_shift": 0.7,
+                                "definition": "|median 1 - median 2| / mean width of the 90% intervals"},
+            "fit": _case_rows(-0.05), "method": "sequential Monte Carlo (hand-made fixture)",
+            "manifest": {"package_version": "test", "command": "hand-made fixture"}}
     directory.mkdir(parents=True)
     (directory / "calibration.json").write_text(json.dumps(data, indent=2), encoding="utf-8")
     (directory / "posterior.csv").write_text(
-        "point,offensive_rate,halt_rate,weight,loglik_total\n"
-        + "".join(f"{j},{a:.6g},{b:.6g},{w:.6g},{math.log(w):.6g}\n" for (j, a, b), w in zip(rows, weights)),
+        "dynamics.offensive_rate_covered,dynamics.halt_rate\n" + "".join(f"{a:.6g},{b:.6g}\n" for a, b in draws),
         encoding="utf-8")
 
 
 @pytest.fixture(scope="module")
 def result_dirs(tmp_path_factory):
     base = tmp_path_factory.mktemp("report")
+    (base / "small_truce.toml").write_text(SCENARIO, encoding="utf-8")
+    (base / "small_truce_deterred.toml").write_text(OTHER, encoding="utf-8")
+    (base / "posterior.csv").write_text(
+        "dynamics.offensive_rate_covered,dynamics.halt_rate\n"
+        + "".join(f"{5 + (7 * j) % 25},{1 + (3 * j) % 5}\n" for j in range(40)), encoding="utf-8")
+    scenario = base / "small_truce.toml"
     dirs = {k: base / k for k in KINDS}
-    common = ["--runs", "300", "--horizon", "24", "--seed", "1", "--jobs", "1", "--quiet"]
-    rc, _, err = _cli("run", str(SCENARIO), *common, "--out", str(dirs["run"]))
+    common = ["--runs", "300", "--seed", "1", "--jobs", "1", "--quiet"]
+    rc, _, err = _cli("run", str(scenario), *common, "--out", str(dirs["run"]))
     assert rc == 0, err
-    other = base / "more_deterrence.toml"
-    other.write_text(f'base = "{SCENARIO.as_posix()}"\nname = "more_deterrence"\n'
-                     f'description = "The Moscow ceasefire with Turkish deterrence raised to 0.9."\n\n'
-                     f"[actors.turkey]\ndeterrence = 0.9\n", encoding="utf-8")
-    rc, _, err = _cli("compare", str(SCENARIO), str(other), *common, "--out", str(dirs["compare"]))
+    rc, _, err = _cli("compare", str(scenario), str(base / "small_truce_deterred.toml"), *common, "--attribute",
+                      "--out", str(dirs["compare"]))
     assert rc == 0, err
     exp = base / "tiny_grid.toml"
     exp.write_text(f'name = "tiny_grid"\nquestion = "Which matters more here, deterrence or interest?"\n'
-                   f'scenario = "{SCENARIO.as_posix()}"\nsampler = "grid"\npoints = 3\nreplications = 50\n'
+                   f'scenario = "{scenario.as_posix()}"\nsampler = "grid"\npoints = 3\nreplications = 50\n'
                    f'horizon_months = 12\nseed = 7\noutcomes = ["p_collapse", "rmst", "p_initiated_by:regime"]\n\n'
                    f'[factors.deterrence]\npath = "actors.turkey.deterrence"\nlow = 0.2\nhigh = 1.0\n\n'
                    f'[factors.interest]\npath = "actors.russia.interest_in_guarantor"\nlow = 0.2\nhigh = 1.0\n',
@@ -129,23 +221,30 @@ def result_dirs(tmp_path_factory):
     rc, _, err = _cli("sweep", str(exp), "--out", str(dirs["sweep"]), "--jobs", "1", "--quiet")
     assert rc == 0, err
     _backtest_fixture(dirs["backtest"])
-    _calibration_fixture(dirs["calibration"], dirs["backtest"])
+    _calibration_fixture(dirs["calibration"])
     written_by_cli = {}
     for kind, d in dirs.items():
         written_by_cli[kind] = (d / "report.html").exists()
         if not written_by_cli[kind]:
             write_report(d)
+        write_report(d, lang="ar", digits="arabic")
     return {"dirs": dirs, "written_by_cli": written_by_cli}
+
+
+def page_path(result_dirs, kind: str, lang: str) -> Path:
+    return result_dirs["dirs"][kind] / report_name(lang)
 
 
 @pytest.fixture(scope="module")
 def pages(result_dirs):
-    return {k: parse_page((d / "report.html").read_text(encoding="utf-8")) for k, d in result_dirs["dirs"].items()}
+    return {(k, lang): parse_page(page_path(result_dirs, k, lang).read_text(encoding="utf-8"))
+            for k in KINDS for lang in LANGS}
 
 
 # --- reading the page back -------------------------------------------------------------------------
 
 VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
+LOADING = ("src", "xlink:href", "action", "poster", "data", "srcset")
 
 
 class Page(HTMLParser):
@@ -155,18 +254,23 @@ class Page(HTMLParser):
         super().__init__(convert_charrefs=True)
         self.stack: list[str] = []
         self.problems: list[str] = []
-        self.urls: list[str] = []
+        self.loads: list[str] = []
+        self.links: list[str] = []
         self.figures: list[dict] = []
         self.headings: list[int] = []
         self.th_without_scope = 0
         self.keys: list[dict] = []
-        self.lang = None
+        self.html_attrs: dict = {}
         self.scripts = 0
         self.changed_rows: list[str] = []
+        self.sections: list[str] = []
+        self.text_by_section: dict[str, str] = {}
+        self.auto_dir = 0
         self._key: dict | None = None
         self._key_depth = 0
         self._title_depth: int | None = None
         self._row: list[str] | None = None
+        self._section: str | None = None
 
     def handle_starttag(self, tag, attrs):
         a = dict(attrs)
@@ -178,13 +282,22 @@ class Page(HTMLParser):
         self._open(tag, dict(attrs), closes=True)
 
     def _open(self, tag, a, closes):
-        for name in ("src", "href", "xlink:href", "action", "poster", "data"):
+        for name in LOADING:
             if a.get(name):
-                self.urls.append(a[name])
+                self.loads.append(a[name])
+        if tag in ("link", "use", "image") and a.get("href"):
+            self.loads.append(a["href"])
+        if tag == "a" and a.get("href"):
+            self.links.append(a["href"])
         if tag == "html":
-            self.lang = a.get("lang")
+            self.html_attrs = a
+        if a.get("dir") == "auto":
+            self.auto_dir += 1
         if tag == "script":
             self.scripts += 1
+        if tag == "section" and a.get("id"):
+            self._section = a["id"]
+            self.sections.append(a["id"])
         if tag in ("h1", "h2", "h3", "h4", "h5", "h6"):
             self.headings.append(int(tag[1]))
         if tag == "th" and "scope" not in a:
@@ -221,6 +334,8 @@ class Page(HTMLParser):
                     pass
             return
         self.stack.pop()
+        if tag == "section":
+            self._section = None
         if self._key is not None and len(self.stack) == self._key_depth:
             self.keys.append(self._key)
             self._key = None
@@ -237,6 +352,8 @@ class Page(HTMLParser):
             self.figures[-1]["title"] += data
         if self._row is not None:
             self._row.append(data)
+        if self._section and "svg" not in self.stack:
+            self.text_by_section[self._section] = self.text_by_section.get(self._section, "") + data
 
 
 def parse_page(text: str) -> Page:
@@ -246,8 +363,13 @@ def parse_page(text: str) -> Page:
     return page
 
 
+def plain(section_text: str) -> str:
+    return " ".join(section_text.split())
+
+
 def json_value(data, key: str):
-    """Resolve a dotted path; keys may themselves hold dots (months like '7.5'): longest match first."""
+    """Resolve a dotted path; keys may themselves hold dots (months like '7.5', paths like
+    'dynamics.halt_rate'): longest match first."""
     parts = key.split(".")
     node = data
     i = 0
@@ -268,13 +390,14 @@ def json_value(data, key: str):
 
 
 def expected_text(value, kind: str) -> str:
-    """How the page must show a JSON number (written independently of sim.report.FORMATS)."""
+    """How the page must show a JSON number (written independently of sim.i18n.FORMATS)."""
     if value is None:
         return "n/a"
-    return {"pct": lambda x: "%.1f%%" % (x * 100), "pp": lambda x: "%+.1f" % (x * 100),
-            "months": lambda x: "%.1f" % x, "num1": lambda x: "%.1f" % x, "signed": lambda x: "%+.2f" % x,
-            "index": lambda x: "%.3f" % x,
-            "p": lambda x: "%.3g" % x, "int": lambda x: "{:,}".format(int(x))}[kind](value)
+    return {"pct": lambda x: "%.1f%%" % (x * 100), "pct0": lambda x: "%.0f%%" % (x * 100),
+            "pp": lambda x: "%+.1f" % (x * 100), "months": lambda x: "%.1f" % x, "num1": lambda x: "%.1f" % x,
+            "signed": lambda x: "%+.2f" % x, "index": lambda x: "%.3f" % x, "index2": lambda x: "%.2f" % x,
+            "p": lambda x: "%.3g" % x, "int": lambda x: "{:,}".format(int(x)), "g": lambda x: "%g" % x,
+            "g4": lambda x: "%.4g" % x}[kind](value)
 
 
 def check_keys(directory: Path, keys: list[dict]) -> int:
@@ -285,7 +408,10 @@ def check_keys(directory: Path, keys: list[dict]) -> int:
         if src not in cache:
             cache[src] = json.loads((directory / src).read_text(encoding="utf-8"))
         want = expected_text(json_value(cache[src], k["key"]), k["format"])
-        if k["text"].strip() != want:
+        shown = to_western(k["text"].strip())
+        if want == "n/a" and not re.search(r"\d", shown):      # 'n/a' in the page's language
+            continue
+        if shown != want:
             bad.append(f"{k['key']}: page shows {k['text']!r}, {src} gives {want!r}")
     assert not bad, "\n".join(bad)
     return len(keys)
@@ -303,81 +429,174 @@ def test_a_directory_without_results_is_refused(tmp_path):
         build_report(tmp_path)
 
 
+@pytest.mark.parametrize("lang", LANGS)
 @pytest.mark.parametrize("kind", KINDS)
-def test_html_parses_and_is_balanced(pages, kind):
-    page = pages[kind]
-    assert page.problems == []
-    assert page.stack == []
-    assert page.lang == "en"
+def test_html_parses_with_language_and_direction(pages, kind, lang):
+    page = pages[kind, lang]
+    assert page.problems == [] and page.stack == []
+    assert page.html_attrs.get("lang") == lang
+    assert page.html_attrs.get("dir") == ("rtl" if lang == "ar" else "ltr")
 
 
+@pytest.mark.parametrize("lang", LANGS)
 @pytest.mark.parametrize("kind", KINDS)
-def test_nothing_points_to_the_network(result_dirs, pages, kind):
-    page = pages[kind]
+def test_nothing_loads_from_the_network(result_dirs, pages, kind, lang):
+    page = pages[kind, lang]
     assert page.scripts == 0
-    remote = [u for u in page.urls if u.strip().lower().startswith(("http://", "https://", "//", "ftp:"))]
-    assert remote == []
-    text = (result_dirs["dirs"][kind] / "report.html").read_text(encoding="utf-8")
+    assert [u for u in page.loads if not u.startswith(("#", "data:"))] == []
+    # links a reader may follow (the bibliography's) are anchors, never resources; internal links resolve
+    ids = set(re.findall(r'\bid="([^"]+)"', page_path(result_dirs, kind, lang).read_text(encoding="utf-8")))
+    assert [u for u in page.links if u.startswith("#") and u[1:] not in ids] == []
+    text = page_path(result_dirs, kind, lang).read_text(encoding="utf-8")
     assert "@import" not in text and "url(http" not in text and "@font-face" not in text
 
 
+@pytest.mark.parametrize("lang", LANGS)
 @pytest.mark.parametrize("kind", KINDS)
-def test_every_figure_is_inline_svg_with_alt_text_and_a_png_copy(result_dirs, pages, kind):
-    figures = pages[kind].figures
+def test_every_figure_is_inline_svg_with_alt_text_and_one_png(result_dirs, pages, kind, lang):
+    figures = pages[kind, lang].figures
     assert len(figures) >= MIN_FIGURES[kind]
+    suffix = "" if lang == "en" else f".{lang}"
     for fig in figures:
-        assert fig["svg"] >= 1, fig["id"]
-        assert fig["role"] == "img"
+        assert fig["svg"] >= 1 and fig["role"] == "img", fig["id"]
         assert len(fig["title"].strip()) > 40 or len(fig["aria_label"].strip()) > 40, fig
         assert fig["caption"], fig["id"]
-        png = result_dirs["dirs"][kind] / "figures" / f"{fig['id'].removeprefix('fig-')}.png"
+        png = result_dirs["dirs"][kind] / "figures" / f"{fig['id'].removeprefix('fig-')}{suffix}.png"
         assert png.read_bytes()[:8] == PNG_SIGNATURE
+    # one set of figures: none of the older top-level copies
+    assert not list(result_dirs["dirs"][kind].glob("*.png"))
 
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_headings_in_order_and_table_headers_scoped(pages, kind):
-    levels = pages[kind].headings
-    assert levels[0] == 1 and levels.count(1) == 1
-    assert all(b <= a + 1 for a, b in zip(levels, levels[1:])), levels
-    assert pages[kind].th_without_scope == 0
+    for lang in LANGS:
+        levels = pages[kind, lang].headings
+        assert levels[0] == 1 and levels.count(1) == 1
+        assert all(b <= a + 1 for a, b in zip(levels, levels[1:])), levels
+        assert pages[kind, lang].th_without_scope == 0
 
 
+@pytest.mark.parametrize("lang", LANGS)
 @pytest.mark.parametrize("kind", KINDS)
-def test_headline_numbers_equal_the_json(result_dirs, pages, kind):
+def test_numbers_equal_the_json(result_dirs, pages, kind, lang):
     d = result_dirs["dirs"][kind]
-    assert check_keys(d, pages[kind].keys) >= 5
-    keys = {k["key"] for k in pages[kind].keys}
-    assert {k["source"] for k in pages[kind].keys} == {JSON_FILE[kind]}
-    must = {"run": ["p_collapse.24.estimate", "p_collapse.24.ci_low", "p_collapse.24.ci_high", "rmst_months.estimate"],
+    keys = pages[kind, lang].keys
+    assert check_keys(d, keys) >= 5
+    assert {k["source"] for k in keys} == {JSON_FILE[kind]}
+    found = {k["key"] for k in keys}
+    must = {"run": ["p_collapse.24.estimate", "p_collapse.24.ci_low", "p_collapse.24.credible_high",
+                    "p_collapse.24.settings_low", "rmst_months.estimate"],
             "compare": ["differences.p_collapse.24.estimate", "differences.p_collapse.24.ci_low",
-                        "p_collapse.base.24.estimate", "p_collapse.other.24.estimate", "differences.rmst.estimate"],
+                        "p_collapse.base.24.estimate", "p_collapse.other.24.estimate", "differences.rmst.estimate",
+                        "attribution.0.contribution", "tests.collapse_by_horizon.p_value"],
             "sweep": ["outcomes.p_collapse.factors.0.SRC", "outcomes.p_collapse.factors.1.SRC",
                       "outcomes.p_collapse.r_squared", "points"],
-            "backtest": ["cases.0.observed_months", "cases.2.observed_percentile", "scores.model.crps"],
-            "calibration": ["parameters.offensive_rate.map", "parameters.halt_rate.q95",
-                            "diagnostics.effective_sample_size"]}[kind]
-    assert set(must) <= keys, set(must) - keys
+            "backtest": ["cases.0.observed.months", "cases.2.observed_percentile", "scores.model.crps",
+                         "leave_one_conflict_out.scores.model.crps", "scores.model.coverage.90"],
+            "calibration": ["parameters.dynamics.offensive_rate_covered.median", "parameters.dynamics.halt_rate.q95",
+                            "diagnostics.effective_sample_size", "reproducibility.max_shift"]}[kind]
+    assert set(must) <= found, set(must) - found
+    if lang == "ar":   # Arabic-Indic digits were asked for, and given
+        assert all(not re.search(r"[0-9]", k["text"]) for k in keys), [k["text"] for k in keys][:5]
 
 
-def test_run_sentence_reads_as_the_issue_asks(result_dirs):
-    text = (result_dirs["dirs"]["run"] / "report.html").read_text(encoding="utf-8")
-    s = json.loads((result_dirs["dirs"]["run"] / "summary.json").read_text())["p_collapse"]["24"]
-    plain = parse_plain(text)
-    assert (f"P(collapse within 24 months): {100 * s['estimate']:.1f}% (95% CI {100 * s['ci_low']:.1f}% to "
-            f"{100 * s['ci_high']:.1f}%)") in plain
+@pytest.mark.parametrize("lang", LANGS)
+@pytest.mark.parametrize("kind", KINDS)
+def test_the_bottom_line_comes_first_in_plain_sentences(result_dirs, pages, kind, lang):
+    page = pages[kind, lang]
+    assert page.sections[0] == "bottom-line"
+    text = (page_path(result_dirs, kind, lang).read_text(encoding="utf-8")
+            .split('id="bottom-line"', 1)[1].split("</section>", 1)[0])
+    sentences = re.findall(r"<p>", text)
+    assert 2 <= len(sentences) <= 4
+    bottom = plain(page.text_by_section["bottom-line"])
+    assert "p =" not in bottom and "p-value" not in bottom       # effort is not importance
+    assert plain(page.text_by_section["headline"]).count("p =") == 0
 
 
-def parse_plain(text: str) -> str:
-    class Text(HTMLParser):
-        def __init__(self):
-            super().__init__()
-            self.parts = []
+def test_bottom_lines_read_as_the_issue_asks(pages):
+    run = plain(pages["run", "en"].text_by_section["bottom-line"])
+    assert re.search(r"The ceasefire collapses within two years in about \d+ runs? in \d+", run), run
+    assert "credible interval over the calibrated parameters" in run and "simulation interval" in run
+    assert "uncertain settings" in run
+    compare = plain(pages["compare", "en"].text_by_section["bottom-line"])
+    assert re.search(r"is (negligible|small|moderate|large)", compare), compare
+    assert "most of it comes from" in compare                 # the attribution
+    backtest = plain(pages["backtest", "en"].text_by_section["bottom-line"])
+    assert "beats every reference forecast on every score" in backtest and "Truce of 2019-08-01" in backtest
+    calibration = plain(pages["calibration", "en"].text_by_section["bottom-line"])
+    assert "effective sample size of only 31.0 of 60" in calibration
+    ar = plain(pages["run", "ar"].text_by_section["bottom-line"])
+    assert "ينهار وقف إطلاق النار خلال عامين" in ar and "فاصل الموثوقية" in ar
 
-        def handle_data(self, data):
-            self.parts.append(data)
-    t = Text()
-    t.feed(text)
-    return " ".join("".join(t.parts).split())
+
+def test_titles_come_from_the_scenario_not_its_key(pages):
+    assert "A small test ceasefire" in plain(pages["run", "en"].text_by_section.get("question", ""))
+    text = "".join(pages["run", "en"].text_by_section.values())
+    assert "small_truce" not in plain(pages["run", "en"].text_by_section["bottom-line"]) and text
+
+
+def test_flags_on_figures_not_to_lean_on(pages):
+    backtest = plain(pages["backtest", "en"].text_by_section["caveats"])
+    assert "the 0% point of the prediction" in backtest                     # a case at the 0th percentile
+    assert "Pareto k = 0.90" in backtest                                     # an unreliable LOO forecast
+    calibration = plain(pages["calibration", "en"].text_by_section["caveats"])
+    assert "effective sample size of 31.0 (under 50)" in calibration        # a tiny effective sample size
+    assert "disagree by 70.0% of an interval's width" in calibration
+    assert "flagged" not in plain(pages["run", "en"].text_by_section["bottom-line"])
+
+
+def test_p_values_only_in_the_details(pages):
+    details = plain(pages["compare", "en"].text_by_section["details"])
+    assert "p =" in details and "Paired test (exact McNemar)" in details
+    for section in ("bottom-line", "headline", "figures"):
+        assert "p =" not in plain(pages["compare", "en"].text_by_section.get(section, ""))
+
+
+def test_compare_shows_only_the_differing_parameters(result_dirs, pages):
+    text = page_path(result_dirs, "compare", "en").read_text(encoding="utf-8")
+    params = text.split('id="parameters"', 1)[1].split("</section>", 1)[0]
+    assert "<details>" in params and "<details open" not in params
+    assert "actors.<wbr>turkey.<wbr>deterrence" in params and "actors.<wbr>russia.<wbr>distraction" in params
+    assert "resolve" not in params                                  # the same in both: not shown
+    assert "attribution" in text and 'id="fig-attribution"' in text
+
+
+def test_parameter_tables_are_collapsed(result_dirs):
+    for kind in ("run", "sweep"):
+        text = page_path(result_dirs, kind, "en").read_text(encoding="utf-8")
+        params = text.split('id="parameters"', 1)[1].split("</section>", 1)[0]
+        assert params.count("<details>") == 1 and "<table" in params.split("<details>", 1)[1]
+
+
+def test_sweep_marks_its_factors_in_the_parameter_table(pages):
+    rows = pages["sweep", "en"].changed_rows
+    assert any(r.startswith("deterrence") for r in rows) and any(r.startswith("interest") for r in rows), rows
+
+
+def test_sources_show_the_bibliography_for_every_cited_key(result_dirs, pages):
+    text = page_path(result_dirs, "run", "en").read_text(encoding="utf-8")
+    sources = text.split('id="sources"', 1)[1].split("</section>", 1)[0]
+    for key in ("seed000", "seed004"):
+        assert f'id="src-{key}"' in sources
+    assert "Syrian Dialogue Center" in sources and "Rozana" in sources   # author/publisher, not a file name
+    cited = set(re.findall(r'href="#src-([^"]+)"', text))
+    listed = set(re.findall(r'id="src-([^"]+)"', sources))
+    assert cited and cited == listed
+
+
+def test_scenario_text_has_its_own_direction(pages):
+    for kind in ("run", "compare"):
+        assert pages[kind, "ar"].auto_dir >= 3 and pages[kind, "en"].auto_dir >= 3
+
+
+def test_provenance_is_shown(result_dirs):
+    d = result_dirs["dirs"]["run"]
+    m = json.loads((d / "manifest.json").read_text())
+    text = (d / "report.html").read_text(encoding="utf-8")
+    for value in (m["git_commit"], m["package_version"], m["scenario_sha256"]):
+        if value:
+            assert str(value) in text
 
 
 def test_report_is_deterministic_and_equals_the_file(result_dirs):
@@ -385,29 +604,72 @@ def test_report_is_deterministic_and_equals_the_file(result_dirs):
     assert build_report(d) == (d / "report.html").read_text(encoding="utf-8")
 
 
-def test_compare_highlights_the_parameters_that_differ(result_dirs, pages):
-    rows = pages["compare"].changed_rows
-    assert any(r.startswith("deterrence") and "0.75" in r and "0.9" in r for r in rows), rows
-    assert not any(r.startswith("resolve") for r in rows)
-    text = (result_dirs["dirs"]["compare"] / "report.html").read_text(encoding="utf-8")
-    assert "actors.<wbr>turkey.<wbr>deterrence" in text          # comparison.json's parameter_diff is listed
+def test_fan_chart_months_are_per_30_44_days():
+    from sim.report import DAYS_PER_MONTH, month_lengths
+    weekly = month_lengths({"step_days": 7}, 12)
+    assert {round(x * DAYS_PER_MONTH) for x in weekly} == {28, 35}     # four or five weekly steps
+    assert sum(weekly) == pytest.approx(12, abs=7 / DAYS_PER_MONTH)
+    fine = month_lengths({"step_days": 7, "fine_start_days": 28}, 3)
+    assert fine[0] == pytest.approx(28 / DAYS_PER_MONTH + 7 / DAYS_PER_MONTH)
 
 
-def test_sweep_marks_its_factors_in_the_parameter_table(pages):
-    rows = pages["sweep"].changed_rows
-    assert any(r.startswith("deterrence") for r in rows) and any(r.startswith("interest") for r in rows), rows
+def test_arabic_digits_in_messages_leave_placeholders_and_symbols():
+    from sim.i18n import Lang
+    t = Lang("en", "arabic")
+    assert t._("25-75% of runs").startswith("٢٥-٧٥٪")
+    assert t._("first-order Sobol index S1").endswith("S1") and "SHA-256" in t._("scenario SHA-256")
+    assert "%(n)s" in t._("%(n)s months")
 
 
-def test_provenance_is_shown(result_dirs):
-    d = result_dirs["dirs"]["run"]
-    m = json.loads((d / "manifest.json").read_text())
-    plain = parse_plain((d / "report.html").read_text(encoding="utf-8"))
-    for value in (m["git_commit"], m["package_version"], m["scenario_sha256"]):
-        if value:
-            assert str(value) in plain
+# --- the catalogs ------------------------------------------------------------------------------------
+
+def _catalog(path: Path):
+    from babel.messages.pofile import read_po
+    with open(path, "rb") as fh:
+        return read_po(fh)
 
 
-# --- the committed reference results each have their report, up to date --------------------------------
+def test_catalog_is_extracted_from_the_current_sources(tmp_path):
+    """messages.pot holds exactly the messages of sim/report.py, sim/plots.py and the templates."""
+    from babel.messages.extract import extract_from_dir
+    from babel.messages.frontend import parse_mapping_cfg
+    with open(LOCALE_DIR / "babel.cfg", encoding="utf-8") as fh:
+        method_map, options_map = parse_mapping_cfg(fh)
+    keywords = {"_": None, "gettext": None, "ngettext": (1, 2), "pgettext": ((1, "c"), 2), "N_": None,
+                "n_": (1, 2), "pN_": ((1, "c"), 2)}
+    found = set()
+    for _, _, message, _, context in extract_from_dir(str(REPO), method_map, options_map, keywords=keywords):
+        found.add((context, message))
+    pot = {(m.context, m.id) for m in _catalog(LOCALE_DIR / "messages.pot") if m.id}
+    assert found == pot, ("run the pybabel commands in sim/locale/babel.cfg",
+                          sorted(map(str, found - pot))[:5], sorted(map(str, pot - found))[:5])
+
+
+def test_arabic_catalog_translates_every_message_with_the_same_placeholders():
+    pot = {(m.context, m.id) for m in _catalog(LOCALE_DIR / "messages.pot") if m.id}
+    po = {(m.context, m.id): m for m in _catalog(LOCALE_DIR / "ar" / "LC_MESSAGES" / "messages.po") if m.id}
+    assert pot <= set(po), sorted(map(str, pot - set(po)))[:5]
+    bad = []
+    for key in pot:
+        m = po[key]
+        ids = m.id if isinstance(m.id, tuple) else (m.id,)
+        strings = m.string if isinstance(m.string, tuple) else (m.string,)
+        if "fuzzy" in m.flags or not all(strings):
+            bad.append((key, "untranslated"))
+            continue
+        want = set(re.findall(r"%\(\w+\)s", ids[-1]))
+        for i, s in enumerate(strings):
+            got = set(re.findall(r"%\(\w+\)s", s))
+            # the zero, one and two forms of a plural may say it in words; no form invents a placeholder
+            complete = len(strings) == 1 or i == len(strings) - 1
+            if not got <= want or (complete and not want <= got):
+                bad.append((key, s))
+            if "%(" in ids[-1] and s.count("%") - 2 * s.count("%%") != len(re.findall(r"%\(\w+\)s", s)):
+                bad.append((key, "a stray % sign: write %% for a literal one"))
+    assert not bad, bad[:5]
+
+
+# --- the committed reference results each have their reports, up to date --------------------------------
 
 def _reference_dirs() -> list[Path]:
     root = REPO / "results" / "reference"
@@ -426,281 +688,173 @@ REFERENCE_DIRS = _reference_dirs()
 
 @pytest.mark.parametrize("directory", REFERENCE_DIRS or [None],
                          ids=[str(d.relative_to(REPO)) for d in REFERENCE_DIRS] or ["none"])
-def test_reference_results_have_an_up_to_date_report(directory):
+def test_reference_results_have_up_to_date_reports(directory):
     if directory is None:
         pytest.skip("no result directories under results/reference/ yet")
-    report = directory / "report.html"
-    assert report.is_file(), f"missing: run 'ceasefire report {directory.relative_to(REPO)}'"
-    page = parse_page(report.read_text(encoding="utf-8"))
-    assert page.problems == [] and len(page.figures) >= MIN_FIGURES[detect_kind(directory)]
-    check_keys(directory, page.keys)      # numbers of an older run: regenerate with 'ceasefire report'
-    for fig in page.figures:
-        assert (directory / "figures" / f"{fig['id'].removeprefix('fig-')}.png").is_file()
+    for lang in LANGS:
+        report = directory / report_name(lang)
+        assert report.is_file(), f"missing: run 'ceasefire report {directory.relative_to(REPO)} --lang {lang}'"
+        page = parse_page(report.read_text(encoding="utf-8"))
+        assert page.problems == [] and len(page.figures) >= MIN_FIGURES[detect_kind(directory)] - 1
+        check_keys(directory, page.keys)      # numbers of an older run: regenerate with 'ceasefire report'
+        suffix = "" if lang == "en" else f".{lang}"
+        for fig in page.figures:
+            assert (directory / "figures" / f"{fig['id'].removeprefix('fig-')}{suffix}.png").is_file()
 
 
-# --- the CLI (once sim/cli.py has the report command) -------------------------------------------------
+# --- the CLI ------------------------------------------------------------------------------------------
 
-needs_cli = pytest.mark.skipif(not CLI_HAS_REPORT, reason="sim/cli.py has no 'report' command yet")
-
-
-@needs_cli
 def test_run_compare_sweep_write_the_report_themselves(result_dirs):
     assert {k: result_dirs["written_by_cli"][k] for k in ("run", "compare", "sweep")} == \
         {"run": True, "compare": True, "sweep": True}
 
 
-@needs_cli
-def test_no_report_flag_and_report_command(tmp_path):
+def test_no_report_flag_and_report_command(result_dirs, tmp_path):
     out = tmp_path / "r"
-    rc, _, err = _cli("run", str(SCENARIO), "--runs", "50", "--horizon", "6", "--jobs", "1", "--quiet",
+    scenario = result_dirs["dirs"]["run"].parent / "small_truce.toml"
+    rc, _, err = _cli("run", str(scenario), "--runs", "50", "--horizon", "6", "--jobs", "1", "--quiet",
                       "--no-report", "--out", str(out))
     assert rc == 0, err
     assert not (out / "report.html").exists() and not (out / "figures").exists()
-    rc, stdout, err = _cli("report", str(out))
+    rc, stdout, err = _cli("report", str(out), "--lang", "ar")
     assert rc == 0, err
-    assert (out / "report.html").is_file() and stdout.strip() == f"Report written to {out / 'report.html'}"
+    assert stdout.strip() == f"Report written to {out / 'report.ar.html'}" and not (out / "report.html").exists()
+    assert list((out / "figures").glob("*.ar.png")) and not list((out / "figures").glob("survival.png"))
     rc, _, err = _cli("report", str(tmp_path / "nothing"))
     assert rc == 2 and "not a result directory" in err
+    rc, _, err = _cli("report", str(out), "--digits", "roman")
+    assert rc == 2 and "--digits" in err
 
 
-# --- the page, in headless Chromium --------------------------------------------------------------------
-
-class WebSocket:
-    """Just enough of RFC 6455 for the DevTools protocol: client handshake, masked text frames out,
-    unmasked (possibly fragmented) text frames in, ping answered, close noticed."""
-
-    GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
-
-    def __init__(self, host: str, port: int, path: str, timeout: float = 30.0):
-        self.sock = socket.create_connection((host, port), timeout=timeout)
-        key = base64.b64encode(os.urandom(16)).decode()
-        self.sock.sendall((f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\n"
-                           f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
-                           ).encode())
-        head = b""
-        while b"\r\n\r\n" not in head:
-            chunk = self.sock.recv(4096)
-            if not chunk:
-                raise ConnectionError("DevTools closed the connection during the handshake")
-            head += chunk
-        head, _, self.buffer = head.partition(b"\r\n\r\n")
-        lines = head.decode("latin-1").split("\r\n")
-        if " 101 " not in lines[0] + " ":
-            raise ConnectionError(f"WebSocket handshake refused: {lines[0]}")
-        headers = {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])}
-        accept = base64.b64encode(hashlib.sha1((key + self.GUID).encode()).digest()).decode()
-        if headers.get("sec-websocket-accept") != accept:
-            raise ConnectionError("WebSocket handshake: wrong Sec-WebSocket-Accept")
-
-    def _send_frame(self, opcode: int, payload: bytes) -> None:
-        header = bytearray([0x80 | opcode])
-        n = len(payload)
-        if n < 126:
-            header.append(0x80 | n)
-        elif n < 1 << 16:
-            header.append(0x80 | 126)
-            header += struct.pack("!H", n)
-        else:
-            header.append(0x80 | 127)
-            header += struct.pack("!Q", n)
-        mask = os.urandom(4)
-        padded = payload + b"\0" * (-n % 4)
-        key = int.from_bytes(mask * (len(padded) // 4), "big") if padded else 0
-        masked = (int.from_bytes(padded, "big") ^ key).to_bytes(len(padded), "big")[:n] if padded else b""
-        self.sock.sendall(bytes(header) + mask + masked)
-
-    def send(self, text: str) -> None:
-        self._send_frame(0x1, text.encode())
-
-    def _read(self, n: int) -> bytes:
-        while len(self.buffer) < n:
-            chunk = self.sock.recv(1 << 20)
-            if not chunk:
-                raise ConnectionError("DevTools closed the connection")
-            self.buffer += chunk
-        out, self.buffer = self.buffer[:n], self.buffer[n:]
-        return out
-
-    def recv(self, timeout: float) -> str:
-        self.sock.settimeout(timeout)
-        parts = []
-        while True:
-            b1, b2 = self._read(2)
-            n = b2 & 0x7F
-            if n == 126:
-                n = struct.unpack("!H", self._read(2))[0]
-            elif n == 127:
-                n = struct.unpack("!Q", self._read(8))[0]
-            mask = self._read(4) if b2 & 0x80 else None
-            data = self._read(n)
-            if mask:
-                data = bytes(b ^ mask[i % 4] for i, b in enumerate(data))
-            opcode = b1 & 0x0F
-            if opcode == 0x8:
-                raise ConnectionError("DevTools closed the WebSocket")
-            if opcode == 0x9:
-                self._send_frame(0xA, data)
-                continue
-            if opcode == 0xA:
-                continue
-            parts.append(data)
-            if b1 & 0x80:
-                return b"".join(parts).decode("utf-8")
-
-    def close(self) -> None:
-        with contextlib.suppress(OSError):
-            self._send_frame(0x8, b"")
-        self.sock.close()
+def test_brief_without_chromium_exits_2_and_says_what_to_install(result_dirs, monkeypatch, tmp_path):
+    monkeypatch.setenv("CEASEFIRE_CHROMIUM", str(tmp_path / "no-such-chromium"))
+    rc, _, err = _cli("report", str(result_dirs["dirs"]["run"]), "--brief")
+    assert rc == 2
+    assert "Chromium" in err and "apt-get install chromium" in err
+    assert not (result_dirs["dirs"]["run"] / "brief.pdf").exists()
 
 
-class DevTools:
-    """Commands with replies; events kept by session until read."""
+# --- the page, in headless Chromium (Selenium and chromium-driver) ---------------------------------------
 
-    def __init__(self, ws: WebSocket):
-        self.ws = ws
-        self.next_id = 0
-        self.events: list[dict] = []
-
-    def send(self, method: str, params: dict | None = None, session: str | None = None, timeout: float = 30.0):
-        self.next_id += 1
-        msg = {"id": self.next_id, "method": method, "params": params or {}}
-        if session:
-            msg["sessionId"] = session
-        self.ws.send(json.dumps(msg))
-        deadline = time.monotonic() + timeout
-        while True:
-            reply = json.loads(self.ws.recv(max(0.1, deadline - time.monotonic())))
-            if reply.get("id") == self.next_id:
-                if "error" in reply:
-                    raise RuntimeError(f"{method}: {reply['error']}")
-                return reply.get("result", {})
-            if "method" in reply:
-                self.events.append(reply)
-
-    def wait_for(self, method: str, session: str, timeout: float = 30.0) -> dict:
-        deadline = time.monotonic() + timeout
-        while True:
-            for e in self.events:
-                if e["method"] == method and e.get("sessionId") == session:
-                    return e
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise TimeoutError(f"no {method} within {timeout:g} s")
-            msg = json.loads(self.ws.recv(remaining))
-            if "method" in msg:
-                self.events.append(msg)
-
-
-PROBE = """JSON.stringify({
+PROBE = """return {
   figures: Array.from(document.querySelectorAll('figure')).map(f => {
     const svg = f.querySelector('svg');
     const r = svg ? svg.getBoundingClientRect() : {width: 0, height: 0};
     const drawn = svg ? svg.getBBox() : {width: 0, height: 0};
     return {id: f.id, width: r.width, height: r.height, drawnWidth: drawn.width, drawnHeight: drawn.height,
-            paths: svg ? svg.querySelectorAll('path, use').length : 0,
-            name: svg ? (svg.getAttribute('aria-label') || '') : ''};
+            paths: svg ? svg.querySelectorAll('path, use').length : 0};
   }),
   keys: Array.from(document.querySelectorAll('[data-key]')).map(e => ({
     key: e.dataset.key, source: e.dataset.source, format: e.dataset.format, text: e.textContent})),
   resources: performance.getEntriesByType('resource').map(e => e.name),
-  lang: document.documentElement.lang,
+  lang: document.documentElement.lang, dir: document.documentElement.dir,
+  bottomLine: document.querySelector('main > section').id,
+  bottomLineText: document.getElementById('bottom-line').innerText,
+  firstSentenceTop: document.querySelector('#bottom-line p').getBoundingClientRect().top,
   title: document.title
-})"""
+}"""
+OVERFLOW = """return {scroll: document.documentElement.scrollWidth, inner: window.innerWidth,
+  wide: Array.from(document.querySelectorAll('body *')).filter(e => {
+    const r = e.getBoundingClientRect(); return r.right > window.innerWidth + 1 || r.left < -1;
+  }).filter(e => !e.closest('.table-wrap')).slice(0, 5).map(e => e.tagName + '.' + e.className)}"""
+
+
+def _driver_paths():
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    driver = shutil.which("chromedriver")
+    return chromium, driver
 
 
 @pytest.fixture(scope="module")
-def chromium(tmp_path_factory):
-    exe = shutil.which("chromium") or shutil.which("chromium-browser")
-    if exe is None:
-        pytest.skip("Chromium not installed (apt-get install chromium)")
-    profile = tmp_path_factory.mktemp("chromium-profile")
-    log = open(profile.parent / "chromium.log", "wb")
-    proc = subprocess.Popen(
-        [exe, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--disable-default-apps", "--disable-extensions", "--mute-audio", "--window-size=1200,900",
-         f"--user-data-dir={profile}", "--remote-debugging-port=0", "about:blank"],
-        stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+def browser():
+    chromium, driver_path = _driver_paths()
+    if chromium is None or driver_path is None:
+        pytest.skip("Chromium or chromium-driver not installed (apt-get install chromium chromium-driver)")
+    webdriver = pytest.importorskip("selenium.webdriver")
+    from selenium.webdriver.chrome.service import Service
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium
+    profile = tempfile.mkdtemp(prefix="report-test-chromium-")
+    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--disable-extensions", "--hide-scrollbars", f"--user-data-dir={profile}"):
+        options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(service=Service(driver_path), options=options)
     try:
-        port_file = profile / "DevToolsActivePort"
-        deadline = time.monotonic() + 60
-        while not (port_file.exists() and len(port_file.read_text().split("\n")) >= 2
-                   and port_file.read_text().split("\n")[1]):
-            if proc.poll() is not None or time.monotonic() > deadline:
-                log.flush()
-                raise RuntimeError("Chromium did not start:\n"
-                                   + (profile.parent / "chromium.log").read_text(errors="replace")[-3000:])
-            time.sleep(0.05)
-        port, path = port_file.read_text().split("\n")[:2]
-        ws = WebSocket("127.0.0.1", int(port), path.strip())
-        cdp = DevTools(ws)
-        yield cdp
-        with contextlib.suppress(Exception):
-            cdp.send("Browser.close", timeout=5)
-        ws.close()
+        yield driver
     finally:
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
-        log.close()
+        driver.quit()
+        shutil.rmtree(profile, ignore_errors=True)
 
 
-def load_in_browser(cdp: DevTools, path: Path) -> dict:
-    url = path.resolve().as_uri()
-    target = cdp.send("Target.createTarget", {"url": "about:blank"})["targetId"]
-    session = cdp.send("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
-    try:
-        for domain in ("Runtime", "Log", "Network", "Page"):
-            cdp.send(f"{domain}.enable", session=session)
-        cdp.events = [e for e in cdp.events if e.get("sessionId") != session]
-        cdp.send("Page.navigate", {"url": url}, session=session)
-        cdp.wait_for("Page.loadEventFired", session, timeout=60)
-        probe = json.loads(cdp.send("Runtime.evaluate", {"expression": PROBE, "returnByValue": True},
-                                    session=session)["result"]["value"])
-        events = [e for e in cdp.events if e.get("sessionId") == session]
-    finally:
-        cdp.send("Target.closeTarget", {"targetId": target})
-    errors = []
-    for e in events:
-        p = e.get("params", {})
-        if e["method"] == "Runtime.consoleAPICalled" and p.get("type") in ("error", "assert"):
-            errors.append(" ".join(str(a.get("value", a.get("description", ""))) for a in p.get("args", [])))
-        elif e["method"] == "Runtime.exceptionThrown":
-            errors.append(p.get("exceptionDetails", {}).get("text", "exception"))
-        elif e["method"] == "Log.entryAdded" and p.get("entry", {}).get("level") == "error":
-            errors.append(p["entry"].get("text", ""))
-    requests = [e["params"]["request"]["url"] for e in events if e["method"] == "Network.requestWillBeSent"]
-    return {"url": url, "probe": probe, "errors": errors, "requests": requests}
+def load(driver, path: Path, width: int = 1280) -> dict:
+    driver.set_window_size(width, 900)
+    driver.get(path.resolve().as_uri())
+    probe = driver.execute_script(PROBE)
+    errors = [e["message"] for e in driver.get_log("browser") if e.get("level") == "SEVERE"]
+    return {"url": path.resolve().as_uri(), "probe": probe, "errors": errors}
 
 
 @pytest.fixture(scope="module")
-def browser_pages(chromium, result_dirs):
-    return {k: load_in_browser(chromium, d / "report.html") for k, d in result_dirs["dirs"].items()}
+def browser_pages(browser, result_dirs):
+    return {(k, lang): load(browser, page_path(result_dirs, k, lang)) for k in KINDS for lang in LANGS}
 
 
+@pytest.mark.parametrize("lang", LANGS)
 @pytest.mark.parametrize("kind", KINDS)
-def test_browser_loads_without_errors_or_network(browser_pages, kind):
-    page = browser_pages[kind]
+def test_browser_loads_without_errors_or_network(browser_pages, kind, lang):
+    page = browser_pages[kind, lang]
     assert page["errors"] == []
-    assert [u for u in page["requests"] if u != page["url"] and not u.startswith("data:")] == []
     assert page["probe"]["resources"] == []
-    assert page["probe"]["lang"] == "en" and page["probe"]["title"]
+    assert page["probe"]["lang"] == lang and page["probe"]["dir"] == ("rtl" if lang == "ar" else "ltr")
+    assert page["probe"]["bottomLine"] == "bottom-line" and len(page["probe"]["bottomLineText"]) > 100
+    assert page["probe"]["firstSentenceTop"] < 900           # the bottom line is on the first screen
+    assert page["probe"]["title"]
 
 
+@pytest.mark.parametrize("lang", LANGS)
 @pytest.mark.parametrize("kind", KINDS)
-def test_browser_renders_every_figure(browser_pages, kind):
-    figures = browser_pages[kind]["probe"]["figures"]
-    assert len(figures) >= MIN_FIGURES[kind]
-    for f in figures:
+def test_browser_renders_every_figure_and_shows_the_json_numbers(browser_pages, result_dirs, pages, kind, lang):
+    probe = browser_pages[kind, lang]["probe"]
+    assert len(probe["figures"]) >= MIN_FIGURES[kind]
+    for f in probe["figures"]:
         assert f["width"] > 100 and f["height"] > 100, f
         assert f["drawnWidth"] > 0 and f["drawnHeight"] > 0 and f["paths"] > 10, f
-        assert len(f["name"]) > 40, f
+    assert len(probe["keys"]) == len(pages[kind, lang].keys)
+    assert check_keys(result_dirs["dirs"][kind], probe["keys"]) >= 5
 
 
-@pytest.mark.parametrize("kind", KINDS)
-def test_browser_shows_the_json_numbers(browser_pages, result_dirs, pages, kind):
-    keys = browser_pages[kind]["probe"]["keys"]
-    assert len(keys) == len(pages[kind].keys)
-    assert check_keys(result_dirs["dirs"][kind], keys) >= 5
+@pytest.mark.parametrize("width", [1280, 390])
+@pytest.mark.parametrize("lang", LANGS)
+def test_browser_nothing_wider_than_the_window(browser, result_dirs, lang, width):
+    problems = []
+    for kind in KINDS:
+        load(browser, page_path(result_dirs, kind, lang), width)
+        got = browser.execute_script(OVERFLOW)
+        if got["scroll"] > got["inner"] or got["wide"]:
+            problems.append((kind, got))
+    assert not problems, problems
+
+
+def _pdf_pages(path: Path) -> list[tuple[float, float]]:
+    data = path.read_bytes()
+    assert data[:5] == b"%PDF-"
+    pages = len(re.findall(rb"/Type\s*/Page(?!s)", data))
+    boxes = [tuple(float(v) for v in m.split()[2:4])
+             for m in re.findall(rb"/MediaBox\s*\[\s*([-\d.\s]+)\]", data)]
+    assert len(boxes) >= pages
+    return boxes[:pages]
+
+
+@pytest.mark.parametrize("kind, lang", [("run", "en"), ("compare", "ar"), ("backtest", "en")])
+def test_brief_is_one_or_two_a4_pages(browser, result_dirs, kind, lang):
+    d = result_dirs["dirs"][kind]
+    rc, stdout, err = _cli("report", str(d), "--brief", "--lang", lang)
+    assert rc == 0, err
+    pdf = d / ("brief.pdf" if lang == "en" else f"brief.{lang}.pdf")
+    assert f"Brief written to {pdf}" in stdout
+    boxes = _pdf_pages(pdf)
+    assert 1 <= len(boxes) <= 2
+    for w, h in boxes:                                  # A4: 210 x 297 mm = 595 x 842 points
+        assert abs(w - 595.3) < 2 and abs(h - 841.9) < 2, (w, h)

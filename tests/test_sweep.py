@@ -401,11 +401,12 @@ def test_sensitivity_files_hold_the_indices_of_the_sampler(ref, sampler):
 @pytest.mark.parametrize("sampler", ["grid", "sobol", "morris"])
 def test_figures(ref, sampler):
     _, out = ref[sampler]
-    names = {p.name for p in out.glob("*.png")}
-    expected = {"indices.png", "tornado.png"} | ({"grid.png"} if sampler == "grid" else set())
+    assert not list(out.glob("*.png"))                     # one set of figures: the report's, in figures/
+    names = {p.name for p in (out / "figures").glob("*.png")}
+    expected = {"indices.png", "tornado.png"} | ({"grid.png"} if sampler == "grid" else {"partial_dependence.png"})
     assert names == expected
     for name in expected:
-        assert_png(out / name)
+        assert_png(out / "figures" / name)
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["points"] == POINTS[sampler] and manifest["experiment"] == f"tiny_{sampler}"
 
@@ -433,7 +434,7 @@ def test_dask_cluster_gives_byte_identical_files(ref, tmp_path, dask_cluster):
     out = tmp_path / "dask"
     assert sweep_cli(exp, out, "--scheduler", dask_cluster.scheduler_address) == 0
     assert_same_files(out1, out)
-    assert_png(out / "grid.png")
+    assert_png(out / "figures" / "grid.png")
 
 
 # --- 4. --scheduler without Dask, with --jobs, unreachable --------------------------------------
@@ -586,10 +587,10 @@ def test_rows_written_after_a_torn_line_are_kept(ref, tmp_path):
     out = tmp_path / "out"
     loaded = load_experiment(exp)
     with pytest.raises(KeyboardInterrupt):
-        api_sweep(loaded, out, jobs=1, progress=interrupt_after_first_task(), figures=False)
+        api_sweep(loaded, out, jobs=1, progress=interrupt_after_first_task())
     with open(out / "checkpoint.jsonl", "a", encoding="utf-8") as fh:
         fh.write('{"error": null, "outcomes": {"p_collapse": [0.4')
-    api_sweep(loaded, out, jobs=1, figures=False)
+    api_sweep(loaded, out, jobs=1)
     assert sorted(SweepStore(out, loaded.fingerprint, 9).completed()) == list(range(9))
 
 
@@ -631,12 +632,11 @@ def test_interrupted_restart_leaves_no_stale_results(tmp_path):
     data = experiment()
     exp = write_experiment(tmp_path / "exp.toml", data)
     out = tmp_path / "out"
-    api_sweep(load_experiment(exp), out, jobs=1, figures=False)
+    api_sweep(load_experiment(exp), out, jobs=1)
     assert (out / "outcomes.csv").exists()
     write_experiment(exp, {**data, "replications": 60})
     with pytest.raises(KeyboardInterrupt):
-        api_sweep(load_experiment(exp), out, jobs=1, restart=True, progress=interrupt_after_first_task(),
-                  figures=False)
+        api_sweep(load_experiment(exp), out, jobs=1, restart=True, progress=interrupt_after_first_task())
     assert not (out / "outcomes.csv").exists() and not (out / "sensitivity.json").exists()
 
 
@@ -690,7 +690,7 @@ def test_failed_point_is_recorded_and_excluded(ref, tmp_path, monkeypatch, sampl
         assert res["n_used"] == 8
     else:  # the failed point's whole Saltelli group is dropped
         assert res["n_groups_used"] == 7 and res["n_used"] == 7 * 4
-    assert {p.name for p in out.glob("*.png")} >= {"indices.png", "tornado.png"}
+    assert {p.name for p in (out / "figures").glob("*.png")} >= {"indices.png", "tornado.png"}
 
 
 # --- 7. the bundled experiments ------------------------------------------------------------------
@@ -775,7 +775,8 @@ def test_an_outcome_that_cannot_be_analysed_is_reported_not_fatal(tmp_path, caps
     assert res["method"] is None and "non-NaN values" in res["error"], res
     assert sens["outcomes"]["p_collapse"]["method"] == "src"
     assert "No sensitivity analysis of initiator_share:regime" in capsys.readouterr().out
-    assert (out / "report.html").exists() and (out / "tornado.png").exists()
+    page = (out / "report.html").read_text(encoding="utf-8")
+    assert "No sensitivity analysis" in page and "non-NaN values" in page      # the page says why, too
 
 
 def test_too_few_points_for_the_analysis_are_refused(tmp_path):

@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Regenerates every committed reference result under results/reference/ at the current commit, in the order
+# the results depend on each other: the calibrations first (the bundled forecasts inherit their posteriors),
+# then the backtest, the runs, the comparisons and the sweeps. On two cores this takes a few hours, most of it
+# in the calibrations. Usage, from the project root: bash results/regenerate.sh [--jobs J]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+jobs=("$@")
+ref=results/reference
+cal=experiments/calibration_cases.toml
+
+# 1. The calibration on every case's outcome, from two seeds (the reproducibility check), for the backtest.
+ceasefire calibrate "$cal" --out "$ref/calibration" --force "${jobs[@]}"
+
+# 2. Fits with only what was known at each bundled forecast's date; the forecasts inherit these.
+for asof in 2020-03-06 2021-04-01 2025-08-06; do
+    ceasefire calibrate "$cal" --as-of "$asof" --single --out "$ref/calibration_as_of_$asof" --force --no-report "${jobs[@]}"
+done
+cp "$ref/calibration_as_of_2020-03-06/calibrated_syria_as_of_2020-03-06.toml" \
+   "$ref/calibration_as_of_2020-03-06/posterior_syria_as_of_2020-03-06.csv" scenarios/
+cp "$ref/calibration_as_of_2021-04-01/calibrated_syria_as_of_2021-04-01.toml" \
+   "$ref/calibration_as_of_2021-04-01/posterior_syria_as_of_2021-04-01.csv" scenarios/
+cp "$ref/calibration_as_of_2025-08-06/calibrated_new_conflict_as_of_2025-08-06.toml" \
+   "$ref/calibration_as_of_2025-08-06/posterior_as_of_2025-08-06.csv" scenarios/
+
+# 3. Out-of-sample forecasts of every case, from the particles of step 1.
+ceasefire backtest --calibration "$cal" --from "$ref/calibration" --out "$ref/backtest" --force "${jobs[@]}"
+
+# 4. The Moscow ceasefire as of its signing, and as it happened.
+ceasefire run scenarios/idlib_2020_moscow.toml --runs 10000 --seed 2020 --out "$ref/run_idlib_2020_moscow" --force "${jobs[@]}"
+ceasefire run scenarios/idlib_2020_moscow_as_it_happened.toml --runs 10000 --seed 2020 \
+    --out "$ref/run_idlib_2020_moscow_as_it_happened" --force "${jobs[@]}"
+
+# 5. The documents' comparisons, with the attribution of each difference to the settings that make it.
+ceasefire compare scenarios/doc000_anxious_continuation.toml scenarios/doc000_renewed_ground_campaign.toml \
+    --runs 10000 --seed 2021 --attribute --out "$ref/compare_doc000" --force "${jobs[@]}"
+ceasefire compare scenarios/doc003_s2_limited_support.toml scenarios/doc003_s1_broad_escalation.toml \
+    --runs 4000 --seed 2025 --attribute --out "$ref/compare_doc003" --force "${jobs[@]}"
+
+# 6. Sensitivity sweeps around the 2021 baseline.
+ceasefire sweep experiments/four_factors_sobol.toml --out "$ref/sweep_four_factors_sobol" --restart --force "${jobs[@]}"
+ceasefire sweep experiments/deterrence_vs_interest_grid.toml --out "$ref/sweep_deterrence_vs_interest_grid" \
+    --restart --force "${jobs[@]}"
+
+# 7. The step check: weekly against daily steps for the bundled forecasts (results/README.md).
+for s in idlib_2020_moscow idlib_2021_baseline syria_2025_baseline; do
+    for d in 7 1; do
+        ceasefire run "scenarios/$s.toml" --runs 20000 --seed 7 --step-days "$d" --no-report \
+            --out "$ref/step_check/$s-step$d" --force "${jobs[@]}"
+    done
+done
+
+# 8. Reports in both languages, and the speed measurements (on a quiet machine).
+for d in "$ref"/*/; do
+    [ -f "$d/manifest.json" ] || [ -f "$d/comparison.json" ] || [ -f "$d/calibration.json" ] || continue
+    ceasefire report "$d" --lang ar
+done
+ceasefire bench --out "$ref"

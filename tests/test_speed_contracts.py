@@ -1,0 +1,146 @@
+"""What the speed work must not change: sim/rng.py (draws sized to the batch), sim/montecarlo.py (stopping
+replications that have ended), and the imports of the command line. No timing here: speed is reported by
+``ceasefire bench`` as ratios."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from scipy.special import ndtri
+
+from sim.rng import BLOCK_SIZE, STEPS_PER_DRAW, BlockStreams, process_key
+
+HEAVY = ("mesa", "scipy.stats", "matplotlib", "sim.model")
+
+
+def _modules_after(code: str) -> list[str]:
+    probe = (f"import sys\n{code}\n"
+             f"import json; print(json.dumps([m for m in {HEAVY!r} if m in sys.modules]))")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["run", "--help"], ["validate", "tests/data/two_sided.toml"]])
+def test_help_and_validate_import_neither_mesa_nor_scipy_stats_nor_matplotlib(argv):
+    code = ("from sim.cli import main\n"
+            f"try:\n    main({argv!r})\nexcept SystemExit:\n    pass")
+    assert _modules_after(code) == []
+
+
+def test_import_sim_is_light_and_its_names_still_work():
+    assert _modules_after("import sim") == []
+    import sim
+    assert callable(sim.run) and callable(sim.load_scenario) and issubclass(sim.InputError, Exception)
+
+
+def _uniforms(seed, block, name, calls):
+    """What the documented layout says column c gets at call t: position (t//K)*BLOCK*K + c*K + t%K."""
+    gen = np.random.Generator(np.random.PCG64(np.random.SeedSequence(seed, spawn_key=(block, process_key(name)))))
+    seq = gen.random(-(-calls // STEPS_PER_DRAW) * BLOCK_SIZE * STEPS_PER_DRAW)
+    t = np.arange(calls)[:, None]
+    c = np.arange(BLOCK_SIZE)[None, :]
+    return seq[(t // STEPS_PER_DRAW) * BLOCK_SIZE * STEPS_PER_DRAW + c * STEPS_PER_DRAW + t % STEPS_PER_DRAW]
+
+
+def test_a_replication_draws_the_same_numbers_in_full_partial_and_thinned_blocks():
+    calls = 3 * STEPS_PER_DRAW + 5
+    full = _uniforms(4, 2, "offensive>opposition/regime", calls)          # (calls, BLOCK_SIZE)
+    partial = BlockStreams(4, [(2, 137)])
+    thinned = BlockStreams(4, [(2, 600)])
+    alive = np.arange(600)
+    rng = np.random.default_rng(0)
+    for t in range(calls):
+        np.testing.assert_array_equal(partial.uniform("offensive>opposition/regime"), full[t, :137])
+        np.testing.assert_array_equal(thinned.uniform("offensive>opposition/regime"), full[t, alive])
+        if t in (3, 11, 12, 20):      # replications end at any call, inside a group of draws or at its edge
+            keep = np.sort(rng.choice(alive.size, alive.size * 2 // 3, replace=False))
+            thinned.select(keep)
+            alive = alive[keep]
+    # nothing generated past the last replication still simulated: a partial block draws its share only
+    assert partial.values_drawn == -(-calls // STEPS_PER_DRAW) * 137 * STEPS_PER_DRAW
+    assert partial.values_used == calls * 137
+
+
+def test_normals_are_the_inverse_normal_cdf_of_the_same_uniforms():
+    calls = STEPS_PER_DRAW + 2
+    full = _uniforms(6, 0, "tension", calls)
+    s = BlockStreams(6, [(0, 250)])
+    for t in range(calls):
+        np.testing.assert_array_equal(s.normal("tension"), ndtri(full[t, :250]))
+
+
+def test_blocks_emptied_by_select_are_never_drawn_from_again():
+    s = BlockStreams(1, [(0, 1000), (1, 1000)])
+    s.uniform("x")
+    s.select(np.arange(1000, 2000))          # every replication of block 0 has ended
+    drawn = s.values_drawn
+    for _ in range(STEPS_PER_DRAW):
+        s.uniform("x")
+    assert s.values_drawn - drawn == 1000 * STEPS_PER_DRAW
+
+
+# --- stopping replications that have ended -----------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def scenario():
+    from sim.scenario import load_scenario
+    return load_scenario("tests/data/two_sided.toml")
+
+
+def _batch(scenario, compact: bool, first_only: bool = False, record_fan: bool = True):
+    from sim.montecarlo import advance_to_horizon, build_model
+    blocks = [(0, 1000), (1, 700)]
+    model = build_model(scenario, 3, blocks, 24.0)
+    return advance_to_horizon(model, blocks, record_fan=record_fan, compact=compact, first_collapse_only=first_only)
+
+
+def test_compaction_changes_no_outcome_and_no_fan_chart(scenario):
+    a, b = _batch(scenario, compact=True), _batch(scenario, compact=False)
+    assert 0.2 < a.collapsed.mean() < 1.0   # replications did end, so compaction happened
+    for key in ("months", "collapsed", "initiator", "trigger", "front_months", "front_initiator"):
+        np.testing.assert_array_equal(getattr(a, key), getattr(b, key), err_msg=key)
+    for key in a.incidents:
+        np.testing.assert_array_equal(a.incidents[key], b.incidents[key], err_msg=key)
+    assert list(a.fan.rows()) == list(b.fan.rows())
+
+
+def test_stopping_at_the_first_collapse_keeps_every_first_collapse_outcome(scenario):
+    a = _batch(scenario, compact=True, record_fan=False)
+    b = _batch(scenario, compact=True, first_only=True, record_fan=False)
+    for key in ("months", "collapsed", "initiator", "trigger"):
+        np.testing.assert_array_equal(getattr(a, key), getattr(b, key), err_msg=key)
+    for key in a.incidents:
+        np.testing.assert_array_equal(a.incidents[key], b.incidents[key], err_msg=key)
+
+
+# --- workers ---------------------------------------------------------------------------------------
+
+def _square(x):
+    return x * x
+
+
+def test_more_jobs_than_tasks_starts_no_idle_workers():
+    from sim.montecarlo import LocalExecutor
+    with LocalExecutor(8) as ex:
+        assert sorted(ex.map_unordered(_square, [2, 3])) == [4, 9]
+        assert ex.stats["workers"] == 2
+        assert list(ex.map(_square, [(1,), (2,), (3,)])) == [1, 4, 9]   # a bigger map: a bigger pool
+        assert ex.stats["workers"] == 3 and ex.stats["tasks"] == 5
+    with LocalExecutor(4) as ex:
+        ex.start(1)                       # one task runs in this process: no pool at all
+        assert ex._pool is None and list(ex.map(_square, [(5,)])) == [25]
+
+
+@pytest.mark.parametrize("runs,jobs", [(160_000, 2), (100_000, 16), (10_000, 2), (2_500, 4), (999, 3)])
+def test_tasks_cover_every_block_once_in_order_and_stay_within_the_batch_size(runs, jobs):
+    from sim.montecarlo import MAX_BLOCKS_PER_TASK, task_chunks
+    from sim.rng import blocks_for
+    blocks = blocks_for(runs)
+    tasks = task_chunks(blocks, jobs)
+    assert [b for t in tasks for b in t] == blocks
+    assert all(1 <= len(t) <= MAX_BLOCKS_PER_TASK for t in tasks)
+    assert len(tasks) >= min(jobs, len(blocks))      # every worker has something to do
