@@ -541,10 +541,12 @@ def cmd_bench(args) -> int:
     from sim.bundled import locate
     from sim.scenario import load_scenario, read_input
 
+    out = args.out or Path("results/bench") / store.utc_stamp()
+    _preflight(out, "bench", args, default=args.out is None)
     scenario = load_scenario(args.scenario)
     args.sweep = locate(args.sweep, "experiments")
     read_input(args.sweep, "--sweep")
-    out = args.out or Path("results/bench") / store.utc_stamp()
+    args.calibration = locate(args.calibration, "experiments")
     read_input(args.calibration, "--calibration")
     for path in args.compare:
         read_input(path, "--compare")
