@@ -211,7 +211,7 @@ def save_scenario(settings: Settings, name: str, changes: dict[str, float]) -> P
     from sim.scenario import InputError, load_scenario
     from sim.store import write_text_atomic
     if not re.fullmatch(r"[A-Za-z0-9_.-]+", name or "") or slug_problem(name):
-        raise InputError([f"'{name}': a scenario name has only letters, digits, '_', '.' and '-' (not first)"])
+        raise InputError([f"'{name}': a scenario name has only letters, digits, '_', '.' and '-' ('.' and '-' not first)"])
     path = Path(settings.save_dir) / f"{name}.toml"
     if os.path.lexists(path) and not _saved_by_explore(path):  # never replace a file explore did not write
         raise InputError([f"{path}: exists and was not saved by 'ceasefire explore'; choose another name"])

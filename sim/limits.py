@@ -29,7 +29,7 @@ MAX_NAME_LENGTH = 100             # a name becomes a directory name
 MAX_PROBLEMS_SHOWN = 20           # a screenful
 MAX_PROBLEMS_FORMATTED = 200      # problems turned into text; the rest are only counted
 
-SLUG = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9_.-]*$")
+SLUG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")  # as the schemas' name patterns
 
 
 class FileRefused(Exception):
@@ -187,12 +187,13 @@ def depth_problem(data: Any) -> str | None:
 
 def slug_problem(name: Any) -> str | None:
     """Why ``name`` cannot be a directory name (None when it can): letters, digits, '_', '-', '.',
-    not starting with '.', at most :data:`MAX_NAME_LENGTH` characters."""
+    starting with neither '.' nor '-', at most :data:`MAX_NAME_LENGTH` characters."""
     if not isinstance(name, str):
         return None  # the schema reports the type
     if name in ("", ".", "..") or not SLUG.match(name) or len(name) > MAX_NAME_LENGTH:
         return (f"{name[:60]!r}{'...' if len(name) > 60 else ''}: not a safe name; it becomes a directory "
-                f"name, so use letters, digits, '_', '-' and '.' (not first), at most {MAX_NAME_LENGTH} characters")
+                f"name, so use letters, digits, '_', '-' and '.' ('-' and '.' not first), at most "
+                f"{MAX_NAME_LENGTH} characters")
     return None
 
 

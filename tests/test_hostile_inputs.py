@@ -153,13 +153,15 @@ def test_random_bytes_in_a_scenario_are_refused_cleanly(junk, where):
 
 
 @settings(max_examples=60, deadline=None, database=None)
-@given(name=st.one_of(st.sampled_from([".", "..", ".hidden", "../x", "a/b", "a\\b", "", "x" * 101, "ok-name.v2"]),
+@given(name=st.one_of(st.sampled_from([".", "..", ".hidden", "-", "-x", "../x", "a/b", "a\\b", "", "x" * 101,
+                                       "ok-name.v2"]),
                       st.text(alphabet=st.characters(blacklist_categories=("Cs", "Cc")), max_size=120)))
 def test_a_scenario_name_is_a_safe_directory_name_or_refused(name):
     text = GOOD.replace('name = "two_sided_test"', f"name = {json.dumps(name, ensure_ascii=False)}", 1)
     rc, out, err, before, after, path = _validate(text)
     _clean_refusal(rc, out, err, before, after, path)
-    safe = (re.fullmatch(r"[A-Za-z0-9_-][A-Za-z0-9_.-]*", name) is not None and len(name) <= 100)
+    # the schema's pattern: neither '.' nor '-' first (a '-x' directory reads like a flag)
+    safe = (re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.-]*", name) is not None and len(name) <= 100)
     assert (rc == 0) == safe, (name, err)
     if not safe:
         assert "name" in err
