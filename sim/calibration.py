@@ -35,6 +35,7 @@ import glob
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -43,24 +44,28 @@ from scipy import stats
 from sim.montecarlo import advance_to_horizon, build_model
 from sim.params import field_info
 from sim.rng import BLOCK_SIZE
-from sim.scenario import InputError, format_error, load_scenario, read_toml
+from sim.filekinds import wrong_kind
+from sim.limits import MAX_PROBLEMS_FORMATTED, slug_problem
+from sim.scenario import InputError, format_error, load_scenario, read_input, read_toml
 from sim.schema import DAYS_PER_MONTH, Dynamics, Scenario
 
 CALIBRATION_TAG = 0x43414C  # separates calibration streams from runs and sweeps
 REPLICATIONS_PER_CHUNK = 6144   # a model advances about this many runs at once: big enough to batch well
 REFERENCE_RANGE = (0.01, 60.0)   # months: support of the defensive reference density
 RATE_PATHS = ("dynamics.offensive_rate_covered", "dynamics.offensive_rate_independent")
+MAX_CASES = 200                  # historical cases one calibration may fit (the case base has 19)
 
 
 # --- the calibration file ------------------------------------------------------------------------
 
 class FreeParameter(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # strict: no coercion of strings or booleans ("0.2", "yes"); numbers are finite
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
     path: str
     """A ``dynamics.*`` key path: global rates only, never a case's own conditions."""
     low: float | None = None
     high: float | None = None
-    scale: str | None = None
+    scale: Literal["linear", "log"] | None = None
     """Prior uniform on this scale ("linear" or "log") between low and high; default: the schema's prior."""
     source: str = ""
 
@@ -70,13 +75,11 @@ class FreeParameter(BaseModel):
             v = getattr(self, name)
             if v is not None and not math.isfinite(v):
                 raise ValueError(f"{name}: must be a finite number")
-        if self.scale is not None and self.scale not in ("linear", "log"):
-            raise ValueError("scale: must be 'linear' or 'log'")
         return self
 
 
 class Calibration(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
     name: str = Field(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$", max_length=100)
     description: str = ""
     cases: list[str] = Field(min_length=1)
@@ -145,17 +148,30 @@ class Prior:
 
 
 def load_calibration(path: str | Path, cases_dir: str | Path | None = None, as_of: dt.date | None = None):
-    """The calibration definition, its priors and its historical cases (``as_of`` replaces the file's)."""
+    """The calibration definition, its priors and its historical cases (``as_of`` replaces the file's).
+
+    The file must be a calibration file (a scenario or experiment given here is named as such), with a
+    name that is a safe directory name, no coerced types and finite numbers; its cases (files or glob
+    patterns, or the ``*.toml`` of ``cases_dir``) are at most :data:`MAX_CASES` readable regular files.
+    """
     path = Path(path)
     raw = read_toml(path)
+    other_kind = wrong_kind(raw, "calibration", path)
+    if other_kind:
+        raise InputError([other_kind])
     if as_of is not None:
         raw = {**raw, "as_of": as_of}
+    bad_name = slug_problem(raw.get("name"))
+    problems = [f"{path}: name: {bad_name}"] if bad_name else []
     try:
         cal = Calibration.model_validate(raw)
     except ValidationError as exc:
-        hint = " (this looks like a scenario file: calibrate takes a calibration file)" if "actors" in raw else ""
-        raise InputError([f"{path}: {format_error(err, {})}{hint}" for err in exc.errors()]) from None
-    priors, problems = [], []
+        errors = [err for err in exc.errors() if not (bad_name and err["loc"] == ("name",))]
+        problems += [f"{path}: {_calibration_error(err)}" for err in errors[:MAX_PROBLEMS_FORMATTED]]
+        raise InputError(problems, more=max(0, len(errors) - MAX_PROBLEMS_FORMATTED)) from None
+    if problems:
+        raise InputError(problems)
+    priors = []
     for key, fp in cal.free.items():
         parts = fp.path.split(".")
         if len(parts) != 2 or parts[0] != "dynamics" or parts[1] not in Dynamics.model_fields:
@@ -179,22 +195,60 @@ def load_calibration(path: str | Path, cases_dir: str | Path | None = None, as_o
     if problems:
         raise InputError(problems)
     if cases_dir is not None:
-        files = sorted(Path(cases_dir).glob("*.toml"))
+        if not Path(cases_dir).is_dir():
+            raise InputError([f"{cases_dir}: not a directory (--cases)"])
+        files = _first_files(Path(cases_dir).glob("*.toml"), f"{cases_dir} (--cases)")
         if not files:
             raise InputError([f"{cases_dir}: no scenario files (*.toml) in this directory"])
+        referrers = [f"{cases_dir} (--cases)"] * len(files)
     else:
-        files = []
-        for pattern in cal.cases:
-            found = sorted(Path(p) for p in glob.glob(str(path.parent / pattern)))
+        files, referrers = [], []
+        for i, pattern in enumerate(cal.cases):
+            found = _first_files(map(Path, glob.iglob(str(path.parent / pattern))), f"{path}: cases[{i}]")
             if not found:
-                raise InputError([f"{path}: cases: '{pattern}' matches no file"])
+                raise InputError([f"{path}: cases[{i}]: '{pattern}' matches no file"])
             files += found
-    cases = [load_case(f) for f in dict.fromkeys(files)]
+            referrers += [f"{path}: cases[{i}]"] * len(found)
+    unique = dict(zip(files, referrers))
+    if len(unique) > MAX_CASES:
+        where = f"{cases_dir} (--cases)" if cases_dir is not None else f"{path}: cases"
+        raise InputError([f"{where}: {len(unique):,} cases; a calibration fits at most {MAX_CASES}"])
+    for f, referrer in unique.items():  # a FIFO or a directory among the cases: say who refers to it
+        read_input(f, referrer)
+    cases = []
+    for f, referrer in unique.items():
+        try:
+            cases.append(load_case(f))
+        except InputError as exc:  # the case file's own problems, with the calibration that names it
+            raise InputError([f"{referrer}: {p}" for p in exc.problems], more=getattr(exc, "more", 0)) from None
     if cal.as_of is not None:
         cases = [as_known_on(c, cal.as_of) for c in cases if c.scenario.start < cal.as_of]
     if len(cases) < 2:
         raise InputError([f"{path}: cases: a calibration needs at least two cases, found {len(cases)}"])
     return cal, priors, cases
+
+
+def _first_files(paths, where: str) -> list[Path]:
+    """The paths in order, refused with one message past :data:`MAX_CASES` (a pattern such as
+    ``/**/*.toml`` is not read to its end)."""
+    found = []
+    for p in paths:
+        found.append(p)
+        if len(found) > MAX_CASES:
+            raise InputError([f"{where}: more than {MAX_CASES} files; a calibration fits at most {MAX_CASES} cases"])
+    return sorted(found)
+
+
+def _calibration_error(err) -> str:
+    """format_error, with the calibration's own keys (not a scenario's) as the suggestions."""
+    if err["type"] != "extra_forbidden":
+        return format_error(err, {})
+    import difflib
+    loc = err["loc"]
+    allowed = sorted(FreeParameter.model_fields if len(loc) == 3 and loc[0] == "free" else Calibration.model_fields)
+    hint = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
+    where = ".".join(str(p) for p in loc)
+    return f"{where}: unknown key; " + (f"did you mean '{hint[0]}'?" if hint else f"allowed keys: {', '.join(allowed)}")
 
 
 def as_known_on(case: Case, date: dt.date) -> Case:
@@ -214,7 +268,7 @@ def _observed(table: dict, scenario: Scenario, where: str) -> Observed:
         at = table.get("censored_at")
         if isinstance(at, dt.date):
             months = (at - scenario.start).days / DAYS_PER_MONTH
-        elif isinstance(at, (int, float)) and not isinstance(at, bool):
+        elif isinstance(at, (int, float)) and not isinstance(at, bool) and math.isfinite(at):
             months = float(at)
         else:
             raise InputError([f"{where}.censored_at: a censored case needs the date it was last known to hold"])
@@ -225,9 +279,10 @@ def _observed(table: dict, scenario: Scenario, where: str) -> Observed:
         raise InputError([f"{where}.status: must be 'collapsed' or 'censored', not {status!r}"])
     months = table.get("months_to_collapse")
     initiator = table.get("initiator")
-    if isinstance(months, bool) or not isinstance(months, (int, float)) or not months > 0 \
-            or not isinstance(initiator, str):
-        raise InputError([f"{where}: a collapsed case needs months_to_collapse (a positive number) and initiator"])
+    if isinstance(months, bool) or not isinstance(months, (int, float)) or not math.isfinite(months) \
+            or not months > 0 or not isinstance(initiator, str):
+        raise InputError([f"{where}: a collapsed case needs months_to_collapse (a positive, finite number) and "
+                          f"initiator"])
     if months > horizon:    # collapsed after the horizon: held throughout it
         return Observed(False, horizon, None)
     known = {k for k, a in scenario.actors.items() if "belligerent" in a.roles}
@@ -638,12 +693,24 @@ def read_particles(directory: Path, cal: Calibration, priors: list[Prior], cases
                    seed: int) -> SMCResult:
     """An SMCResult from a calibration directory's particles.csv, checked against the cases given."""
     import csv
+
+    from sim.limits import MAX_DATA_BYTES, FileRefused, read_text
     path = Path(directory) / "particles.csv"
     try:
-        rows = list(csv.reader(path.read_text(encoding="utf-8").splitlines()))
-    except OSError as exc:
-        raise InputError([f"{path}: cannot be read ({exc.__class__.__name__}); run ceasefire calibrate first"]) from None
-    header, data = rows[0], np.array([[float(v) for v in r] for r in rows[1:]])
+        rows = list(csv.reader(read_text(path, MAX_DATA_BYTES).splitlines()))
+    except FileRefused as exc:
+        raise InputError([f"--from {directory}: '{path}' {exc.reason}; give the directory of a finished "
+                          f"'ceasefire calibrate'"]) from None
+    try:
+        header = rows[0]
+        for n, r in enumerate(rows[1:], start=2):
+            if len(r) != len(header):
+                raise ValueError(f"line {n} has {len(r)} values, the header {len(header)}")
+        data = np.array([[float(v) for v in r] for r in rows[1:]], dtype=float).reshape(len(rows) - 1, len(header))
+        if data.shape[0] < 1 or np.isnan(data).any():
+            raise ValueError("no rows, or a value that is not a number")
+    except (ValueError, IndexError) as exc:
+        raise InputError([f"{path}: not the particles ceasefire calibrate writes ({exc})"]) from None
     conflicts = tuple(sorted({c.conflict for c in cases}))
     space = Space(tuple(priors), conflicts, cal.pooling, cal.pooling_scale)
     expected = [f"x:{n}" for n in space.names()] + [f"loglik:{c.name}" for c in cases]

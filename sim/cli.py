@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import os
+import signal
 import sys
+import threading
 from pathlib import Path
 
 from sim.scenario import InputError
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+EXIT_TERMINATED = 128 + signal.SIGTERM
 
 
 class UsageError(Exception):
@@ -35,6 +39,15 @@ def _checked(convert, what: str, ok, limits: str):
     return parse
 
 
+def _path(text: str) -> Path:
+    """An argparse type for file and directory arguments: not empty, no NUL byte."""
+    if not text:
+        raise argparse.ArgumentTypeError("'' is not a path")
+    if "\0" in text:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a path (it contains a NUL byte)")
+    return Path(text)
+
+
 _positive_int = _checked(int, "a whole number", lambda v: v >= 1, "must be at least 1")
 _seed = _checked(int, "a whole number", lambda v: v >= 0, "must be 0 or more")
 _nonneg_int = _seed
@@ -57,22 +70,22 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action=_VersionAction, help="print the version and exit")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
 
-    p = sub.add_parser("validate", help="check scenario files")
-    p.add_argument("files", nargs="+", type=Path)
+    p = sub.add_parser("validate", help="check scenario, experiment and calibration files")
+    p.add_argument("files", nargs="+", type=_path)
     p.add_argument("--citations", action="store_true",
                    help="also audit citations against docs/SOURCES.md: keys exist, none dated after the "
                         "file's start, every value cites a source or says 'judgement'")
     _json_flag(p)
 
     p = sub.add_parser("run", help="Monte Carlo replications of one scenario")
-    p.add_argument("scenario", type=Path)
+    p.add_argument("scenario", type=_path)
     _common_run_flags(p)
     p.add_argument("--replication", type=_nonneg_int, metavar="I",
                    help="re-run replication I alone and print its month-by-month history")
 
     p = sub.add_parser("compare", help="paired comparison of scenarios on common random numbers")
-    p.add_argument("base", type=Path)
-    p.add_argument("others", type=Path, nargs="+", metavar="OTHER")
+    p.add_argument("base", type=_path)
+    p.add_argument("others", type=_path, nargs="+", metavar="OTHER")
     _common_run_flags(p)
     p.add_argument("--precision", type=_probability, metavar="P",
                    help="treat --runs as a pilot, then run the replications that give a 95%% CI half-width of P "
@@ -84,10 +97,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="random orders for --attribute above 8 settings (default 64)")
 
     p = sub.add_parser("sweep", help="sensitivity sweep of an experiment file (resumable)")
-    p.add_argument("experiment", type=Path)
+    p.add_argument("experiment", type=_path)
     p.add_argument("--jobs", type=_positive_int, metavar="J", help="local worker processes (default: all cores)")
     p.add_argument("--scheduler", metavar="ADDRESS", help="run on a Dask cluster, e.g. tcp://host:8786")
-    p.add_argument("--out", type=Path, metavar="DIR", help="result directory (default results/sweeps/<name>)")
+    p.add_argument("--out", type=_path, metavar="DIR", help="result directory (default results/sweeps/<name>)")
     p.add_argument("--restart", action="store_true", help="discard a partial sweep in the directory")
     p.add_argument("--no-posterior", action="store_true",
                    help="point values of the calibrated rates instead of spreading replications over their posterior")
@@ -98,48 +111,51 @@ def build_parser() -> argparse.ArgumentParser:
     _report_flag(p)
 
     p = sub.add_parser("bench", help="measure speed as ratios: engine share, wasted work, scaling, memory")
-    p.add_argument("scenario", type=Path, nargs="?", default=Path("scenarios/idlib_2020_moscow.toml"))
+    p.add_argument("scenario", type=_path, nargs="?", default=Path("scenarios/idlib_2020_moscow.toml"))
     p.add_argument("--runs", type=_positive_int, default=10_000, metavar="N", help="replications (default 10000)")
     p.add_argument("--repeats", type=_positive_int, default=3, metavar="K", help="repetitions per figure (median)")
-    p.add_argument("--sweep", type=Path, default=Path("experiments/bench_sweep.toml"),
+    p.add_argument("--sweep", type=_path, default=Path("experiments/bench_sweep.toml"),
                    metavar="EXPERIMENT", help="experiment for the sweep figures")
-    p.add_argument("--calibration", type=Path, default=Path("experiments/calibration_cases.toml"),
+    p.add_argument("--calibration", type=_path, default=Path("experiments/calibration_cases.toml"),
                    metavar="FILE", help="calibration whose likelihood evaluation is timed")
-    p.add_argument("--compare", type=Path, nargs=2, metavar=("BASE", "OTHER"),
+    p.add_argument("--compare", type=_path, nargs=2, metavar=("BASE", "OTHER"),
                    default=[Path("scenarios/doc000_anxious_continuation.toml"),
                             Path("scenarios/doc000_renewed_ground_campaign.toml")],
                    help="scenarios whose compare --precision is timed")
-    p.add_argument("--out", type=Path, metavar="DIR", help="where bench.json goes (default results/bench/<stamp>)")
+    p.add_argument("--out", type=_path, metavar="DIR", help="where bench.json goes (default results/bench/<stamp>)")
+    _force_flag(p)
 
     p = sub.add_parser("calibrate", help="fit the mechanism parameters to the historical cases (two seeds)")
-    p.add_argument("calibration", type=Path)
+    p.add_argument("calibration", type=_path)
     p.add_argument("--jobs", type=_positive_int, metavar="J", help="worker processes (default: all cores)")
     p.add_argument("--scheduler", metavar="ADDRESS", help="run on a Dask cluster, e.g. tcp://host:8786")
     p.add_argument("--single", action="store_true",
                    help="one run of the sampler only (no reproducibility check from a second seed)")
     p.add_argument("--as-of", type=_date, metavar="YYYY-MM-DD",
                    help="fit with only what was known on this date (later cases left out, later outcomes censored)")
-    p.add_argument("--out", type=Path, metavar="DIR", help="result directory (default results/calibration/<name>)")
+    p.add_argument("--out", type=_path, metavar="DIR", help="result directory (default results/calibration/<name>)")
+    _force_flag(p)
     p.add_argument("--quiet", action="store_true")
     _report_flag(p)
 
     p = sub.add_parser("backtest", help="out-of-sample forecasts of the historical cases, scored against baselines")
-    p.add_argument("--calibration", type=Path, default=Path("experiments/calibration_cases.toml"), metavar="FILE",
+    p.add_argument("--calibration", type=_path, default=Path("experiments/calibration_cases.toml"), metavar="FILE",
                    help="the calibration definition (default experiments/calibration_cases.toml)")
-    p.add_argument("--from", dest="from_dir", type=Path, metavar="DIR",
+    p.add_argument("--from", dest="from_dir", type=_path, metavar="DIR",
                    help="reuse the particles of a calibration result directory instead of calibrating again")
-    p.add_argument("--cases", type=Path, metavar="DIR", help="directory of historical scenario files "
+    p.add_argument("--cases", type=_path, metavar="DIR", help="directory of historical scenario files "
                    "(default: the calibration file's list)")
     p.add_argument("--no-neutralise", action="store_true", help="skip the neutralisation check")
     p.add_argument("--jobs", type=_positive_int, metavar="J")
     p.add_argument("--scheduler", metavar="ADDRESS", help="run on a Dask cluster, e.g. tcp://host:8786")
-    p.add_argument("--out", type=Path, metavar="DIR",
+    p.add_argument("--out", type=_path, metavar="DIR",
                    help="result directory (default results/backtest/<UTC timestamp>)")
+    _force_flag(p)
     p.add_argument("--quiet", action="store_true")
     _report_flag(p)
 
     p = sub.add_parser("report", help="write DIR/report.html: a self-contained page of a result directory")
-    p.add_argument("directory", type=Path, metavar="DIR",
+    p.add_argument("directory", type=_path, metavar="DIR",
                    help="a run, compare, sweep, calibration or backtest directory")
     p.add_argument("--lang", choices=["en", "ar"], default="en",
                    help="language of the page: en (report.html) or ar (report.ar.html, right to left)")
@@ -151,8 +167,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--open", action="store_true", help="open the report in the default web browser")
 
     p = sub.add_parser("diff", help="parameters that differ between two scenarios after inheritance")
-    p.add_argument("a", type=Path)
-    p.add_argument("b", type=Path)
+    p.add_argument("a", type=_path)
+    p.add_argument("b", type=_path)
     _json_flag(p)
 
     p = sub.add_parser("params", help="list every scenario parameter with its range, unit and source")
@@ -172,10 +188,16 @@ def _common_run_flags(p) -> None:
     p.add_argument("--seed", type=_seed, default=0, metavar="S", help="root seed (default 0)")
     p.add_argument("--horizon", type=_months, metavar="MONTHS", help="months to simulate (default: the scenario's)")
     p.add_argument("--jobs", type=_positive_int, metavar="J", help="worker processes (default: all cores)")
-    p.add_argument("--out", type=Path, metavar="DIR", help="result directory")
+    p.add_argument("--out", type=_path, metavar="DIR", help="result directory")
+    _force_flag(p)
     p.add_argument("--quiet", action="store_true", help="no progress bar, no table")
     _json_flag(p)
     _report_flag(p)
+
+
+def _force_flag(p) -> None:
+    p.add_argument("--force", action="store_true",
+                   help="replace a previous result of the same kind in --out (never anything else)")
 
 
 def _report_flag(p) -> None:
@@ -186,20 +208,40 @@ def _write_report(directory: Path, args) -> bool:
     """DIR/report.html once the results are complete; False (and a message) if it could not be written."""
     if args.no_report:
         return True
+    from sim.crashlog import write_crash_log
     from sim.report import write_report
     try:
         path = write_report(directory)
     except Exception as exc:  # noqa: BLE001 - the results are written; say why the page is not
-        print(f"{directory}: report.html not written ({exc.__class__.__name__}: {exc}); the results are "
-              f"complete, run 'ceasefire report {directory}' to try again", file=sys.stderr)
+        from sim import store
+        log = write_crash_log(exc, store.command_line)
+        print(f"{directory}: report.html not written ({exc.__class__.__name__}: {_short(exc)}); the results are "
+              f"complete, run 'ceasefire report {directory}' to try again"
+              + (f"; details in {log}" if log else ""), file=sys.stderr)
         return False
     if not args.quiet:
         print(f"Report written to {path}")
     return True
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised in the main thread so that the same clean-up as for Ctrl-C runs."""
+
+
+def _on_sigterm(signum, frame):
+    raise Terminated()
+
+
+def _short(exc: BaseException, limit: int = 200) -> str:
+    text = " ".join(str(exc).split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def main(argv: list[str] | None = None) -> int:
-    """The ``ceasefire`` command. A closed pipe (``ceasefire params | head -1``) ends it quietly."""
+    """The ``ceasefire`` command; the exit code: 0 done, 2 bad input (one message naming the file and
+    key), 1 an internal error (a short message and the path of a log with the traceback), 130/143 when
+    interrupted by Ctrl-C/SIGTERM, 141 when stdout is a closed pipe (``ceasefire params | head -1``),
+    which ends it quietly."""
     try:
         code = _main(argv)
         sys.stdout.flush()
@@ -210,11 +252,15 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _main(argv: list[str] | None = None) -> int:
+    from sim import store
+    from sim.limits import shown_problems
     parser = build_parser()
     args = None
     argv = sys.argv[1:] if argv is None else list(argv)
-    from sim import store
     store.command_line = " ".join(["ceasefire", *map(str, argv)])
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         args = parser.parse_args(argv)
         if getattr(args, "json", False):
@@ -228,41 +274,99 @@ def _main(argv: list[str] | None = None) -> int:
         print(str(exc), file=sys.stderr)
         return EXIT_USAGE
     except InputError as exc:
-        for line in exc.problems:
+        for line in shown_problems(exc.problems, getattr(exc, "more", 0)):
             print(line, file=sys.stderr)
         return EXIT_USAGE
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
+        what = "terminated" if isinstance(exc, Terminated) else "interrupted"
         if getattr(args, "command", None) == "sweep":
-            print("interrupted: the completed points are kept; run the same command again to resume",
+            print(f"{what}: the completed points are kept; run the same command again to resume",
                   file=sys.stderr)
         else:
-            print("interrupted: no result was written", file=sys.stderr)
-        return 130
+            print(f"{what}: no result was written", file=sys.stderr)
+        return EXIT_TERMINATED if isinstance(exc, Terminated) else 130
+    except BrokenPipeError:
+        raise  # main() ends quietly with 141
+    except Exception as exc:  # noqa: BLE001 - a genuine internal error: one line here, the traceback in a log
+        from sim.crashlog import write_crash_log
+        log = write_crash_log(exc, store.command_line)
+        where = f"the traceback is in {log}" if log else "no log could be written"
+        print(f"ceasefire: internal error ({exc.__class__.__name__}: {_short(exc)}); nothing half-written was "
+              f"left; {where}", file=sys.stderr)
+        return EXIT_FAILURE
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
 
 
 # --- commands --------------------------------------------------------------------------------
 
 def cmd_validate(args) -> int:
-    from sim.scenario import load_scenario
-    from sim.scenario import is_fragment, validate_fragment
-    problems = []
-    for path in args.files:
+    """Each file is checked as what its keys say it is: scenario, parameter fragment, experiment or
+    calibration (a file whose keys do not tell is checked as a scenario). A name that is no file here
+    is looked for among the bundled scenarios, then experiments. ``--citations`` audits the scenarios'
+    and fragments' citations."""
+    from sim.bundled import bundled
+    from sim.filekinds import kind_of
+    from sim.limits import shown_problems
+    from sim.scenario import load_scenario, read_toml, validate_fragment
+    problems, more, kinds = [], 0, {}
+    for given in args.files:
+        path = given
         try:
-            if is_fragment(path):
+            if not os.path.lexists(path):
+                path = bundled(path, "scenarios") or bundled(path, "experiments") or path
+            kind = kind_of(read_toml(path)) or "scenario"
+            start = None
+            if kind == "fragment":
                 validate_fragment(path)
-                start = None
+            elif kind == "experiment":  # imported only when needed: validating a scenario stays light
+                from sim.experiment import load_experiment
+                load_experiment(path)
+            elif kind == "calibration":
+                from sim.calibration import load_calibration
+                load_calibration(path)
             else:
                 start = load_scenario(path).start
-            if args.citations:
+            if args.citations and kind in ("scenario", "fragment"):
                 problems.extend(_citation_problems(path, start))
+            kinds[str(given)] = kind
         except InputError as exc:
             problems.extend(exc.problems)
-    for line in problems:
+            more += getattr(exc, "more", 0)
+    for line in shown_problems(problems, more):
         print(line, file=sys.stderr)
-    if not problems:
-        print(f"{len(args.files)} file(s) valid")
-    args.headline = {"files": [str(p) for p in args.files], "valid": not problems, "problems": problems}
-    return EXIT_USAGE if problems else EXIT_OK
+    args.headline = {"files": [str(p) for p in args.files], "valid": not problems, "problems": problems,
+                     "kinds": kinds}
+    if problems:
+        return EXIT_USAGE
+    words = {"scenario": "scenario", "fragment": "parameter fragment", "experiment": "experiment",
+             "calibration": "calibration"}
+    found = list(kinds.values())
+    counts = [f"{found.count(k)} {words[k]}{'s' if found.count(k) > 1 else ''}" for k in words if k in found]
+    print(f"{len(args.files)} file(s) valid: {', '.join(counts)}")
+    return EXIT_OK
+
+
+def _claim(out: Path, kind: str, args, default: bool):
+    from sim.outdir import claim
+    return claim(out, kind, force=getattr(args, "force", False), default=default)
+
+
+def _preflight(out: Path, kind: str, args, default: bool) -> None:
+    from sim.outdir import preflight
+    preflight(out, kind, force=getattr(args, "force", False), default=default)
+
+
+def _jobs(requested: int | None) -> int | None:
+    """--jobs as the executor will use it (capped at a few times the cores), with a note if capped."""
+    from sim.workers import JOBS_PER_CORE, cap_jobs, max_jobs, usable_cores
+    if requested is None:
+        return None
+    if requested > max_jobs():
+        print(f"note: --jobs {requested} is more than {JOBS_PER_CORE} x the {usable_cores()} core(s); using "
+              f"{max_jobs()}", file=sys.stderr)
+    return cap_jobs(requested)
 
 
 def _citation_problems(path: Path, start) -> list[str]:
@@ -281,8 +385,10 @@ def _with_step(scenario, args):
 
 
 def cmd_run(args) -> int:
-    from sim import store
-    from sim.montecarlo import LocalExecutor, replay, task_chunks
+    from contextlib import ExitStack
+
+    from sim import budget, store
+    from sim.montecarlo import LocalExecutor, default_jobs, replay, task_chunks
     from sim.rng import blocks_for
     from sim.scenario import load_scenario
     from sim.tables import history_table, run_table
@@ -300,15 +406,23 @@ def cmd_run(args) -> int:
                          "outcome": outcome, "history": rows}
         print(history_table(scenario, args.replication, args.seed, rows, outcome))
         return EXIT_OK
-    with LocalExecutor(args.jobs) as executor:
+    jobs = _jobs(args.jobs)
+    if args.out is not None:  # before the budget (the refusal is then about --out) and before any worker starts
+        _preflight(args.out, "run", args, default=False)
+    budget.check_run(args.runs, jobs or default_jobs(), args.out or Path("results/runs"))
+    default = args.out is None
+    with ExitStack() as held:
+        executor = held.enter_context(LocalExecutor(jobs))
         # the workers start now and import the engine while this process reads the scenario
         executor.start(len(task_chunks(blocks_for(args.runs), executor.jobs)))
-        from sim.api import run
+        from sim.api import posterior_of, run
         scenario = _with_step(load_scenario(args.scenario), args)
+        posterior_of(scenario, not args.no_posterior)  # a bad posterior file: exit 2 before anything is written
         out = args.out or Path("results/runs") / f"{scenario.name}-{store.utc_stamp()}"
+        held.enter_context(_claim(out, "run", args, default=default))
         from sim.plots import preload
         preload()   # matplotlib for the figures, imported while the workers compute
-        with store.result_directory(out) as tmp:
+        with store.result_directory(out, kind="run") as tmp:
             # runs.csv is written batch by batch while the workers compute the next ones
             with store.RunsCsv(tmp / "runs.csv") as rows, _progress(args.quiet, args.runs, "replications") as progress:
                 result = run(scenario, runs=args.runs, seed=args.seed, horizon_months=args.horizon,
@@ -316,17 +430,21 @@ def cmd_run(args) -> int:
                              on_batch=rows.add)
             store.write_run_files(result, tmp, per_replication=False)
             store.write_data_dictionary(tmp)
-    args.headline = {**result.summary(), "directory": str(out)}
-    if not args.quiet:
-        print(run_table(result))
-    reported = _write_report(out, args)
+        executor.close()   # the workers are done; the report is written under the lock of out
+        args.headline = {**result.summary(), "directory": str(out)}
+        if not args.quiet:
+            print(run_table(result))
+        reported = _write_report(out, args)
     print(f"Results written to {out}")
     return EXIT_OK if reported else EXIT_FAILURE
 
 
 def cmd_compare(args) -> int:
-    from sim import store
-    from sim.api import compare
+    from contextlib import ExitStack
+
+    from sim import budget, store
+    from sim.api import compare, comparison_plans
+    from sim.montecarlo import default_jobs
     from sim.scenario import load_scenario
     from sim.tables import comparison_text
 
@@ -334,56 +452,85 @@ def cmd_compare(args) -> int:
     others = [_with_step(load_scenario(p), args) for p in args.others]
     if args.max_runs is not None and args.precision is None:
         raise UsageError("ceasefire compare: --max-runs needs --precision")
-    total = args.runs * (1 + len(others))
-    with _progress(args.quiet, total, "replications") as progress:
-        comparisons = compare(base, others, runs=args.runs, seed=args.seed, jobs=args.jobs,
-                              horizon_months=args.horizon, precision=args.precision, max_runs=args.max_runs,
-                              progress=progress, use_posterior=not args.no_posterior, attribute=args.attribute,
-                              permutations=args.permutations)
+    jobs = _jobs(args.jobs)
+    # the posterior files, read (and checked to be the same) before anything is written
+    comparison_plans([base, *others], seed=args.seed, use_posterior=not args.no_posterior)
     stamp = store.utc_stamp()
-    names = [c.other.scenario.name for c in comparisons]
-    reported = True
-    for i, c in enumerate(comparisons):
-        pair = f"{base.name}-vs-{names[i]}"
-        if names.count(names[i]) > 1:  # variants that inherit their base's name must not overwrite each other
+    names = [o.name for o in others]
+    pairs = []
+    for i, name in enumerate(names):
+        pair = f"{base.name}-vs-{name}"
+        if names.count(name) > 1:  # variants that inherit their base's name must not overwrite each other
             pair += f"-{i + 1}"
-        if args.out is None:
-            out = Path("results/compare") / f"{pair}-{stamp}"
-        else:
-            out = args.out if len(comparisons) == 1 else args.out / pair
-        store.save_comparison(c, out)
-        args.headline = getattr(args, "headline", []) + [{**c.as_dict(), "directory": str(out)}]
-        if not args.quiet:
-            print(comparison_text(c))
-        reported = _write_report(out, args) and reported
-        print(f"Results written to {out}")
+        pairs.append(pair)
+    if args.out is None:
+        targets = [Path("results/compare") / f"{pair}-{stamp}" for pair in pairs]
+        claimed = [(t, "compare") for t in targets]
+    elif len(others) == 1:
+        targets = [args.out]
+        claimed = [(args.out, "compare")]
+    else:
+        targets = [args.out / pair for pair in pairs]
+        claimed = [(args.out, "compare-set")]
+    for path, kind in claimed:
+        _preflight(path, kind, args, default=args.out is None)
+    most = args.runs if args.precision is None else max(args.runs, args.max_runs or 100 * args.runs)
+    budget.check_compare(most, 1 + len(others), jobs or default_jobs())
+    with ExitStack() as held:
+        for path, kind in claimed:  # before the first replication: a refused --out costs nothing
+            held.enter_context(_claim(path, kind, args, default=args.out is None))
+        total = args.runs * (1 + len(others))
+        with _progress(args.quiet, total, "replications") as progress:
+            comparisons = compare(base, others, runs=args.runs, seed=args.seed, jobs=jobs,
+                                  horizon_months=args.horizon, precision=args.precision, max_runs=args.max_runs,
+                                  progress=progress, use_posterior=not args.no_posterior, attribute=args.attribute,
+                                  permutations=args.permutations)
+        reported = True
+        for c, out in zip(comparisons, targets):
+            store.save_comparison(c, out)
+            args.headline = getattr(args, "headline", []) + [{**c.as_dict(), "directory": str(out)}]
+            if not args.quiet:
+                print(comparison_text(c))
+            reported = _write_report(out, args) and reported
+            print(f"Results written to {out}")
     return EXIT_OK if reported else EXIT_FAILURE
 
 
 def cmd_sweep(args) -> int:
+    from sim import budget
     from sim.api import sweep
     from sim.distributed import DistributedUnavailable
-    from sim.experiment import load_experiment
+    from sim.experiment import design_size, load_experiment
+    from sim.montecarlo import default_jobs
+    from sim.sweep import sweep_plan
     from sim.tables import sensitivity_text
 
     loaded = load_experiment(args.experiment)
     if args.scheduler is not None and args.jobs is not None:
         raise UsageError("ceasefire sweep: give either --jobs (local) or --scheduler (Dask), not both")
-    out = args.out or Path("results/sweeps") / loaded.experiment.name
-    from sim.plots import preload
-    preload()   # matplotlib for the sweep's figures, imported while the workers compute
-    try:
-        with _progress(args.quiet, None, "points") as progress:
-            analysis = sweep(loaded, out, jobs=args.jobs, scheduler=args.scheduler, restart=args.restart,
-                             progress=progress, replications_format=args.replications_format,
-                             use_posterior=False if args.no_posterior else None).analysis
-    except DistributedUnavailable as exc:
-        print(str(exc), file=sys.stderr)
-        return EXIT_USAGE
-    args.headline = {"experiment": loaded.experiment.name, "directory": str(out), **analysis}
-    if not args.quiet:
-        print(sensitivity_text(loaded, analysis))
-    reported = _write_report(out, args)
+    e = loaded.experiment
+    jobs = _jobs(args.jobs)
+    sweep_plan(loaded, False if args.no_posterior else None)  # a bad posterior file: exit 2 before writing
+    out = args.out or Path("results/sweeps") / e.name
+    _preflight(out, "sweep", args, default=args.out is None)
+    budget.check_sweep(loaded.path, design_size(e.sampler, e.points, len(e.factors)), len(e.factors),
+                       len(e.outcomes), e.replications, e.keep_replications,
+                       1 if args.scheduler else (jobs or default_jobs()), out)
+    with _claim(out, "sweep", args, default=args.out is None):
+        from sim.plots import preload
+        preload()   # matplotlib for the sweep's figures, imported while the workers compute
+        try:
+            with _progress(args.quiet, None, "points") as progress:
+                analysis = sweep(loaded, out, jobs=jobs, scheduler=args.scheduler, restart=args.restart,
+                                 progress=progress, replications_format=args.replications_format,
+                                 use_posterior=False if args.no_posterior else None).analysis
+        except DistributedUnavailable as exc:
+            print(str(exc), file=sys.stderr)
+            return EXIT_USAGE
+        args.headline = {"experiment": e.name, "directory": str(out), **analysis}
+        if not args.quiet:
+            print(sensitivity_text(loaded, analysis))
+        reported = _write_report(out, args)
     print(f"Results written to {out}")
     return EXIT_OK if reported else EXIT_FAILURE
 
@@ -391,20 +538,23 @@ def cmd_sweep(args) -> int:
 def cmd_bench(args) -> int:
     from sim import store
     from sim.bench import bench
-    from sim.scenario import load_scenario
-
     from sim.bundled import locate
+    from sim.scenario import load_scenario, read_input
+
+    out = args.out or Path("results/bench") / store.utc_stamp()
+    _preflight(out, "bench", args, default=args.out is None)
     scenario = load_scenario(args.scenario)
     args.sweep = locate(args.sweep, "experiments")
-    if not args.sweep.exists():
-        raise InputError([f"{args.sweep}: no such file (--sweep)"])
-    out = args.out or Path("results/bench") / store.utc_stamp()
-    for path in (args.calibration, *args.compare):
-        if not path.exists():
-            raise InputError([f"{path}: no such file"])
-    results = bench(scenario, args.scenario, runs=args.runs, repeats=args.repeats, sweep_experiment=args.sweep,
-                    calibration=args.calibration, compare_pair=tuple(args.compare), report=print)
-    store.write_json(Path(out) / "bench.json", results)
+    read_input(args.sweep, "--sweep")
+    args.calibration = locate(args.calibration, "experiments")
+    read_input(args.calibration, "--calibration")
+    for path in args.compare:
+        read_input(path, "--compare")
+    with _claim(out, "bench", args, default=args.out is None):
+        results = bench(scenario, args.scenario, runs=args.runs, repeats=args.repeats, sweep_experiment=args.sweep,
+                        calibration=args.calibration, compare_pair=tuple(args.compare), report=print)
+        with store.result_directory(out, kind="bench") as tmp:
+            store.write_json(tmp / "bench.json", results)
     print(f"Results written to {out / 'bench.json'}")
     return EXIT_OK
 
@@ -431,6 +581,14 @@ def _stage_printer(args, seed: int):
     return show
 
 
+def _budget_calibration(args, cal, cases) -> None:
+    from sim import budget
+    from sim.montecarlo import default_jobs
+    jobs = 1 if getattr(args, "scheduler", None) else (args.jobs or default_jobs())
+    budget.check_calibration(args.calibration, cal.particles, max(cal.replications, cal.predictive_replications),
+                             len(cases), jobs)
+
+
 def cmd_calibrate(args) -> int:
     from sim import store
     from sim.calibration import (calibration_report, fit_report, load_calibration, reproducibility, run_smc)
@@ -439,21 +597,26 @@ def cmd_calibrate(args) -> int:
 
     from sim.bundled import locate
     args.calibration = locate(args.calibration, "experiments")
+    args.jobs = _jobs(args.jobs)
     cal, priors, cases = load_calibration(args.calibration, as_of=args.as_of)
+    default = args.out is None
     out = args.out or Path("results/calibration") / (cal.name + (f"_as_of_{cal.as_of}" if cal.as_of else ""))
-    with _executor(args) as ex:
-        first = run_smc(cal, priors, cases, ex, progress=_stage_printer(args, cal.seed))
-        second = None if args.single else run_smc(cal, priors, cases, ex, seed=cal.seed + 1,
-                                                  progress=_stage_printer(args, cal.seed + 1))
-        fit = fit_report(first, predictive_runs(first, ex, new_conflict=False))
-    report = calibration_report(first, None if second is None else reproducibility(first, second), fit)
-    conflicts = sorted({c.conflict for c in cases})
-    suffix = f"_as_of_{cal.as_of}" if cal.as_of else ""
-    posteriors = {"": f"{suffix}", **{c: f"_{c}{suffix}" for c in conflicts}}
-    store.save_calibration(first, report, out, posteriors=posteriors, definition_file=args.calibration)
-    if not args.quiet:
-        print(calibration_text(report))
-    reported = _write_report(out, args)
+    _preflight(out, "calibration", args, default=default)
+    _budget_calibration(args, cal, cases)
+    with _claim(out, "calibration", args, default=default):
+        with _executor(args) as ex:
+            first = run_smc(cal, priors, cases, ex, progress=_stage_printer(args, cal.seed))
+            second = None if args.single else run_smc(cal, priors, cases, ex, seed=cal.seed + 1,
+                                                      progress=_stage_printer(args, cal.seed + 1))
+            fit = fit_report(first, predictive_runs(first, ex, new_conflict=False))
+        report = calibration_report(first, None if second is None else reproducibility(first, second), fit)
+        conflicts = sorted({c.conflict for c in cases})
+        suffix = f"_as_of_{cal.as_of}" if cal.as_of else ""
+        posteriors = {"": f"{suffix}", **{c: f"_{c}{suffix}" for c in conflicts}}
+        store.save_calibration(first, report, out, posteriors=posteriors, definition_file=args.calibration)
+        if not args.quiet:
+            print(calibration_text(report))
+        reported = _write_report(out, args)
     print(f"Results written to {out}")
     return EXIT_OK if reported else EXIT_FAILURE
 
@@ -466,33 +629,43 @@ def cmd_backtest(args) -> int:
 
     from sim.bundled import locate
     args.calibration = locate(args.calibration, "experiments")
+    args.jobs = _jobs(args.jobs)
     cal, priors, cases = load_calibration(args.calibration, args.cases)
-    with _executor(args) as ex:
-        if args.from_dir is not None:
-            result = read_particles(args.from_dir, cal, priors, cases, cal.seed)
-        else:
-            result = run_smc(cal, priors, cases, ex, progress=_stage_printer(args, cal.seed))
-        bt = backtest(result, ex, neutralise=not args.no_neutralise)
-    args.out = args.out or Path("results/backtest") / store.utc_stamp()  # never over results/reference/
-    store.save_backtest(bt, args.out, extra={"calibration_file": str(args.calibration),
-                                             "particles_from": None if args.from_dir is None else str(args.from_dir),
-                                             "cases": [c.name for c in cases]})
-    if not args.quiet:
-        print(backtest_text(bt))
-    reported = _write_report(args.out, args)
-    print(f"Results written to {args.out}")
+    default = args.out is None
+    out = args.out or Path("results/backtest") / store.utc_stamp()  # never over results/reference/
+    _preflight(out, "backtest", args, default=default)
+    _budget_calibration(args, cal, cases)
+    result = None if args.from_dir is None else read_particles(args.from_dir, cal, priors, cases, cal.seed)
+    with _claim(out, "backtest", args, default=default):
+        with _executor(args) as ex:
+            if result is None:
+                result = run_smc(cal, priors, cases, ex, progress=_stage_printer(args, cal.seed))
+            bt = backtest(result, ex, neutralise=not args.no_neutralise)
+        store.save_backtest(bt, out, extra={"calibration_file": str(args.calibration),
+                                            "particles_from": None if args.from_dir is None else str(args.from_dir),
+                                            "cases": [c.name for c in cases]})
+        if not args.quiet:
+            print(backtest_text(bt))
+        reported = _write_report(out, args)
+    print(f"Results written to {out}")
     return EXIT_OK if reported else EXIT_FAILURE
 
 
 def cmd_report(args) -> int:
+    from sim.outdir import lock_existing
     from sim.report import BriefUnavailable, NotAResultDirectory, brief_name, open_report, write_report
-    try:
-        path = write_report(args.directory, lang=args.lang, digits=args.digits, brief=args.brief)
-    except NotAResultDirectory as exc:
-        raise InputError([str(exc)]) from None
-    except BriefUnavailable as exc:
-        print(f"ceasefire report: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+    from sim.resultfiles import DamagedResult
+    if not args.directory.is_dir():
+        raise InputError([f"{args.directory}: not a result directory (it is a file)" if args.directory.exists()
+                          else f"{args.directory}: not a result directory (no such directory)"])
+    with lock_existing(args.directory):
+        try:
+            path = write_report(args.directory, lang=args.lang, digits=args.digits, brief=args.brief)
+        except (NotAResultDirectory, DamagedResult) as exc:
+            raise InputError([str(exc)]) from None
+        except BriefUnavailable as exc:
+            print(f"ceasefire report: {exc}", file=sys.stderr)
+            return EXIT_USAGE
     print(f"Report written to {path}")
     if args.brief:
         print(f"Brief written to {args.directory / brief_name(args.lang)}")
@@ -663,7 +836,7 @@ def _add_issue14_commands(sub) -> None:
     p.add_argument("shell", choices=["bash", "zsh"])
 
     p = sub.add_parser("discover", help="scenario discovery (PRIM) on a sweep: where is collapse likely?")
-    p.add_argument("directory", type=Path, metavar="SWEEP_DIR", help="a finished sweep's result directory")
+    p.add_argument("directory", type=_path, metavar="SWEEP_DIR", help="a finished sweep's result directory")
     p.add_argument("--outcome", metavar="NAME",
                    help="the outcome (default: p_collapse_by_24 if the sweep has it, else the first "
                         "p_collapse outcome); its name as in the experiment file or its CSV column")
@@ -674,7 +847,8 @@ def _add_issue14_commands(sub) -> None:
                    default=0.8, metavar="D", help="the box reported is the one of highest coverage with at "
                    "least this density (default 0.8)")
     p.add_argument("--boxes", type=_positive_int, default=3, metavar="K", help="at most K boxes (default 3)")
-    p.add_argument("--out", type=Path, metavar="DIR", help="where to write (default SWEEP_DIR/discovery)")
+    p.add_argument("--out", type=_path, metavar="DIR", help="where to write (default SWEEP_DIR/discovery)")
+    _force_flag(p)
     p.add_argument("--quiet", action="store_true", help="no sentences on stdout")
     _json_flag(p)
 
@@ -689,7 +863,7 @@ def _add_issue14_commands(sub) -> None:
     p.add_argument("--seed", type=_seed, default=0, metavar="S", help="root seed, the same for every curve (default 0)")
     p.add_argument("--port", type=_checked(int, "a port number", lambda v: 1 <= v <= 65535, "is not a port"),
                    default=8765, metavar="PORT", help="port on 127.0.0.1 (default 8765)")
-    p.add_argument("--save-dir", type=Path, default=Path("."), metavar="DIR",
+    p.add_argument("--save-dir", type=_path, default=Path("."), metavar="DIR",
                    help="where the save button writes scenario files (default: the current directory)")
 
 
@@ -702,9 +876,20 @@ def cmd_completion(args) -> int:
 
 
 def cmd_discover(args) -> int:
-    from sim.discovery import discover_sweep
-    result = discover_sweep(args.directory, outcome=args.outcome, threshold=args.threshold, below=args.below,
-                            min_density=args.min_density, max_boxes=args.boxes, out=args.out)
+    from sim.discovery import DiscoveryError, discover_sweep, load_sweep
+    from sim.resultfiles import DamagedResult
+    try:  # not a finished sweep: exit 2 before SWEEP_DIR/discovery is claimed (and created)
+        load_sweep(args.directory)
+    except (DiscoveryError, DamagedResult) as exc:
+        raise InputError([str(exc)]) from None
+    except (ValueError, KeyError, TypeError) as exc:
+        raise InputError([f"{args.directory}: not a finished sweep directory as ceasefire writes it ({exc})"]) from None
+    default = args.out is None
+    out = args.out or args.directory / "discovery"
+    _preflight(out, "discovery", args, default=default)
+    with _claim(out, "discovery", args, default=default):
+        result = discover_sweep(args.directory, outcome=args.outcome, threshold=args.threshold, below=args.below,
+                                min_density=args.min_density, max_boxes=args.boxes, out=out)
     args.headline = result
     if not args.quiet:
         for sentence in result["sentences"]:

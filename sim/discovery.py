@@ -48,7 +48,6 @@ writes through :mod:`sim.store`.
 from __future__ import annotations
 
 import html
-import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -397,11 +396,12 @@ def _float(text: str | None) -> float:
 
 def load_sweep(directory: Path) -> dict:
     """The design, per-point outcomes and description of a finished sweep directory."""
+    from sim.resultfiles import read_json_object
     directory = Path(directory)
     missing = [n for n in ("outcomes.csv", "design.csv", "sensitivity.json") if not (directory / n).is_file()]
     if missing:
         raise DiscoveryError(f"{directory}: not a finished sweep directory (no {', '.join(missing)})")
-    sens = json.loads((directory / "sensitivity.json").read_text(encoding="utf-8"))
+    sens = read_json_object(directory / "sensitivity.json")  # a damaged file: one message naming it
     design = _read_csv(directory / "design.csv")
     outcomes = _read_csv(directory / "outcomes.csv")
     names = list(sens["factors"])

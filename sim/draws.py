@@ -51,19 +51,50 @@ class PosteriorDraws:
 
 
 def read_posterior(path: str | Path) -> PosteriorDraws:
-    """Read a posterior written by ``ceasefire calibrate``: a header of key paths, one row per draw."""
+    """Read a posterior written by ``ceasefire calibrate``: a header of key paths, one row per draw.
+
+    The file must be a regular UTF-8 file of at most ``sim.limits.MAX_DATA_BYTES``, its columns
+    ``dynamics.<name>`` parameters (and ``draw``), every row as long as the header and every value a
+    finite number in the parameter's range; a ValueError says which line and column otherwise.
+    """
+    from sim.limits import MAX_DATA_BYTES, FileRefused, read_text
+    from sim.params import field_info
+    from sim.schema import Dynamics
     path = Path(path)
-    data = path.read_bytes()
-    rows = list(csv.reader(data.decode("utf-8").splitlines()))
+    try:
+        text = read_text(path, MAX_DATA_BYTES)
+    except FileRefused as exc:
+        raise ValueError(f"{path}: {exc.reason}") from None
+    rows = list(csv.reader(text.splitlines()))
     if len(rows) < 2:
         raise ValueError(f"{path}: a posterior needs a header and at least one draw")
     header = rows[0]
     paths = tuple(h for h in header if h != "draw")
     cols = [i for i, h in enumerate(header) if h != "draw"]
-    values = np.array([[float(r[i]) for i in cols] for r in rows[1:]], dtype=float)
-    if not np.all(np.isfinite(values)):
-        raise ValueError(f"{path}: every draw must be a finite number")
-    return PosteriorDraws(paths, values, str(path), hashlib.sha256(data).hexdigest())
+    if len(set(paths)) != len(paths):
+        raise ValueError(f"{path}: line 1: a column is named twice")
+    limits = []
+    for name in paths:
+        parts = name.split(".")
+        if len(parts) != 2 or parts[0] != "dynamics" or parts[1] not in Dynamics.model_fields:
+            raise ValueError(f"{path}: line 1: '{name[:80]}' is not a dynamics parameter (dynamics.<name>)")
+        info = field_info(Dynamics, parts[1])
+        limits.append((info["minimum"], info["maximum"]))
+    values = np.empty((len(rows) - 1, len(cols)), dtype=float)
+    for n, r in enumerate(rows[1:], start=2):
+        if len(r) != len(header):
+            raise ValueError(f"{path}: line {n}: {len(r)} values, the header has {len(header)}")
+        for c, i in enumerate(cols):
+            try:
+                v = float(r[i])
+            except ValueError:
+                raise ValueError(f"{path}: line {n}: {paths[c]}: '{r[i][:40]}' is not a number") from None
+            low, high = limits[c]
+            if not (np.isfinite(v) and (low is None or v >= low) and (high is None or v <= high)):
+                raise ValueError(f"{path}: line {n}: {paths[c]}: {v:g} is not a finite number in "
+                                 f"[{low}, {high}]")
+            values[n - 2, c] = v
+    return PosteriorDraws(paths, values, str(path), hashlib.sha256(text.encode("utf-8")).hexdigest())
 
 
 def setting_distributions(scenario: Scenario) -> dict[str, Distribution]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 from pathlib import Path
 from typing import Literal
@@ -14,10 +15,14 @@ from typing import Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from sim.scenario import InputError, format_error, get_path, load_scenario, read_toml
+from sim.filekinds import wrong_kind
+from sim.limits import MAX_PROBLEMS_FORMATTED, slug_problem
+from sim.scenario import InputError, format_error, get_path, load_scenario, parse_toml, read_input
+from sim.sensitivity import MAX_GRID_POINTS
 from sim.schema import Scenario
 
 SAMPLERS = ("grid", "random", "latin", "sobol", "morris")
+MAX_DESIGN_POINTS = MAX_GRID_POINTS  # what sim.sensitivity.sample accepts for a grid
 OUTCOME_PATTERN = re.compile(r"^(p_collapse_by_(\d+(\.\d+)?)|p_collapse|rmst|initiator_share:[A-Za-z0-9_:.-]+"
                              r"|p_initiated_by:[A-Za-z0-9_:.-]+)$")
 
@@ -34,7 +39,8 @@ def outcome_column(outcome: str) -> str:
 class Factor(BaseModel):
     """One scenario parameter to vary."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # strict: `low = "0.2"` or `keep_replications = "yes"` are errors, not coerced; numbers are finite
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
     path: str
     """Key path in the scenario, e.g. ``actors.turkey.deterrence``."""
     low: float
@@ -57,6 +63,13 @@ class Factor(BaseModel):
             raise ValueError("a triangular factor needs mode between low and high")
         if self.distribution == "truncnormal" and (self.mean is None or self.sd is None):
             raise ValueError("a truncnormal factor needs mean and sd")
+        if self.distribution != "uniform":
+            with np.errstate(all="ignore"):
+                q = self.from_unit(np.array([0.0, 1e-6, 0.5, 1 - 1e-6, 1.0]))
+            if not (np.all(np.isfinite(q)) and np.all((q >= self.low) & (q <= self.high))):
+                raise ValueError(f"the {self.distribution} distribution cannot be sampled on [{self.low:g}, "
+                                 f"{self.high:g}] (mean {self.mean}, sd {self.sd}): its values would not be "
+                                 f"finite numbers in the range")
         return self
 
     def from_unit(self, u: np.ndarray) -> np.ndarray:
@@ -73,7 +86,7 @@ class Factor(BaseModel):
 
 
 class Experiment(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
     description: str = ""
     question: str = ""
@@ -127,6 +140,13 @@ class Experiment(BaseModel):
                             f"{d} factor(s) needs at least {d + 2}")
         if self.sampler in ("sobol", "morris") and self.points < 2:
             problems.append(f"points: the {self.sampler} sampler needs at least 2")
+        if self.sampler == "morris" and self.levels % 2:
+            problems.append(f"levels: {self.levels} must be even, so that the Morris step lands on the grid")
+        size = design_size(self.sampler, self.points, d)
+        if size > MAX_DESIGN_POINTS:
+            shown = f"{size:,}" if size < 10 ** 15 else f"about 10^{len(str(size)) - 1}"
+            problems.append(f"points: {self.points} gives {shown} design points with {d} factor(s) and the "
+                            f"{self.sampler} sampler, more than the {MAX_DESIGN_POINTS:,} a sweep may have")
         paths = [f.path for f in self.factors.values()]
         if len(set(paths)) != len(paths):
             problems.append("factors: the same path is varied twice")
@@ -137,6 +157,18 @@ class Experiment(BaseModel):
     @property
     def analysed_outcome(self) -> str:
         return self.analyse or self.outcomes[0]
+
+
+def design_size(sampler: str, points: int, factors: int) -> int:
+    """Design points of a sampler: grid points**d, sobol N*(d+2), morris r*(d+1), else points."""
+    if sampler == "grid":
+        size = 1
+        for _ in range(factors):  # stop early: 1000 factors of 1000 values is not worth computing
+            size *= points
+            if size > MAX_DESIGN_POINTS:
+                return size
+        return size
+    return points * {"sobol": factors + 2, "morris": factors + 1}.get(sampler, 1)
 
 
 class LoadedExperiment:
@@ -158,12 +190,19 @@ def load_experiment(path: str | Path) -> LoadedExperiment:
     """Read and validate an experiment file (a path, or the name of a bundled experiment)."""
     from sim.bundled import locate
     path = locate(path, "experiments")
-    raw = read_toml(path)
+    text = read_input(path)
+    raw = parse_toml(text, path)
+    other_kind = wrong_kind(raw, "experiment", path)
+    if other_kind:
+        raise InputError([other_kind])
+    bad_name = slug_problem(raw.get("name"))
     try:
         experiment = Experiment.model_validate(raw)
     except ValidationError as exc:
-        problems = []
+        problems = [f"{path}: name: {bad_name}"] if bad_name else []
         for err in exc.errors():
+            if bad_name and err["loc"] == ("name",):
+                continue
             line = format_error(err, {})
             if err["type"] == "extra_forbidden":
                 line = _experiment_hint(err, line)
@@ -171,15 +210,19 @@ def load_experiment(path: str | Path) -> LoadedExperiment:
                 problems.extend(f"{path}: {part}" for part in line.split(": ", 1)[1].split("; "))
             else:
                 problems.append(f"{path}: {line}")
-        raise InputError(problems) from None
+        raise InputError(problems[:MAX_PROBLEMS_FORMATTED],
+                         more=max(0, len(problems) - MAX_PROBLEMS_FORMATTED)) from None
+    if bad_name:
+        raise InputError([f"{path}: name: {bad_name}"])
     scenario_path = path.parent / experiment.scenario
-    if not scenario_path.exists():
+    if not os.path.lexists(scenario_path):
         raise InputError([f"{path}: scenario: {scenario_path}: no such file"])
+    read_input(scenario_path, f"{path}: scenario")  # a FIFO or a directory: say who refers to it
     scenario = load_scenario(scenario_path)
     problems = _factor_problems(experiment, scenario)
     if problems:
         raise InputError([f"{path}: {p}" for p in problems])
-    return LoadedExperiment(experiment, scenario, path, path.read_text(encoding="utf-8"))
+    return LoadedExperiment(experiment, scenario, path, text)
 
 
 def _experiment_hint(err, line: str) -> str:

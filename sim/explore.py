@@ -177,6 +177,9 @@ def changed(base_values: dict[str, float], values: dict[str, float]) -> dict[str
     return {k: v for k, v in values.items() if abs(v - base_values.get(k, v)) > 1e-12}
 
 
+SAVED_MARKER = "# Saved by 'ceasefire explore'"
+
+
 def scenario_toml(original: str | Path, save_to: str | Path, name: str, changes: dict[str, float],
                   description: str | None = None) -> str:
     """A scenario file inheriting ``original`` with the changed key paths (tables merge key by key)."""
@@ -185,7 +188,7 @@ def scenario_toml(original: str | Path, save_to: str | Path, name: str, changes:
     text = description or (f"{name}: as {original.stem} with "
                            + ", ".join(f"{k} = {v:g}" for k, v in changes.items()) if changes else
                            f"{name}: as {original.stem}")
-    lines = ["# Saved by 'ceasefire explore': the original scenario with the sliders' values.",
+    lines = [SAVED_MARKER + ": the original scenario with the sliders' values.",
              f"base = {json.dumps(Path(base).as_posix())}",
              f"name = {json.dumps(name)}",
              f"description = {json.dumps(text)}", ""]
@@ -204,14 +207,28 @@ def save_scenario(settings: Settings, name: str, changes: dict[str, float]) -> P
     """Write the settings as ``<save_dir>/<name>.toml`` and check that it loads; returns the path."""
     import re
 
+    from sim.limits import slug_problem
     from sim.scenario import InputError, load_scenario
     from sim.store import write_text_atomic
-    if not re.fullmatch(r"[A-Za-z0-9_.-]+", name or ""):
-        raise InputError([f"'{name}': a scenario name has only letters, digits, '_', '.' and '-'"])
+    if not re.fullmatch(r"[A-Za-z0-9_.-]+", name or "") or slug_problem(name):
+        raise InputError([f"'{name}': a scenario name has only letters, digits, '_', '.' and '-' ('.' and '-' not first)"])
     path = Path(settings.save_dir) / f"{name}.toml"
+    if os.path.lexists(path) and not _saved_by_explore(path):  # never replace a file explore did not write
+        raise InputError([f"{path}: exists and was not saved by 'ceasefire explore'; choose another name"])
     write_text_atomic(path, scenario_toml(settings.scenario_path, path, name, changes))
     load_scenario(path)  # what `ceasefire validate` checks
     return path
+
+
+def _saved_by_explore(path: Path) -> bool:
+    """A regular file whose first line is the one :func:`scenario_toml` writes."""
+    if path.is_symlink() or not path.is_file():
+        return False
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return fh.readline(200).startswith(SAVED_MARKER)
+    except (OSError, UnicodeDecodeError):
+        return False
 
 
 def serve(settings: Settings, *, host: str = "127.0.0.1", port: int = 8765) -> int:

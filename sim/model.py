@@ -10,6 +10,8 @@ from __future__ import annotations
 import mesa
 import numpy as np
 
+from sim import mesafix  # noqa: F401 - Mesa's Agent._ids would keep every finished batch's model alive
+
 from sim.actors import (AGENT_CLASSES, BelligerentAgent, GuarantorAgent, MediatorAgent, MonitorAgent, PatronAgent,
                         PretextAgent, SupporterAgent)
 from sim.agreement import AgreementState

@@ -7,17 +7,17 @@ into tasks or spread over workers.
 
 from __future__ import annotations
 
+import functools
 import math
-import multiprocessing as mp
-import os
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from typing import TYPE_CHECKING
 
+from sim import workers
 from sim.draws import DrawPlan
 from sim.outcomes import NOT_COLLAPSED, TRIGGERS
 from sim.rng import BLOCK_SIZE, BlockStreams, blocks_for
@@ -202,7 +202,7 @@ def _snapshot(fan: MonthlyFan, model: CeasefireModel, month: int, monthly) -> No
 # --- executing blocks -----------------------------------------------------------------------
 
 def default_jobs() -> int:
-    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1))
+    return workers.usable_cores()
 
 
 EXECUTOR_STATS: list[dict] = []   # one entry per closed executor of this process (for ``ceasefire bench``)
@@ -223,15 +223,17 @@ def _warm_up() -> None:
 class LocalExecutor:
     """Worker processes started once per command and reused for every task of it.
 
-    No more workers start than there are tasks (``--jobs`` beyond that would only sit idle). ``start``
-    starts them early, so that they import the engine while the caller still reads its inputs. The seconds
-    spent in tasks and in parallel maps are kept in ``stats``.
+    ``jobs`` is capped at a few times the cores, and no more workers start than there are tasks (``--jobs``
+    beyond that would only sit idle). ``start`` starts them early, so that they import the engine while the
+    caller still reads its inputs. The workers end with the command, even a killed one, and a map keeps no
+    result once handed on (``sim.workers``). The seconds spent in tasks and in parallel maps are kept in
+    ``stats``.
     """
 
     def __init__(self, jobs: int | None = None):
-        self.jobs = default_jobs() if jobs is None else int(jobs)
-        if self.jobs < 1:
+        if jobs is not None and int(jobs) < 1:
             raise ValueError("jobs must be at least 1")
+        self.jobs = default_jobs() if jobs is None else workers.cap_jobs(jobs)
         self._pool: ProcessPoolExecutor | None = None
         self._workers = 0
         self.stats = {"jobs": self.jobs, "workers": 0, "tasks": 0, "task_seconds": 0.0, "map_seconds": 0.0}
@@ -246,27 +248,30 @@ class LocalExecutor:
             return self._pool
         if self._pool is not None and self._workers < wanted:
             self.close()    # more tasks than workers now: a bigger pool
-        if self._pool is None:
-            method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
-            self._pool = ProcessPoolExecutor(max_workers=wanted, mp_context=mp.get_context(method),
-                                             initializer=_warm_up)
+        if self._pool is None:   # workers that end with this process, and import the engine first
+            self._pool = workers.process_pool(wanted, warm_up=_warm_up)
             self._workers = wanted
             self.stats["workers"] = max(self.stats["workers"], wanted)
         return self._pool
 
     def _inline(self, fn, tasks):
+        fn = workers.collecting(fn)
         for task in tasks:
             result, seconds = _timed(fn, task)
             self.stats["tasks"] += 1
             self.stats["task_seconds"] += seconds
             yield result
 
-    def _results(self, futures, ordered: bool):
+    def _results(self, pool, fn, tasks, ordered: bool):
+        """``fn`` over ``tasks`` (each a tuple of arguments) in the pool, at most a few tasks submitted ahead,
+        so that no result stays referenced once handed on."""
         started = time.perf_counter()
+        timed = functools.partial(_timed, workers.collecting(fn))
+        # workers.ordered calls submit(fn, *item), workers.unordered submit(fn, item): either way timed(task)
+        items = [(task,) for task in tasks] if ordered else tasks
+        spread = workers.ordered if ordered else workers.unordered
         try:
-            done = futures if ordered else as_completed(futures)
-            for fut in done:
-                result, seconds = fut.result()
+            for result, seconds in spread(pool, timed, items, window=4 * self._workers):
                 self.stats["tasks"] += 1
                 self.stats["task_seconds"] += seconds
                 yield result
@@ -280,7 +285,7 @@ class LocalExecutor:
         if pool is None:
             yield from self._inline(fn, tasks)
             return
-        yield from self._results([pool.submit(_timed, fn, task) for task in tasks], ordered=True)
+        yield from self._results(pool, fn, tasks, ordered=True)
 
     def map_unordered(self, fn, tasks):
         """Results of ``fn(task)`` as they finish (for sweeps, whose points carry their own index)."""
@@ -289,19 +294,19 @@ class LocalExecutor:
         if pool is None:
             yield from self._inline(fn, [(task,) for task in tasks])
             return
-        yield from self._results([pool.submit(_timed, fn, (task,)) for task in tasks], ordered=False)
+        yield from self._results(pool, fn, [(task,) for task in tasks], ordered=False)
 
-    def close(self) -> None:
+    def close(self, abrupt: bool = False) -> None:
         if self._pool is not None:
-            self._pool.shutdown(cancel_futures=True)
+            workers.stop_pool(self._pool, abrupt=abrupt)
             self._pool = None
             self._workers = 0
 
     def __enter__(self):
         return self
 
-    def __exit__(self, *exc):
-        self.close()
+    def __exit__(self, exc_type, *exc):
+        self.close(abrupt=exc_type is not None)   # interrupted: stop the workers at once
         EXECUTOR_STATS.append(dict(self.stats))
 
 

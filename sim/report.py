@@ -47,6 +47,7 @@ from typing import Any
 from sim import store
 from sim.experiment import outcome_column  # sweep CSV columns of named outcomes
 from sim.i18n import DEFAULT_DIGITS, Lang, N_, pN_
+from sim.resultfiles import check_main_file, damaged_if_unreadable, read_json_object
 
 REPORT_NAME = "report.html"
 FIGURE_DIR = "figures"
@@ -172,8 +173,7 @@ def print_pdf(html: str, pdf: Path, chromium: str, timeout: float = 120) -> Path
 # --- reading the directory -----------------------------------------------------------------------
 
 def _json(path: Path) -> Any:
-    with open(path, encoding="utf-8") as fh:
-        return json.load(fh)
+    return read_json_object(path)  # a damaged file: one message naming it (sim.resultfiles)
 
 
 def _csv(path: Path) -> list[dict[str, str]]:
@@ -617,10 +617,12 @@ def _svg_text(fig, name: str, alt: str) -> str:
 
 def _render(directory: Path, lang: Lang, png: bool, brief: bool) -> Rendered:
     kind = detect_kind(directory)
+    check_main_file(directory, kind)   # a damaged result: one message naming the file and key (sim.resultfiles)
     page = Page(directory, kind, lang, png)
-    BUILDERS[kind](page)
-    html = page.render(f"{kind}.html")
-    brief_html = page.render("brief.html") if brief else None
+    with damaged_if_unreadable(directory, kind):
+        BUILDERS[kind](page)
+        html = page.render(f"{kind}.html")
+        brief_html = page.render("brief.html") if brief else None
     return Rendered(html, brief_html, page.pngs)
 
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import copy
+import datetime
 import difflib
 import hashlib
 import json
+import os
 import re
 import tomllib
 from pathlib import Path
@@ -13,28 +15,51 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from sim.filekinds import wrong_kind
+from sim.limits import (MAX_BASE_DEPTH, MAX_BASE_FILES, MAX_PROBLEMS_FORMATTED, FileRefused, depth_problem,
+                        nesting_problem, read_text, slug_problem)
 from sim.schema import ROLE_CLASSES, Distribution, Event, Scenario, actor_class, roles_in
 
 
 class InputError(Exception):
     """Bad user input: one line per problem, each naming the file and the key path."""
 
-    def __init__(self, problems: list[str]):
+    def __init__(self, problems: list[str], more: int = 0):
         self.problems = list(problems)
+        self.more = more
+        """Problems found but not formatted (a file with thousands of errors)."""
         super().__init__("\n".join(self.problems))
 
 
-def read_toml(path: Path) -> dict[str, Any]:
+def read_toml(path: Path, referrer: str | None = None) -> dict[str, Any]:
+    """The parsed table of a small regular TOML file (``sim.limits``); ``referrer`` ("file: key")
+    names who points at ``path`` in the message when the file itself cannot be read."""
+    return parse_toml(read_input(path, referrer), path)
+
+
+def read_input(path: Path, referrer: str | None = None) -> str:
+    """The text of an input file, refused with one message unless it is a small regular UTF-8 file."""
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError([f"{path}: no such file"]) from None
-    except (IsADirectoryError, PermissionError, UnicodeDecodeError) as exc:
-        raise InputError([f"{path}: cannot be read ({exc.__class__.__name__})"]) from None
+        return read_text(path)
+    except FileRefused as exc:
+        where = f"{referrer}: '{path}'" if referrer else f"{path}:"
+        raise InputError([f"{where} {exc.reason}"]) from None
+
+
+def parse_toml(text: str, path: Path) -> dict[str, Any]:
+    nesting = nesting_problem(text)
+    if nesting:
+        raise InputError([f"{path}: {nesting}"])
     try:
-        return tomllib.loads(text)
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise InputError([f"{path}: not valid TOML: {exc}"]) from None
+    except RecursionError:
+        raise InputError([f"{path}: nested too deeply to be read"]) from None
+    deep = depth_problem(data)
+    if deep:
+        raise InputError([f"{path}: {deep}"])
+    return data
 
 
 def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
@@ -48,14 +73,28 @@ def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]
     return merged
 
 
-def resolve_inheritance(path: Path, _chain: tuple[Path, ...] = ()) -> dict[str, Any]:
-    """The scenario's raw table with every ``base`` file merged underneath it."""
+def resolve_inheritance(path: Path, _chain: tuple[Path, ...] = (), _budget: list[int] | None = None,
+                        _referrer: str | None = None) -> dict[str, Any]:
+    """The scenario's raw table with every ``base`` file merged underneath it.
+
+    Chains are at most ``MAX_BASE_DEPTH`` files long and one scenario reads at most ``MAX_BASE_FILES``
+    files in all (a diamond of bases that each list two bases would otherwise double at every level).
+    """
     path = Path(path)
-    real = path.resolve()
+    real = Path(os.path.realpath(path))  # Path.resolve() raises RuntimeError on a symlink loop
     if real in _chain:
         cycle = " -> ".join(str(p) for p in (*_chain, real))
         raise InputError([f"{path}: base: inheritance cycle: {cycle}"])
-    raw = read_toml(path)
+    budget = [MAX_BASE_FILES] if _budget is None else _budget
+    budget[0] -= 1
+    if budget[0] < 0:
+        raise InputError([f"{_referrer or path}: base: the inheritance reads more than {MAX_BASE_FILES} files; "
+                          f"a scenario may inherit from at most {MAX_BASE_FILES} files in all"])
+    raw = read_toml(path, _referrer)
+    if not _chain:
+        other_kind = wrong_kind(raw, "scenario", path)
+        if other_kind:
+            raise InputError([other_kind])
     if isinstance(raw.get("posterior"), str):  # a posterior file is named relative to the file naming it
         raw["posterior"] = str((path.parent / raw["posterior"]).resolve())
     base_ref = raw.pop("base", None)
@@ -63,17 +102,27 @@ def resolve_inheritance(path: Path, _chain: tuple[Path, ...] = ()) -> dict[str, 
         return raw
     refs = base_ref if isinstance(base_ref, list) else [base_ref]
     if not refs or not all(isinstance(r, str) for r in refs):
-        raise InputError([f"{path}: base: must be a file name or a list of file names, got {base_ref!r}"])
+        raise InputError([f"{path}: base: must be a file name or a list of file names, got {_short(base_ref)}"])
+    if len(_chain) + 1 >= MAX_BASE_DEPTH:
+        raise InputError([f"{path}: base: the inheritance chain is more than {MAX_BASE_DEPTH} files deep "
+                          f"(from {_chain[0] if _chain else real}); chains of base files are at most "
+                          f"{MAX_BASE_DEPTH} long"])
     merged: dict[str, Any] = {}
-    for ref in refs:  # later bases override earlier ones; the file itself overrides them all
+    for i, ref in enumerate(refs):  # later bases override earlier ones; the file itself overrides them all
         base_path = path.parent / ref
-        if not base_path.exists():  # beside the file first, then a bundled scenario of that name
+        key = "base" if isinstance(base_ref, str) else f"base[{i}]"
+        if not os.path.lexists(base_path):  # beside the file first, then a bundled scenario of that name
             from sim.bundled import bundled
             base_path = bundled(ref, "scenarios") or base_path
-        if not base_path.exists():
-            raise InputError([f"{path}: base: '{ref}' not found (looked for {path.parent / ref})"])
-        merged = deep_merge(merged, resolve_inheritance(base_path, (*_chain, real)))
+        if not os.path.lexists(base_path):
+            raise InputError([f"{path}: {key}: '{ref}' not found (looked for {path.parent / ref})"])
+        merged = deep_merge(merged, resolve_inheritance(base_path, (*_chain, real), budget, f"{path}: {key}"))
     return deep_merge(merged, raw)
+
+
+def _short(value: Any) -> str:
+    text = ("true" if value else "false") if isinstance(value, bool) else repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def _model_at(loc: tuple, data: dict[str, Any]) -> type[BaseModel] | None:
@@ -149,11 +198,13 @@ def validate_raw(raw: dict[str, Any], source: str) -> Scenario:
 
 
 def _validate_model(raw: dict[str, Any], source: str) -> Scenario:
+    early = _raw_problems(raw)
     try:
         scenario = Scenario.model_validate(raw)
     except ValidationError as exc:
-        problems = []
-        for err in exc.errors():
+        problems = [f"{source}: {line}" for line in early.values()]
+        errors = [err for err in exc.errors() if _loc_text(err["loc"]) not in early]
+        for err in errors[:MAX_PROBLEMS_FORMATTED]:
             line = format_error(err, raw)
             if err["type"] == "value_error":
                 path, _, message = line.partition(": ")
@@ -168,8 +219,37 @@ def _validate_model(raw: dict[str, Any], source: str) -> Scenario:
                         problems.append(f"{source}: {path}: {part}")
             else:
                 problems.append(f"{source}: {line}")
-        raise InputError(problems) from None
+        raise InputError(problems, more=max(0, len(errors) - MAX_PROBLEMS_FORMATTED)) from None
+    if early:
+        raise InputError([f"{source}: {line}" for line in early.values()])
     return scenario
+
+
+def _loc_text(loc: tuple) -> str:
+    return ".".join(str(p) for p in loc if p not in ROLE_CLASSES)
+
+
+def _raw_problems(raw: dict[str, Any]) -> dict[str, str]:
+    """Problems pydantic would let through, by key path: a number where a date is expected (read as
+    seconds since 1970), a name or conflict that is not a safe file name."""
+    problems = {}
+    dates = [("start", raw.get("start"))]
+    events = raw.get("events")
+    if isinstance(events, dict):
+        dates += [(f"events.{k}.at", e.get("at")) for k, e in events.items() if isinstance(e, dict)]
+    for key, value in dates:
+        # a date, or its ISO text (resolved scenarios in JSON); a number would be read as seconds since 1970
+        if isinstance(value, (bool, int, float, datetime.datetime, datetime.time)):
+            problems[key] = (f"{key}: {_short(value)}: must be a valid TOML date such as 2020-03-05, written "
+                             f"without quotes")
+    bad_name = slug_problem(raw.get("name"))
+    if bad_name:
+        problems["name"] = f"name: {bad_name}"
+    # a case's conflict names the calibration's posterior files (posterior_<conflict>.csv)
+    bad_conflict = slug_problem(raw.get("conflict")) if raw.get("conflict") != "" else None
+    if bad_conflict:
+        problems["conflict"] = f"conflict: {bad_conflict}"
+    return problems
 
 
 def _event_problems(scenario: Scenario) -> list[str]:

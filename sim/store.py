@@ -7,11 +7,13 @@ when complete, so an interrupted command never leaves a directory that looks fin
 from __future__ import annotations
 
 import csv
+import errno
 import io
 import json
 import os
 import platform
 import shutil
+import stat
 import subprocess
 import tempfile
 from contextlib import contextmanager
@@ -27,29 +29,75 @@ def utc_stamp() -> str:
 
 
 @contextmanager
-def result_directory(final: Path):
-    """Yield a temporary directory; on success it replaces ``final`` in one rename."""
+def result_directory(final: Path, kind: str | None = None):
+    """Yield a temporary directory; on success it replaces ``final`` atomically.
+
+    The directory is built as ``.NAME.partial-XXXXXXXX`` beside ``final``. If ``final`` exists, it
+    must be a complete result of the same ``kind`` holding only the files ceasefire writes
+    (:func:`sim.outdir.check_replaceable`); the two are then exchanged in one ``renameat2
+    (RENAME_EXCHANGE)`` call, so a reader sees the old result or the new one, never neither, and a
+    crash at any moment leaves one of them in place. The old one is removed afterwards.
+    """
     final = Path(final)
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.partial-", dir=final.parent))
     os.chmod(tmp, 0o777 & ~_UMASK)
     try:
         yield tmp
+        if kind is not None:
+            from sim.outdir import check_replaceable
+            check_replaceable(final, kind)
+        _swap_into_place(tmp, final)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    if final.exists():
-        old = final.parent / f".{final.name}.old-{os.getpid()}"
-        final.rename(old)
-        tmp.rename(final)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        tmp.rename(final)
+
+
+def _swap_into_place(tmp: Path, final: Path) -> None:
+    if not os.path.lexists(final):
+        try:
+            os.rename(tmp, final)  # onto nothing (or, in a race, an empty directory)
+            return
+        except OSError as exc:
+            if exc.errno not in (errno.ENOTEMPTY, errno.EEXIST):
+                raise
+    if _exchange(tmp, final):
+        shutil.rmtree(tmp, ignore_errors=True)  # tmp now holds the old result
+        return
+    # No atomic exchange here (not Linux, or a file system without it): rename the old result aside
+    # first. A crash between the two renames leaves it as .NAME.old-PID, which the next command
+    # writing NAME puts back (sim.outdir.clean_leftovers).
+    old = final.parent / f".{final.name}.old-{os.getpid()}"
+    final.rename(old)
+    tmp.rename(final)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+_RENAME_EXCHANGE, _AT_FDCWD = 2, -100
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two paths atomically (Linux renameat2 RENAME_EXCHANGE); False where that is unavailable."""
+    try:
+        import ctypes
+        libc = ctypes.CDLL(None, use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    renameat2.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    if renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE) == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):
+        return False
+    raise OSError(err, os.strerror(err), str(b))
 
 
 def copy_directory(source: Path, final: Path) -> Path:
-    """A copy of a result directory, appearing in one rename when complete."""
-    with result_directory(Path(final)) as tmp:
+    """A copy of a result directory, appearing in one rename when complete (replacing only a result of
+    the same kind, as :func:`result_directory` does)."""
+    from sim.outdir import result_kind
+    with result_directory(Path(final), kind=result_kind(Path(source)) or "sweep") as tmp:
         shutil.copytree(source, tmp, dirs_exist_ok=True,
                         ignore=shutil.ignore_patterns(".*", "checkpoint.jsonl", "state.json"))
     return Path(final)
@@ -317,6 +365,9 @@ class RunsCsv:
 
     def __exit__(self, exc_type, *exc):
         try:
+            if exc_type is None:
+                self._fh.flush()
+                os.fsync(self._fh.fileno())
             self._fh.close()
             if exc_type is None:
                 os.replace(self._tmp, self.path)
@@ -328,7 +379,7 @@ class RunsCsv:
 def save_run(result, directory: Path, *, extra_manifest: dict | None = None) -> Path:
     """Write manifest.json, runs.csv, survival.csv, summary.json, timeseries.csv (figures: the report's)."""
     directory = Path(directory)
-    with result_directory(directory) as tmp:
+    with result_directory(directory, kind="run") as tmp:
         write_run_files(result, tmp, extra_manifest=extra_manifest)
         write_data_dictionary(tmp)
     return directory
@@ -349,7 +400,7 @@ def write_run_files(result, tmp: Path, *, extra_manifest: dict | None = None, pe
 def save_comparison(comparison, directory: Path) -> Path:
     """Write comparison.json, base/ and other/ (each with the run files; figures: the report's)."""
     directory = Path(directory)
-    with result_directory(directory) as tmp:
+    with result_directory(directory, kind="compare") as tmp:
         write_json(tmp / "comparison.json", comparison.as_dict())
         for role, result in (("base", comparison.base), ("other", comparison.other)):
             (tmp / role).mkdir()
@@ -365,6 +416,29 @@ SWEEP_OUTPUTS = ("design.csv", "outcomes.csv", "replications.csv", "replications
                  "indices.png", "tornado.png", "grid.png")
 
 
+def _open_nofollow(path: Path, mode: str, create: bool = False):
+    """Open a file the command keeps state in without following a symbolic link planted there."""
+    flags = os.O_NOFOLLOW | os.O_CLOEXEC | (os.O_RDWR | os.O_CREAT | os.O_APPEND if "a" in mode else os.O_RDONLY)
+    fd = os.open(path, flags, 0o666)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file", str(path))
+        return os.fdopen(fd, mode)
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def _open_checkpoint(path: Path, mode: str):
+    from sim.scenario import InputError
+    try:
+        return _open_nofollow(path, mode)
+    except OSError as exc:
+        why = "is a symbolic link" if exc.errno == errno.ELOOP else f"cannot be opened ({exc.strerror})"
+        raise InputError([f"{path}: {why}; the sweep's checkpoint must be a regular file: remove it, or run "
+                          f"with --restart"]) from None
+
+
 class SweepStore:
     """``results/sweeps/<name>/``: ``state.json`` and ``checkpoint.jsonl`` while it runs, then the
     final files. Each finished task's rows are appended and fsynced; a torn last line (SIGKILL in
@@ -378,21 +452,32 @@ class SweepStore:
         self.checkpoint_path = self.directory / "checkpoint.jsonl"
 
     def open(self, restart: bool, experiment_path: str) -> dict[int, dict]:
-        """Completed rows by point. Refuses to mix runs of a changed experiment unless ``restart``."""
+        """Completed rows by point. Refuses to mix runs of a changed experiment unless ``restart``, and
+        to write into a directory that is not a sweep's (``sim.outdir``)."""
+        from sim.outdir import check_replaceable
         from sim.scenario import InputError
-        if self.state_path.exists() and not restart:
+        check_replaceable(self.directory, "sweep")
+        if os.path.lexists(self.state_path) and not restart:
             try:
-                state = json.loads(self.state_path.read_text())
-            except (OSError, ValueError):
-                state = {}
+                with _open_nofollow(self.state_path, "rb") as fh:
+                    state = json.loads(fh.read(1 << 20))
+            except (OSError, ValueError, RecursionError) as exc:
+                why = ("is a symbolic link" if isinstance(exc, OSError) and exc.errno == errno.ELOOP else
+                       f"cannot be read ({exc.strerror})" if isinstance(exc, OSError) else "is not valid JSON")
+                raise InputError([
+                    f"{self.state_path}: {why}, so the partial sweep in {self.directory} cannot be resumed; run "
+                    f"again with --restart to discard it, or give --out another directory"]) from None
+            if not isinstance(state, dict) or not isinstance(state.get("fingerprint"), str):
+                raise InputError([
+                    f"{self.state_path}: fingerprint: missing, so the partial sweep in {self.directory} cannot "
+                    f"be resumed; run again with --restart to discard it, or give --out another directory"])
             if state.get("fingerprint") != self.fingerprint:
                 raise InputError([
                     f"{experiment_path}: the experiment or its scenario changed since the partial sweep in "
                     f"{self.directory} was started; run again with --restart to discard it, or give --out "
                     f"another directory"])
         if restart and self.directory.exists():
-            for name in ("state.json", "checkpoint.jsonl", *SWEEP_OUTPUTS):
-                (self.directory / name).unlink(missing_ok=True)
+            self.discard()
         self.directory.mkdir(parents=True, exist_ok=True)
         if not self.state_path.exists():
             write_json(self.state_path, {"fingerprint": self.fingerprint, "points": self.points,
@@ -401,22 +486,23 @@ class SweepStore:
 
     def completed(self) -> dict[int, dict]:
         rows: dict[int, dict] = {}
-        if not self.checkpoint_path.exists():
+        if not os.path.lexists(self.checkpoint_path):
             return rows
-        with open(self.checkpoint_path, encoding="utf-8") as fh:
+        with _open_checkpoint(self.checkpoint_path, "rb") as fh:
             for line in fh:
                 try:
                     row = json.loads(line)
-                except ValueError:
+                except (ValueError, RecursionError):
                     continue  # a line torn by a kill: its points run again
-                if isinstance(row, dict) and "point" in row and 0 <= row["point"] < self.points:
+                if (isinstance(row, dict) and isinstance(row.get("point"), int) and 0 <= row["point"] < self.points
+                        and isinstance(row.get("outcomes"), (dict, type(None))) and "error" in row):
                     rows[int(row["point"])] = row
         return rows
 
     def _replication_chunks(self, points: int):
         """Per-replication rows in point order, read back from the checkpoint one point at a time."""
         offsets: dict[int, int] = {}
-        with open(self.checkpoint_path, "rb") as fh:
+        with _open_checkpoint(self.checkpoint_path, "rb") as fh:
             while True:
                 at = fh.tell()
                 line = fh.readline()
@@ -438,15 +524,19 @@ class SweepStore:
 
     def append(self, rows: list[dict]) -> None:
         text = "".join(json.dumps(r, sort_keys=True, allow_nan=True) + "\n" for r in rows)
-        if self.checkpoint_path.exists() and self.checkpoint_path.stat().st_size:
-            with open(self.checkpoint_path, "rb") as fh:
+        with _open_checkpoint(self.checkpoint_path, "a+b") as fh:
+            if fh.seek(0, os.SEEK_END):
                 fh.seek(-1, os.SEEK_END)
                 if fh.read(1) != b"\n":  # a line torn by a kill: start afresh after it
                     text = "\n" + text
-        with open(self.checkpoint_path, "a", encoding="utf-8") as fh:
-            fh.write(text)
+            fh.write(text.encode("utf-8"))
             fh.flush()
             os.fsync(fh.fileno())
+
+    def discard(self) -> None:
+        """Remove the partial sweep's files and its results (``--restart``); nothing else."""
+        for name in ("state.json", "checkpoint.jsonl", *SWEEP_OUTPUTS):
+            (self.directory / name).unlink(missing_ok=True)
 
     def finish(self, loaded, design, values: np.ndarray, rows: dict[int, dict], analysis: dict,
                replications_format: str = "csv") -> None:
@@ -504,7 +594,7 @@ def save_discovery(result: dict, directory: Path, *, figures: bool = True) -> Pa
     directory = Path(directory)
     arrays = result.get("_arrays")
     data = {k: v for k, v in result.items() if not k.startswith("_")}
-    with result_directory(directory) as tmp:
+    with result_directory(directory, kind="discovery") as tmp:
         write_json(tmp / "discovery.json", {**data, "manifest": environment()})
         header, rows = trajectory_rows(data)
         write_csv(tmp / "discovery_trajectory.csv", header, rows)
@@ -535,7 +625,7 @@ def save_calibration(result, report: dict, directory: Path, *, posteriors: dict[
     """calibration.json, particles.csv (for the backtest), the posterior draws and the fragments scenarios inherit."""
     from sim.calibration import dynamics_toml, particles_table, posterior_rows
     directory = Path(directory)
-    with result_directory(directory) as tmp:
+    with result_directory(directory, kind="calibration") as tmp:
         write_json(tmp / "calibration.json", {**report, "manifest": environment()})
         header, rows = particles_table(result)
         write_csv(tmp / "particles.csv", header, rows)
@@ -552,7 +642,7 @@ def save_calibration(result, report: dict, directory: Path, *, posteriors: dict[
 
 def save_backtest(backtest: dict, directory: Path, *, extra: dict | None = None) -> Path:
     directory = Path(directory)
-    with result_directory(directory) as tmp:
+    with result_directory(directory, kind="backtest") as tmp:
         write_json(tmp / "backtest.json", {**backtest, "manifest": {**environment(), **(extra or {})}})
         months = list(backtest["cases"][0]["predicted"]["p_collapse"])
         header = ["case", "conflict", "observed_collapsed", "observed_months", "observed_initiator",

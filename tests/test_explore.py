@@ -73,6 +73,12 @@ def test_saved_scenario_inherits_the_original_and_validates(tmp_path, capsys):
     from sim.scenario import InputError
     with pytest.raises(InputError):
         explore.save_scenario(settings, "no spaces", changes)
+    # saving again replaces the file explore wrote, never a file it did not write (issue 12)
+    assert explore.save_scenario(settings, "cooler", {"actors.turkey.deterrence": 0.5}) == path
+    (tmp_path / "elsewhere" / "mine.toml").write_text("# my own notes\n")
+    with pytest.raises(InputError, match="not saved by 'ceasefire explore'"):
+        explore.save_scenario(settings, "mine", changes)
+    assert (tmp_path / "elsewhere" / "mine.toml").read_text() == "# my own notes\n"
 
 
 def test_explore_without_solara_says_how_to_install(monkeypatch, capsys):

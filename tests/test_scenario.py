@@ -661,7 +661,12 @@ def test_bundled_scenarios_exist_and_all_validate(capsys):
     assert main(["validate", *map(str, BUNDLED)]) == 0
     out, err = capsys.readouterr()
     assert err == ""
-    assert out.strip() == f"{len(BUNDLED)} file(s) valid"
+    # the kinds are told apart by their keys: the calibrated rates are a fragment, the rest scenarios
+    fragments = sum(1 for p in BUNDLED if p.name.startswith("calibrated_"))
+    kinds = [f"{len(BUNDLED) - fragments} scenarios"]
+    if fragments:
+        kinds.append(f"{fragments} parameter fragment{'s' if fragments > 1 else ''}")
+    assert out.strip() == f"{len(BUNDLED)} file(s) valid: {', '.join(kinds)}"
 
 
 def test_validate_bad_file_exit_2_one_line_per_problem(tmp_path, capsys):
