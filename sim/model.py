@@ -73,9 +73,6 @@ class CeasefireModel(mesa.Model):
                 agent = AGENT_CLASSES[role](self, key, spec)
                 self.roles[role][key] = agent
                 self.actor_agents.setdefault(key, []).append(agent)
-        # Mesa 3.3 numbers agents from a class-level dict keyed by the model, which would keep every model (and
-        # its arrays) alive for the life of the process; all agents exist now, so the counter can go.
-        mesa.Agent._ids.pop(self, None)
         self.belligerent = self.roles["belligerent"]
         self.guarantor = self.roles["guarantor"]
         self.patron = self.roles["patron"]
