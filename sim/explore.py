@@ -124,13 +124,20 @@ def settings_from_args(scenario: str, *, params=(), compare: str | None = None, 
 
 
 def slider(scenario, key: str) -> dict:
-    """A slider for a key path: label, schema range, a step of 1/100 of it, the scenario's value, unit."""
+    """A slider for a key path: label, range, a step of 1/100 of it, the scenario's value, unit.
+
+    The range is the calibration prior's where the parameter has one (the schema's bounds on rates only catch
+    typos and run to a million), else the schema's; either is widened to hold the scenario's value.
+    """
     from sim.params import path_info
     from sim.scenario import get_path
     value = float(get_path(scenario.model_dump(mode="python"), key))
     try:
         info = path_info(key, scenario)
         lo, hi = float(info["minimum"]), float(info["maximum"])
+        if info.get("prior"):
+            lo, hi = float(info["prior"][1]), float(info["prior"][2])
+        lo, hi = min(lo, value), max(hi, value)
         unit, doc = info["unit"], info["doc"]
     except (KeyError, TypeError):
         lo, hi, unit, doc = min(0.0, value), max(1.0, 2 * value), "", ""

@@ -525,14 +525,17 @@ class Dynamics(Strict):
                                    source="[@acled-regional-overviews] (Russian attacks in north-west Syria)",
                                    doc="Rate of a patron's air strikes on the other side of a front during a campaign "
                                    "it backs; a quarter of it outside campaigns.")
+    # The upper bounds only catch typos: a pooled posterior multiplies a fitted rate by its conflict's effect
+    # exp(sigma z), and for a conflict outside the case base (z drawn anew) that reaches thousands a month.
+    # Above a few dozen a month a side at full motive launches within a day, so larger values change nothing.
     offensive_rate_covered: float = param(
-        8.0, ge=0, le=60, unit="launches per month at full motive, under air cover",
+        8.0, ge=0, le=1e6, unit="launches per month at full motive, under air cover",
         source="[@seed000] (every earlier Idlib agreement ended in a regime offensive under Russian air cover)",
         prior=("log", 0.5, 40.0),
         doc="Hazard that a side which needs a patron's air cover launches a ground offensive while a campaign "
         "backs it, at full ambition, readiness and advantage.")
     offensive_rate_independent: float = param(
-        0.5, ge=0, le=60, unit="launches per month at full motive",
+        0.5, ge=0, le=1e6, unit="launches per month at full motive",
         source="[@clayton-et-al-2022-cf-dataset]; [@stevenson-2016] (base rates of ceasefire failure)",
         prior=("log", 0.02, 10.0),
         doc="Hazard that a side which needs no patron's air cover launches a ground offensive, at full ambition, "

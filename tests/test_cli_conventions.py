@@ -48,7 +48,8 @@ def test_run_json(tmp_path, capsys):
 
 def test_compare_sweep_diff_params_validate_json(tmp_path, capsys):
     code, data, _ = _json(capsys, "compare", str(MOSCOW), "idlib_2021_baseline", "--runs", "100", "--horizon", "12",
-                          "--jobs", "1", "--out", str(tmp_path / "c"), "--no-report")
+                          "--jobs", "1", "--out", str(tmp_path / "c"), "--no-report",
+                          "--no-posterior")   # the two are dated a year apart: different as-of posteriors
     assert code == 0 and len(data) == 1
     assert data[0]["differences"] == json.loads((tmp_path / "c" / "comparison.json").read_text())["differences"]
 
@@ -188,7 +189,7 @@ def test_backtest_writes_under_results_backtest_by_default(tmp_path, monkeypatch
     import sim.calibration
 
     class Cal:
-        seed = 17
+        seed, particles, replications, predictive_replications = 17, 1, 1, 1
     # the fit and the backtest itself are tested elsewhere (tests/test_calibration.py, tests/test_backtest.py):
     # here only where the command writes
     monkeypatch.setattr(sim.calibration, "load_calibration", lambda *a, **k: (Cal(), [], []))
@@ -241,8 +242,9 @@ def _csv_columns(directory: Path) -> set[tuple[str, str]]:
 
 
 def test_every_csv_column_is_in_the_data_dictionary(tmp_path):
-    assert main(["compare", str(MOSCOW), "idlib_2021_baseline", "--runs", "100", "--horizon", "12", "--jobs", "1",
-                 "--out", str(tmp_path / "c"), "--no-report", "--quiet"]) == 0
+    # two scenarios on one posterior, so the credible-interval columns are written too
+    assert main(["compare", "doc000_anxious_continuation", "doc000_renewed_ground_campaign", "--runs", "100",
+                 "--horizon", "12", "--jobs", "1", "--out", str(tmp_path / "c"), "--no-report", "--quiet"]) == 0
     for role in ("base", "other"):
         with open(tmp_path / "c" / role / "runs.csv", newline="") as fh:
             assert len(list(csv.DictReader(fh))) == 100

@@ -156,8 +156,19 @@ def latin_sweep(tmp_path_factory):
     return out
 
 
+def _sweep_points(sweep: Path) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    with open(sweep / "outcomes.csv", newline="") as fh:
+        rows = [r for r in csv.DictReader(fh) if r["status"] == "ok"]
+    factors = {k: np.array([float(r[k]) for r in rows]) for k in ("turkish_deterrence", "russian_interest")}
+    return factors, np.array([float(r["p_collapse_by_24"]) for r in rows])
+
+
 def test_discover_on_a_moscow_latin_sweep_writes_boxes(latin_sweep, capsys):
-    assert main(["discover", str(latin_sweep), "--threshold", "0.3", "--min-density", "0.6"]) == 0
+    # The cases of interest are the upper third of the points, whatever level the calibration puts collapse at:
+    # this checks the discovery, not the calibration.
+    factors, outcome = _sweep_points(latin_sweep)
+    threshold = round(float(np.quantile(outcome, 2 / 3)), 2)
+    assert main(["discover", str(latin_sweep), "--threshold", str(threshold), "--min-density", "0.5"]) == 0
     stdout = capsys.readouterr().out
     out = latin_sweep / "discovery"
     data = json.loads((out / "discovery.json").read_text())
@@ -167,12 +178,17 @@ def test_discover_on_a_moscow_latin_sweep_writes_boxes(latin_sweep, capsys):
     assert set(box["limits"]) == {"turkish_deterrence", "russian_interest"}
     assert box["restricted_factors"] and 0 < box["coverage"] <= 1 and 0 < box["density"] <= 1
     assert box["density"] > data["base_density"]                 # the box is where collapse concentrates
-    # more deterrence keeps this ceasefire (MODEL.md factor 1): the box caps deterrence, never floors it
-    lim = box["limits"]["turkish_deterrence"]
-    assert lim["restricted"] and lim["high"] < 1.0 and lim["low"] == pytest.approx(0.2)
+    # A factor whose increase lowers collapse in the sweep (a clear negative rank correlation) is capped by the
+    # box, never floored; one whose increase raises it is floored, never capped.
+    for name, lim in box["limits"].items():
+        rho = stats.spearmanr(factors[name], outcome).statistic
+        if lim["restricted"] and rho < -0.3:
+            assert lim["high"] < 1.0 and lim["low"] == pytest.approx(0.2), (name, rho, lim)
+        if lim["restricted"] and rho > 0.3:
+            assert lim["low"] > 0.2 and lim["high"] == pytest.approx(1.0), (name, rho, lim)
     assert box["trajectory"][0]["coverage"] == pytest.approx(1.0) and len(box["trajectory"]) > 2
     # the sentence says the same numbers
-    assert box["sentence"].startswith("Collapse within 24 months is likely (≥ 30%) when turkish deterrence ≤ ")
+    assert box["sentence"].startswith("Collapse within 24 months is likely (≥ ")
     assert f"this box holds {100 * box['coverage']:.0f}% of such cases" in box["sentence"]
     assert box["sentence"] in stdout
     for name in ("discovery_tradeoff.png", "discovery_boxes.png"):

@@ -142,8 +142,8 @@ def test_value_below_minimum_names_file_key_path_and_limit(tmp_path):
 
 
 def test_range_error_in_dynamics_uses_that_fields_own_limits(tmp_path):
-    path, line = one_problem(tmp_path, mutated("offensive_rate_covered = 8.0", "offensive_rate_covered = 61"))
-    assert line == f"{path}: dynamics.offensive_rate_covered: 61 is above the maximum 60.0"
+    path, line = one_problem(tmp_path, mutated("offensive_rate_covered = 8.0", "offensive_rate_covered = 1e7"))
+    assert line == f"{path}: dynamics.offensive_rate_covered: 10000000.0 is above the maximum 1000000.0"
     path, line = one_problem(tmp_path, MINI + "\n[processes.cross_theatre_tension]\nreversion = 5.5\n", "b.toml")
     assert line == f"{path}: processes.cross_theatre_tension.reversion: 5.5 is above the maximum 5.0"
 
