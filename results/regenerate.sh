@@ -38,9 +38,9 @@ ceasefire compare scenarios/doc003_s2_limited_support.toml scenarios/doc003_s1_b
     --runs 4000 --seed 2025 --attribute --out "$ref/compare_doc003" --force "${jobs[@]}"
 
 # 6. Sensitivity sweeps around the 2021 baseline.
-ceasefire sweep experiments/four_factors_sobol.toml --out "$ref/sweep_four_factors_sobol" --restart --force "${jobs[@]}"
+ceasefire sweep experiments/four_factors_sobol.toml --out "$ref/sweep_four_factors_sobol" --restart "${jobs[@]}"
 ceasefire sweep experiments/deterrence_vs_interest_grid.toml --out "$ref/sweep_deterrence_vs_interest_grid" \
-    --restart --force "${jobs[@]}"
+    --restart "${jobs[@]}"
 
 # 7. The step check: weekly against daily steps for the bundled forecasts (results/README.md).
 for s in idlib_2020_moscow idlib_2021_baseline syria_2025_baseline; do

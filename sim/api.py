@@ -211,7 +211,7 @@ def sweep(loaded, directory, *, jobs: int | None = None, scheduler: str | None =
             done += len(task_rows)
             if progress is not None:
                 progress(done, values.shape[0])
-    analysis = analyse_outcomes(loaded, design, rows)
+    analysis = analyse_outcomes(loaded, design, rows, over_posterior=plan.posterior is not None)
     store.finish(loaded, design, values, rows, analysis, replications_format=replications_format)
     return SweepResult(store.directory, loaded, values, rows, analysis)
 

@@ -157,7 +157,16 @@ def make_tasks(loaded: LoadedExperiment, values: np.ndarray, pending: list[int],
     return tasks
 
 
-def analyse_outcomes(loaded: LoadedExperiment, design, rows: dict[int, dict]) -> dict:
+def analyse_outcomes(loaded: LoadedExperiment, design, rows: dict[int, dict], *, over_posterior: bool = False) -> dict:
+    """Sensitivity indices of each outcome, corrected for Monte Carlo noise where that noise is known.
+
+    A point's binomial variance p(1 - p)/n is its noise only when its replications are independent draws of
+    one distribution. Spread evenly over the posterior's parameter draws (``over_posterior``: replication i
+    on draw i mod G at every point), a point is a stratified estimate whose noise is smaller by the spread of
+    the outcome across draws, which the point alone cannot measure. Subtracting the binomial variance then
+    over-corrects (total indices below first-order ones, even negative), so there the indices are left
+    uncorrected (the usual estimators: ST biased up, S1 down, by at most ``noise_share``) and a note says so.
+    """
     """Sensitivity indices for every outcome, failed points excluded and counted."""
     from sim.sensitivity import analyse
     e = loaded.experiment
@@ -174,13 +183,25 @@ def analyse_outcomes(loaded: LoadedExperiment, design, rows: dict[int, dict]) ->
                 noise[p] = r["outcomes"][name][3]
         undefined = int(np.sum(np.isnan(y))) - len(failed)
         try:
-            res = analyse(design, y, noise_variance=np.where(np.isnan(noise), 0.0, noise), seed=e.seed)
+            res = analyse(design, y, noise_variance=None if over_posterior else np.where(np.isnan(noise), 0.0, noise),
+                          seed=e.seed)
         except ValueError as exc:  # e.g. too many failed points left: say so instead of guessing
             analysis["outcomes"][name] = {"method": None, "factors": [], "ranking": [], "noise_share": None,
                                           "undefined_points": undefined, "error": str(exc)}
             continue
         out = res.as_dict(loaded.factor_names)
         out["undefined_points"] = undefined
+        if over_posterior:
+            ok = ~np.isnan(y)
+            v = float(np.var(y[ok], ddof=1)) if ok.sum() > 1 else float("nan")
+            out["noise_share"] = float(np.nanmean(noise[ok]) / v) if v > 0 else None
+            out["noise_corrected"] = False
+            out["notes"] = [*out.get("notes", []),
+                            "replications are spread over the posterior's parameter draws, so the binomial noise "
+                            "variance overstates the noise: indices are not noise-corrected and noise_share is an "
+                            "upper bound (ST biased up and S1 down by at most that share)"]
+        else:
+            out["noise_corrected"] = True
         analysis["outcomes"][name] = out
     return analysis
 

@@ -785,3 +785,22 @@ def test_too_few_points_for_the_analysis_are_refused(tmp_path):
     with pytest.raises(InputError) as info:
         load_experiment(write_experiment(tmp_path / "exp.toml", data))
     assert any("points: 1 gives 1 design points" in p for p in info.value.problems)
+
+
+def test_points_spread_over_posterior_draws_are_not_over_corrected_for_noise(tmp_path):
+    """Replication i sits on posterior draw i mod G at every point, so a point's binomial variance overstates its
+    noise: subtracting it drove total Sobol indices below first-order ones. Over a posterior the indices are left
+    uncorrected and say so; on point values they are corrected."""
+    from sim.api import sweep
+    exp = tmp_path / "e.toml"
+    scenario = (Path(__file__).resolve().parents[1] / "scenarios" / "idlib_2021_baseline.toml").as_posix()
+    exp.write_text(f'name = "e"\nscenario = "{scenario}"\nsampler = "sobol"\npoints = 32\nreplications = 40\n'
+                   'horizon_months = 12\nseed = 3\noutcomes = ["p_collapse"]\n\n'
+                   '[factors.d]\npath = "actors.turkey.deterrence"\nlow = 0.3\nhigh = 1.0\n\n'
+                   '[factors.i]\npath = "actors.russia.interest_in_guarantor"\nlow = 0.3\nhigh = 1.0\n')
+    over = sweep(exp, tmp_path / "over", jobs=1).analysis["outcomes"]["p_collapse"]
+    point = sweep(exp, tmp_path / "point", jobs=1, use_posterior=False).analysis["outcomes"]["p_collapse"]
+    assert over["noise_corrected"] is False and any("posterior" in n for n in over["notes"])
+    assert point["noise_corrected"] is True
+    # uncorrected Jansen totals are sums of squared differences: never negative
+    assert all(f["ST"] is None or f["ST"] >= 0 for f in over["factors"])
