@@ -42,11 +42,12 @@ ceasefire sweep experiments/four_factors_sobol.toml --out "$ref/sweep_four_facto
 ceasefire sweep experiments/deterrence_vs_interest_grid.toml --out "$ref/sweep_deterrence_vs_interest_grid" \
     --restart "${jobs[@]}"
 
-# 7. The step check: weekly against daily steps for the bundled forecasts (results/README.md).
+# 7. The step check: weekly against daily steps for the bundled forecasts. Only the numbers are kept (the table
+#    in results/README.md); the runs themselves go to results/runs/, which git ignores.
 for s in idlib_2020_moscow idlib_2021_baseline syria_2025_baseline; do
     for d in 7 1; do
-        ceasefire run "scenarios/$s.toml" --runs 20000 --seed 7 --step-days "$d" --no-report \
-            --out "$ref/step_check/$s-step$d" --force "${jobs[@]}"
+        ceasefire run "scenarios/$s.toml" --runs 10000 --seed 7 --step-days "$d" --no-report \
+            --out "results/runs/step_check/$s-step$d" --force "${jobs[@]}"
     done
 done
 
@@ -55,4 +56,6 @@ for d in "$ref"/*/; do
     [ -f "$d/manifest.json" ] || [ -f "$d/comparison.json" ] || [ -f "$d/calibration.json" ] || continue
     ceasefire report "$d" --lang ar
 done
-ceasefire bench --out "$ref"
+# bench writes a directory of its own (it replaces nothing it did not write); only bench.json is kept
+ceasefire bench --out results/bench/reference --force
+cp results/bench/reference/bench.json "$ref/bench.json"

@@ -324,7 +324,7 @@ def bench(scenario, scenario_path: Path, *, runs: int, repeats: int = 3, single_
 
     with tempfile.TemporaryDirectory() as tmp:
         par = {"run": amdahl(["run", str(scenario_path), "--runs", str(PARALLEL_RUNS), "--quiet", "--no-report",
-                              "--out", os.path.join(tmp, "run")], 2, repeats)}
+                              "--out", os.path.join(tmp, "run"), "--force"], 2, repeats)}  # repeats: same --out
         if sweep_experiment is not None and Path(sweep_experiment).exists():
             par["sweep"] = amdahl(["sweep", str(sweep_experiment), "--quiet", "--no-report", "--restart",
                                    "--out", os.path.join(tmp, "sweep")], 2, repeats)

@@ -77,7 +77,7 @@ def bidi(t, text: str) -> str:
     digits in it (names, numbers, '95%') left-to-right isolates, so that matplotlib's bidi layout keeps a
     number with its sign and an English name in one piece."""
     t = _t(t)
-    if not t.rtl or not text:
+    if not t.rtl or not text or "$" in text:   # mathtext (a log axis's 10^-1) is laid out by its own parser
         return text
     text = text.replace(LRI, "").replace(RLI, "").replace(PDI, "")
     return "\n".join(RLI + _LTR_RUN.sub(lambda m: LRI + m.group(0) + PDI, line) + PDI if line else line
@@ -94,6 +94,8 @@ def localize(fig, t) -> None:
     from matplotlib.ticker import Formatter
 
     def local(text):
+        if "$" in text:   # mathtext (a log axis's 10^-1): its parser needs Western digits and no isolates
+            return text
         return bidi(t, t.digits_of(text))
 
     class Local(Formatter):

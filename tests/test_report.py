@@ -858,3 +858,25 @@ def test_brief_is_one_or_two_a4_pages(browser, result_dirs, kind, lang):
     assert 1 <= len(boxes) <= 2
     for w, h in boxes:                                  # A4: 210 x 297 mm = 595 x 842 points
         assert abs(w - 595.3) < 2 and abs(h - 841.9) < 2, (w, h)
+
+
+@pytest.mark.parametrize("digits", ["western", "arabic"])
+def test_a_log_axis_in_a_right_to_left_figure_renders(digits):
+    """A log axis labels its ticks in mathtext ($\\mathdefault{10^{-1}}$); wrapped in bidi isolates or given
+    Arabic-Indic digits, matplotlib's mathtext parser raised, and the Arabic calibration report was refused
+    as 'damaged'."""
+    import io
+
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from sim import plots
+    from sim.i18n import Lang
+    fig, ax = plt.subplots()
+    ax.set_xscale("log")
+    ax.plot([0.05, 0.2, 3.0, 40.0], [1, 2, 3, 4])
+    ax.set_title("offensive_rate_covered")
+    plots.localize(fig, Lang("ar", digits))
+    fig.savefig(io.BytesIO(), format="png")
+    plt.close(fig)
