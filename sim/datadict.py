@@ -20,6 +20,7 @@ UNDOCUMENTED = "(undocumented)"
 # the column pattern's named groups.
 _P = "probability (0-1)"
 _CI = "95% confidence interval"
+_POSTERIORS = "posterior.csv"   # also posterior_<conflict>.csv and posterior[_<conflict>]_as_of_<date>.csv
 RULES: list[tuple[str, str, str, str]] = [
     # a run (and each half of a comparison)
     ("runs.csv", "replication", "index", "replication number, 0-based; seeds are derived from it, so it "
@@ -85,22 +86,42 @@ RULES: list[tuple[str, str, str, str]] = [
     ("posterior.csv", "loglik_total", "log-likelihood (nats)", "log-likelihood of all historical cases"),
     ("posterior.csv", r"loglik_(?P<case>.+)", "log-likelihood (nats)",
      "log-likelihood of the observed outcome of case {case}"),
+    # the sampler's final particles and the posterior draws scenarios inherit
+    ("particles.csv", r"x:dynamics\.(?P<p>.+)", "logit of the prior's unit value",
+     "sampler coordinate of dynamics.{p}: logit of its position in the prior's range (log scale for log priors)"),
+    ("particles.csv", "x:conflict_sigma", "log of a standard deviation",
+     "sampler coordinate of conflict_sigma: log of the spread of the conflicts' effects on the launch rates"),
+    ("particles.csv", r"x:conflict_effect\.(?P<c>.+)", "standard normal z",
+     "conflict {c}'s effect on the launch rates, z (the rates are multiplied by exp(conflict_sigma z))"),
+    ("particles.csv", r"loglik:(?P<case>.+)", "log-likelihood (nats)",
+     "log-likelihood of the observed outcome of case {case} at the particle"),
+    (_POSTERIORS, r"dynamics\.(?P<p>.+)", "as the parameter (ceasefire params)",
+     "one equally weighted posterior draw of dynamics.{p} (for a conflict's file: times its conflict effect)"),
     # a backtest
     ("backtest.csv", "case", "label", "historical case (file in scenarios/history/)"),
-    ("backtest.csv", "observed_months", "months", "observed duration of the truce"),
+    ("backtest.csv", "conflict", "label", "the conflict the case belongs to (its partial-pooling group)"),
+    ("backtest.csv", "observed_collapsed", "0/1", "1 if the ceasefire collapsed, 0 if it was still holding (censored)"),
+    ("backtest.csv", "observed_months", "months", "observed duration of the truce, or the time it had held when censored"),
     ("backtest.csv", "observed_initiator", "label", "who broke it, as observed"),
     ("backtest.csv", r"p_collapse_(?P<m>[\d.]+)", _P,
      "predicted probability of collapse within {m} months (leave-one-out fit)"),
     ("backtest.csv", "predicted_median", "months", "predicted median duration; empty if beyond the horizon"),
     ("backtest.csv", "observed_percentile", "probability (0-1)",
      "predicted probability of collapse by the observed duration (PIT value)"),
+    ("backtest.csv", "pareto_k", "shape (above 0.7: unreliable)",
+     "Pareto k-hat of the case's leave-one-out importance weights: above 0.7 the LOO forecast is unreliable"),
     ("backtest.csv", "predicted_share_observed_initiator", _P,
      "predicted share of collapses by the initiator that was observed"),
+    ("scores.csv", "scope", "label",
+     "leave_one_out (each case forecast without itself) or leave_one_conflict_out (without its conflict's cases)"),
     ("scores.csv", "forecast", "label", "the forecast scored (the model, or a reference forecast)"),
     ("scores.csv", r"brier_(?P<m>[\d.]+)", "Brier score (0 best, 1 worst)",
      "Brier score of P(collapse within {m} months) over the cases"),
-    ("scores.csv", "log_score", "nats (lower is better)", "mean negative log predictive density of the durations"),
-    ("scores.csv", "crps_months", "months (lower is better)", "mean continuous ranked probability score"),
+    ("scores.csv", "log_score", "nats (lower is better)",
+     "mean binary log loss of P(collapse within 1, 3, 6, 12, 24 months) where the outcome is known"),
+    ("scores.csv", "crps_months", "months (lower is better)", "mean continuous ranked probability score (censored)"),
+    ("scores.csv", r"coverage_(?P<q>\d+)", "share of cases (0-1)",
+     "share of the cases whose observation falls inside the central {q}% predictive interval"),
     # scenario discovery
     ("discovery_trajectory.csv", "box", "index", "box number (1 is the first box found)"),
     ("discovery_trajectory.csv", "step", "index", "peeling step along the trajectory (0: the whole space)"),
@@ -123,6 +144,8 @@ def describe(file: str, column: str, parameters: dict[str, dict] | None = None) 
     schema information (``unit``, ``doc``, ``path``). Unknown columns get ``UNDOCUMENTED``.
     """
     name = file.rsplit("/", 1)[-1]
+    if re.fullmatch(r"posterior_[\w.-]+\.csv", name):
+        name = _POSTERIORS
     info = (parameters or {}).get(column)
     if info is not None and name in ("design.csv", "outcomes.csv", "posterior.csv"):
         return info.get("unit") or "", f"{info.get('path', column)}: {info.get('doc', '')}".rstrip(": ")

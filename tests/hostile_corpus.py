@@ -469,7 +469,7 @@ for label, changes, key in [
     ("log_nonpositive", {"low": "0.0"}, "free.offensive_rate"),
     ("low_bool", {"low": "true"}, "free.offensive_rate.low"),
     ("path_not_dynamics", {"path": '"actors.turkey.deterrence"'}, "free.offensive_rate.path"),
-    ("outside_schema", {"high": "500.0"}, "free.offensive_rate"),
+    ("outside_schema", {"high": "2000000.0"}, "free.offensive_rate"),   # the schema allows up to 1e6
     ("unknown_key", {"prior": '"log"'}, "free.offensive_rate.prior"),
 ]:
     case(f"calibration_free_{label}", ["calibrate", "bad.toml"], ["bad.toml", key],
