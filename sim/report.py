@@ -1868,7 +1868,11 @@ def _sweep_report(page: Page) -> None:
     if res.get("r_squared") is not None:
         extra.append(page._("A linear fit on the factors explains %(r2)s of the variance of the outcome across points "
                             "(R²).", r2=page.num(res["r_squared"], f"outcomes.{outcome}.r_squared", "pct")))
-    if noise is not None:
+    if noise is not None and res.get("noise_corrected") is False:   # runs spread over posterior draws (sim.sweep)
+        extra.append(page._("Replication noise accounts for at most %(share)s of that variance; the indices are "
+                            "not corrected for it.",
+                            share=page.num(noise, f"outcomes.{outcome}.noise_share", "pct")))
+    elif noise is not None:
         extra.append(page._("Replication noise accounts for %(share)s of that variance.",
                             share=page.num(noise, f"outcomes.{outcome}.noise_share", "pct")))
     if res.get("error"):
@@ -1988,7 +1992,12 @@ def _sweep_report(page: Page) -> None:
         bl.append(page._("Across the points, %(outcome)s ranges from %(lo)s to %(hi)s.", outcome=olabel,
                          lo=page.num(float(y[lo_i]), None, fmt_kind), hi=page.num(float(y[hi_i]), None, fmt_kind)))
     caveat = page._("The indices describe the model within the swept ranges, not the world")
-    if noise is not None:
+    if noise is not None and res.get("noise_corrected") is False:
+        caveat = page._("%(caveat)s; replication noise is at most %(noise)s of the variance across points and is not "
+                        "removed (the runs are spread over the posterior's draws), so total indices may be too high "
+                        "and first-order ones too low by up to that share",
+                        caveat=caveat, noise=page.num(noise, f"outcomes.{outcome}.noise_share", "pct"))
+    elif noise is not None:
         caveat = page._("%(caveat)s; replication noise is %(noise)s of the variance across points and is allowed for",
                         caveat=caveat, noise=page.num(noise, f"outcomes.{outcome}.noise_share", "pct"))
     bl.append(page._("%(caveat)s.%(flags)s", caveat=caveat, flags=_flags_sentence(page)))

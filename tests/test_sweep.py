@@ -804,3 +804,7 @@ def test_points_spread_over_posterior_draws_are_not_over_corrected_for_noise(tmp
     assert point["noise_corrected"] is True
     # uncorrected Jansen totals are sums of squared differences: never negative
     assert all(f["ST"] is None or f["ST"] >= 0 for f in over["factors"])
+    # and the report says the noise is an upper bound, not removed (it said "is allowed for")
+    from sim.report import write_report
+    page = write_report(tmp_path / "over").read_text(encoding="utf-8")
+    assert "at most" in page and "is not removed" in page and "is allowed for" not in page
