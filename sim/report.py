@@ -2461,6 +2461,11 @@ def _backtest_report(page: Page) -> None:
                   "reference forecast on every score (CRPS: %(m)s months against %(o)s)."))
         bl.append(page._(msg, n=page.num(len(cases), None, "int"),
                          m=page.num(model.get("crps"), "scores.model.crps", "num1"), o=crps))
+        better = [o for o in others if model.get("log") is not None and scores[o].get("log") is not None
+                  and scores[o]["log"] <= model["log"]]
+        if better:   # name who beats it, so that "not every" cannot hide "not any"
+            bl[-1] = page._("%(sentence)s On the log score it is beaten by %(who)s: there it has no skill.",
+                            sentence=bl[-1], who=page.list_words([page.t._(FORECASTS.get(o, o)) for o in better]))
     if cov.get("90") is not None:
         bl.append(page._("%(share)s of the observations fall within the central 90%% of their forecast.",
                          share=page.num(cov["90"], f"{cov_key}.90", "pct")))

@@ -880,3 +880,18 @@ def test_a_log_axis_in_a_right_to_left_figure_renders(digits):
     plots.localize(fig, Lang("ar", digits))
     fig.savefig(io.BytesIO(), format="png")
     plt.close(fig)
+
+
+def test_a_backtest_the_model_loses_names_who_beats_it(tmp_path):
+    """'does not beat every reference on every score' could hide 'beats none': the bottom line names the
+    references that beat the model on the log score."""
+    from sim.report import write_report
+    _backtest_fixture(tmp_path / "bt")
+    path = tmp_path / "bt" / "backtest.json"
+    data = json.loads(path.read_text(encoding="utf-8"))
+    data["scores"]["model"]["log"] = 0.5      # base rate 0.4 and other cases 0.6: one beats it, one does not
+    path.write_text(json.dumps(data), encoding="utf-8")
+    page = parse_page(write_report(tmp_path / "bt").read_text(encoding="utf-8"))
+    line = plain(page.text_by_section["bottom-line"])
+    assert "does not beat every reference forecast" in line
+    assert "On the log score it is beaten by literature base rate: there it has no skill." in line
