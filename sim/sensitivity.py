@@ -340,7 +340,8 @@ def _finite_or_none(x):
 # --- analysis --------------------------------------------------------------------------------
 
 def analyse(design: Design, outputs: np.ndarray, *, n_boot: int = 500, seed: int = 0,
-            noise_variance: np.ndarray | None = None, confidence: float = 0.95) -> SensitivityResult:
+            noise_variance: np.ndarray | None = None, confidence: float = 0.95,
+            correct_noise: bool = True) -> SensitivityResult:
     r"""Sensitivity indices from a design and the model outputs at its points.
 
     Parameters
@@ -362,6 +363,10 @@ def analyse(design: Design, outputs: np.ndarray, *, n_boot: int = 500, seed: int
         and of mean zero.
     confidence : float
         Level of the bootstrap intervals, in (0, 1).
+    correct_noise : bool
+        Remove ``noise_variance`` from the Sobol estimators (below). False where it is only an upper bound
+        on the noise (e.g. replications spread evenly over parameter draws, ``sim.sweep``): subtracting it
+        would over-correct, so the indices stay uncorrected and ``noise_share`` bounds their bias.
 
     Returns
     -------
@@ -432,7 +437,7 @@ def analyse(design: Design, outputs: np.ndarray, *, n_boot: int = 500, seed: int
                   confidence=float(confidence), n_boot=n_boot)
 
     if design.sampler == "sobol":
-        return _analyse_sobol(design, y, s2, rng, common)
+        return _analyse_sobol(design, y, s2, rng, common, correct_noise)
     if design.sampler == "morris":
         return _analyse_morris(design, y, s2, rng, common)
     return _analyse_src(design, y, s2, rng, common)
@@ -473,7 +478,7 @@ def _percentile_ci(boot: np.ndarray, confidence: float) -> tuple[np.ndarray, np.
     return low, high
 
 
-def _analyse_sobol(design, y, s2, rng, common) -> SensitivityResult:
+def _analyse_sobol(design, y, s2, rng, common, correct_noise: bool = True) -> SensitivityResult:
     d = design.d
     groups = design.groups[_complete_groups(design, y)]
     n = groups.shape[0]
@@ -491,7 +496,7 @@ def _analyse_sobol(design, y, s2, rng, common) -> SensitivityResult:
         s1_num = means[..., 4:4 + d]
         st_num = means[..., 4 + d:4 + 2 * d] / 2
         v_f = v
-        if s2 is not None:
+        if s2 is not None and correct_noise:
             v_f = v - means[..., 4 + 2 * d]
             st_num = st_num - means[..., 5 + 2 * d:5 + 3 * d]
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -507,7 +512,7 @@ def _analyse_sobol(design, y, s2, rng, common) -> SensitivityResult:
     if s2 is not None:
         noise_share = float(stats[:, 4 + 2 * d].mean() / v) if v > 0 else float("nan")
     if not v_f > 0:
-        notes.append("output variance is not positive" if s2 is None else
+        notes.append("output variance is not positive" if s2 is None or not correct_noise else
                      "noise variance is at least the output variance: the corrected variance is "
                      "not positive and the indices are undefined")
     factors = tuple({"factor": i, "S1": float(s1[i]), "S1_ci_low": float(s1_lo[i]),

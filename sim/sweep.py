@@ -166,8 +166,8 @@ def analyse_outcomes(loaded: LoadedExperiment, design, rows: dict[int, dict], *,
     the outcome across draws, which the point alone cannot measure. Subtracting the binomial variance then
     over-corrects (total indices below first-order ones, even negative), so there the indices are left
     uncorrected (the usual estimators: ST biased up, S1 down, by at most ``noise_share``) and a note says so.
+    Failed points are excluded and counted.
     """
-    """Sensitivity indices for every outcome, failed points excluded and counted."""
     from sim.sensitivity import analyse
     e = loaded.experiment
     m = design.points.shape[0]
@@ -183,25 +183,20 @@ def analyse_outcomes(loaded: LoadedExperiment, design, rows: dict[int, dict], *,
                 noise[p] = r["outcomes"][name][3]
         undefined = int(np.sum(np.isnan(y))) - len(failed)
         try:
-            res = analyse(design, y, noise_variance=None if over_posterior else np.where(np.isnan(noise), 0.0, noise),
-                          seed=e.seed)
+            res = analyse(design, y, noise_variance=np.where(np.isnan(noise), 0.0, noise), seed=e.seed,
+                          correct_noise=not over_posterior)
         except ValueError as exc:  # e.g. too many failed points left: say so instead of guessing
             analysis["outcomes"][name] = {"method": None, "factors": [], "ranking": [], "noise_share": None,
                                           "undefined_points": undefined, "error": str(exc)}
             continue
         out = res.as_dict(loaded.factor_names)
         out["undefined_points"] = undefined
+        out["noise_corrected"] = not over_posterior
         if over_posterior:
-            ok = ~np.isnan(y)
-            v = float(np.var(y[ok], ddof=1)) if ok.sum() > 1 else float("nan")
-            out["noise_share"] = float(np.nanmean(noise[ok]) / v) if v > 0 else None
-            out["noise_corrected"] = False
-            out["notes"] = [*out.get("notes", []),
+            out["notes"] = [*out["notes"],
                             "replications are spread over the posterior's parameter draws, so the binomial noise "
                             "variance overstates the noise: indices are not noise-corrected and noise_share is an "
                             "upper bound (ST biased up and S1 down by at most that share)"]
-        else:
-            out["noise_corrected"] = True
         analysis["outcomes"][name] = out
     return analysis
 

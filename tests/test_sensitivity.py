@@ -98,6 +98,22 @@ def test_sobol_noise_correction_removes_the_bias():
     assert naive.noise_share is None
 
 
+def test_sobol_noise_can_be_reported_without_being_removed():
+    """correct_noise=False (the noise is only an upper bound): the indices are the uncorrected ones, the
+    noise share is still reported by the same definition."""
+    v, _, _ = ishigami_indices()
+    design = sample("sobol", ISHIGAMI_BOUNDS, n=2 ** 10, seed=0)
+    rng = np.random.default_rng(np.random.SeedSequence(8))
+    noise_var = np.full(design.m, v / 4)
+    y = ishigami(design.points) + rng.normal(0.0, np.sqrt(noise_var))
+    kept = analyse(design, y, noise_variance=noise_var, seed=0, correct_noise=False)
+    naive = analyse(design, y, seed=0)
+    corrected = analyse(design, y, noise_variance=noise_var, seed=0)
+    np.testing.assert_array_equal(kept.column("S1"), naive.column("S1"))
+    np.testing.assert_array_equal(kept.column("ST"), naive.column("ST"))
+    assert kept.noise_share == corrected.noise_share and kept.noise_share > 0
+
+
 def test_sobol_failed_points_drop_their_base_rows(ishigami_sobol):
     design, y = ishigami_sobol
     n, d = design.n, design.d
