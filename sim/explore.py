@@ -5,7 +5,8 @@ its functions are plain and testable:
 
 * which parameters get a slider: by default the stable key paths :data:`DEFAULT_KEYS` and the long-run
   level of each exogenous process, each only if the scenario has it, plus any ``--param KEY``; slider
-  ranges come from the schema (:func:`sim.params.path_info`), so they follow it as it changes;
+  ranges come from the calibration prior where the parameter has one, else the schema
+  (:func:`sim.params.path_info`), so they follow it as it changes;
 * :func:`outcome`: a run of the scenario with the sliders' values, cached by settings, always with the
   same seed, so that two settings are compared on common random numbers (a change shows the effect of
   the change, not new dice);
@@ -117,7 +118,7 @@ def settings_from_args(scenario: str, *, params=(), compare: str | None = None, 
         raise InputError(problems)
     root = bundled_dir("scenarios")
     choices = {name: str(root / f"{name}.toml") for name in bundled_names("scenarios")
-               if not name.startswith("history/") and name != "calibrated_dynamics"} if root else {}
+               if not name.startswith(("history/", "calibrated_"))} if root else {}   # cases and fit fragments
     return Settings(str(Path(path).resolve()), loaded.name, tuple(keys),
                     str(Path(compare_path).resolve()) if compare_path else None, runs, seed,
                     str(Path(save_dir).resolve()), choices)

@@ -70,8 +70,8 @@ def test_compare_sweep_diff_params_validate_json(tmp_path, capsys):
     assert bounded and all(d["minimum"] <= d["maximum"] for d in bounded)
 
     bad = tmp_path / "bad.toml"
-    bad.write_text(MOSCOW.read_text().replace("deterrence = 0.75", "deterrence = 1.75")
-                   .replace('base = "calibrated_dynamics.toml"', f'base = "{(REPO / "scenarios" / "calibrated_dynamics.toml").as_posix()}"'))
+    # its base (calibrated_syria_as_of_2020-03-06.toml) is found among the bundled scenarios by name
+    bad.write_text(MOSCOW.read_text().replace("deterrence = 0.75", "deterrence = 1.75"))
     code, data, err = _json(capsys, "validate", str(MOSCOW), str(bad))
     assert code == 2 and data["valid"] is False and len(data["files"]) == 2
     assert data["problems"] == [f"{bad}: actors.turkey.deterrence: 1.75 is above the maximum 1.0"]
@@ -132,7 +132,7 @@ def test_run_a_bundled_scenario_by_name_from_an_empty_directory(tmp_path, monkey
     (tmp_path / "idlib_2020_moscow").write_text("not toml at all")
     assert main(["validate", "idlib_2020_moscow"]) == 2
     assert "not valid TOML" in capsys.readouterr().err
-    # a copy of a bundled scenario elsewhere still finds its base (calibrated_dynamics.toml)
+    # a copy of a bundled scenario elsewhere still finds its base (calibrated_syria_as_of_2020-03-06.toml)
     shutil.copy(MOSCOW, tmp_path / "mine.toml")
     assert main(["validate", "mine.toml"]) == 0
     assert main(["validate", "no_such_scenario"]) == 2

@@ -181,3 +181,9 @@ def test_moving_a_slider_changes_the_curve_and_save_writes_a_valid_scenario(serv
         assert main(["validate", str(saved)]) == 0
     finally:
         driver.quit()
+
+
+def test_the_comparison_menu_lists_scenarios_not_cases_or_fit_fragments():
+    choices = explore.settings_from_args(str(MOSCOW)).choices
+    assert "idlib_2021_baseline" in choices and "doc003_s1_broad_escalation" in choices
+    assert not [n for n in choices if n.startswith(("history/", "calibrated_"))]
