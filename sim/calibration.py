@@ -147,8 +147,10 @@ class Prior:
         return (v - self.low) / (self.high - self.low)
 
 
-def load_calibration(path: str | Path, cases_dir: str | Path | None = None, as_of: dt.date | None = None):
-    """The calibration definition, its priors and its historical cases (``as_of`` replaces the file's).
+def load_calibration(path: str | Path, cases_dir: str | Path | None = None, as_of: dt.date | None = None,
+                     design: dict | None = None):
+    """The calibration definition, its priors and its historical cases (``as_of`` replaces the file's, and
+    ``design`` its ``particles``/``replications`` where given, validated like the file's own values).
 
     The file must be a calibration file (a scenario or experiment given here is named as such), with a
     name that is a safe directory name, no coerced types and finite numbers; its cases (files or glob
@@ -161,13 +163,17 @@ def load_calibration(path: str | Path, cases_dir: str | Path | None = None, as_o
         raise InputError([other_kind])
     if as_of is not None:
         raw = {**raw, "as_of": as_of}
+    raw = {**raw, **{k: v for k, v in (design or {}).items() if v is not None}}
     bad_name = slug_problem(raw.get("name"))
     problems = [f"{path}: name: {bad_name}"] if bad_name else []
     try:
         cal = Calibration.model_validate(raw)
     except ValidationError as exc:
         errors = [err for err in exc.errors() if not (bad_name and err["loc"] == ("name",))]
-        problems += [f"{path}: {_calibration_error(err)}" for err in errors[:MAX_PROBLEMS_FORMATTED]]
+        given = {k for k, v in (design or {}).items() if v is not None}
+        problems += [f"--{err['loc'][0]} (replacing {path}'s): {_calibration_error(err)}"
+                     if err["loc"] and err["loc"][0] in given else f"{path}: {_calibration_error(err)}"
+                     for err in errors[:MAX_PROBLEMS_FORMATTED]]
         raise InputError(problems, more=max(0, len(errors) - MAX_PROBLEMS_FORMATTED)) from None
     if problems:
         raise InputError(problems)

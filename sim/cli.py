@@ -133,6 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="one run of the sampler only (no reproducibility check from a second seed)")
     p.add_argument("--as-of", type=_date, metavar="YYYY-MM-DD",
                    help="fit with only what was known on this date (later cases left out, later outcomes censored)")
+    _design_flags(p)
     p.add_argument("--out", type=_path, metavar="DIR", help="result directory (default results/calibration/<name>)")
     _force_flag(p)
     p.add_argument("--quiet", action="store_true")
@@ -143,6 +144,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the calibration definition (default experiments/calibration_cases.toml)")
     p.add_argument("--from", dest="from_dir", type=_path, metavar="DIR",
                    help="reuse the particles of a calibration result directory instead of calibrating again")
+    _design_flags(p)
     p.add_argument("--cases", type=_path, metavar="DIR", help="directory of historical scenario files "
                    "(default: the calibration file's list)")
     p.add_argument("--no-neutralise", action="store_true", help="skip the neutralisation check")
@@ -559,6 +561,17 @@ def cmd_bench(args) -> int:
     return EXIT_OK
 
 
+def _design_flags(p) -> None:
+    p.add_argument("--particles", type=_positive_int, metavar="N",
+                   help="particles of the sampler, replacing the calibration file's (e.g. a larger reference fit)")
+    p.add_argument("--replications", type=_positive_int, metavar="R",
+                   help="runs per particle and case for each likelihood estimate, replacing the file's")
+
+
+def _design(args) -> dict:
+    return {"particles": args.particles, "replications": args.replications}
+
+
 def _executor(args):
     if getattr(args, "scheduler", None) is not None:
         if args.jobs is not None:
@@ -598,7 +611,7 @@ def cmd_calibrate(args) -> int:
     from sim.bundled import locate
     args.calibration = locate(args.calibration, "experiments")
     args.jobs = _jobs(args.jobs)
-    cal, priors, cases = load_calibration(args.calibration, as_of=args.as_of)
+    cal, priors, cases = load_calibration(args.calibration, as_of=args.as_of, design=_design(args))
     default = args.out is None
     out = args.out or Path("results/calibration") / (cal.name + (f"_as_of_{cal.as_of}" if cal.as_of else ""))
     _preflight(out, "calibration", args, default=default)
@@ -630,7 +643,7 @@ def cmd_backtest(args) -> int:
     from sim.bundled import locate
     args.calibration = locate(args.calibration, "experiments")
     args.jobs = _jobs(args.jobs)
-    cal, priors, cases = load_calibration(args.calibration, args.cases)
+    cal, priors, cases = load_calibration(args.calibration, args.cases, design=_design(args))
     default = args.out is None
     out = args.out or Path("results/backtest") / store.utc_stamp()  # never over results/reference/
     _preflight(out, "backtest", args, default=default)
