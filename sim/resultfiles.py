@@ -9,6 +9,7 @@ directories (the report, its templated successor, notebooks) can use it.
 from __future__ import annotations
 
 import json
+import os
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -66,6 +67,11 @@ def damaged_if_unreadable(directory: Path, kind: str):
     except DamagedResult:
         raise
     except (KeyError, IndexError, TypeError, AttributeError, ValueError) as exc:
+        # The same exceptions come from a bug in a reader on intact files. Without a record of what ceasefire
+        # wrote the two cannot be told apart here, so the message says how to see the bug's traceback.
+        if os.environ.get("CEASEFIRE_DEBUG"):
+            raise
         what = f"key {exc.args[0]!r} missing" if isinstance(exc, KeyError) and exc.args else _first_line(exc)
         raise DamagedResult(f"{directory}: the {kind} result's files are damaged or incomplete ({what}); no "
-                            f"report can be made from them") from exc
+                            f"report can be made from them (if they are as ceasefire wrote them, this is a bug: "
+                            f"run again with CEASEFIRE_DEBUG=1 to keep its traceback, and report it)") from exc

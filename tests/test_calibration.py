@@ -125,6 +125,20 @@ def test_calibration_file_errors(tmp_path, capsys):
     assert not (tmp_path / "o").exists()
 
 
+def test_the_design_flags_replace_the_files_design_and_are_checked_like_it(tmp_path, capsys):
+    cal = tmp_path / "cal.toml"
+    cal.write_text('name = "x"\ncases = ["c.toml", "d.toml"]\nparticles = 24\nreplications = 6\n'
+                   '[free.a]\npath = "dynamics.halt_rate"\n')
+    for name in ("c", "d"):
+        _case(tmp_path, name, "a", 'months_to_collapse = 2.0\ninitiator = "regime"\n')
+    given, _, _ = load_calibration(cal, design={"particles": 64, "replications": None})
+    assert (given.particles, given.replications) == (64, 6)
+    assert main(["calibrate", str(cal), "--particles", "5", "--out", str(tmp_path / "o")]) == 2
+    first = capsys.readouterr().err.splitlines()[0]
+    assert first.startswith("--particles") and "16" in first
+    assert not (tmp_path / "o").exists()
+
+
 def test_a_case_without_an_observed_table_or_conflict_is_refused(tmp_path):
     plain = tmp_path / "plain.toml"
     plain.write_text(FIXTURE.read_text())

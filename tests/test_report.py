@@ -895,3 +895,23 @@ def test_a_backtest_the_model_loses_names_who_beats_it(tmp_path):
     line = plain(page.text_by_section["bottom-line"])
     assert "does not beat every reference forecast" in line
     assert "On the log score it is beaten by literature base rate: there it has no skill." in line
+
+
+def test_a_reader_bug_on_intact_files_can_show_its_traceback(tmp_path, monkeypatch):
+    """The damaged-files message covers the exceptions a reader's bug raises too: it says how to see the
+    traceback, and with CEASEFIRE_DEBUG=1 the bug reaches the internal-error path (exit 1, crash log)."""
+    from sim import report
+    from sim.cli import main
+    _backtest_fixture(tmp_path / "bt")
+    monkeypatch.setenv("CEASEFIRE_LOG_DIR", str(tmp_path / "logs"))
+
+    def broken_builder(page):
+        raise ValueError("a bug in a builder")
+    monkeypatch.setitem(report.BUILDERS, "backtest", broken_builder)
+    monkeypatch.delenv("CEASEFIRE_DEBUG", raising=False)
+    assert main(["report", str(tmp_path / "bt")]) == 2
+    assert not (tmp_path / "logs").exists()
+    monkeypatch.setenv("CEASEFIRE_DEBUG", "1")
+    assert main(["report", str(tmp_path / "bt")]) == 1
+    logs = list((tmp_path / "logs").glob("ceasefire-*.log"))
+    assert len(logs) == 1 and "broken_builder" in logs[0].read_text(encoding="utf-8")
