@@ -39,7 +39,6 @@ from typing import Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
-from scipy import stats
 
 from sim.montecarlo import advance_to_horizon, build_model
 from sim.params import field_info
@@ -314,6 +313,20 @@ def load_case(path: Path) -> Case:
 
 # --- parameter space ---------------------------------------------------------------------------
 
+# Written out as scipy.stats computes them (bit for bit): reading a calibration file need not import
+# scipy.stats, which takes about a second.
+_LOG_SQRT_2PI = np.log(np.sqrt(2 * np.pi))
+
+
+def _normal_logpdf(x: np.ndarray) -> np.ndarray:
+    return -x**2 / 2.0 - _LOG_SQRT_2PI
+
+
+def _halfnormal_logpdf(x: np.ndarray, scale: float) -> np.ndarray:
+    y = np.asarray(x, dtype=float) / scale
+    return np.where(y >= 0, 0.5 * np.log(2.0 / np.pi) - y * y / 2.0 - np.log(scale), -np.inf)
+
+
 @dataclass(frozen=True)
 class Space:
     """The sampler's coordinates: logit of each prior's unit value, then log sigma and the z's."""
@@ -352,8 +365,8 @@ class Space:
         if self.pooling:
             log_sigma = x[:, d]
             sigma = np.exp(log_sigma)
-            out += stats.halfnorm.logpdf(sigma, scale=self.pooling_scale) + log_sigma
-            out += np.sum(stats.norm.logpdf(x[:, d + 1:]), axis=1)
+            out += _halfnormal_logpdf(sigma, self.pooling_scale) + log_sigma
+            out += np.sum(_normal_logpdf(x[:, d + 1:]), axis=1)
         return out
 
     def values(self, x: np.ndarray) -> dict[str, np.ndarray]:

@@ -47,7 +47,6 @@ from numbers import Integral, Real
 from typing import Sequence
 
 import numpy as np
-from scipy.stats import qmc
 
 __all__ = ["SAMPLERS", "Design", "SensitivityResult", "analyse", "sample"]
 
@@ -56,8 +55,13 @@ MAX_GRID_POINTS = 10_000_000
 _BOOTSTRAP_TAG = 0x53454E53  # "SENS": the bootstrap stream is its own child of the analysis seed
 _BOOTSTRAP_CHUNK = 1 << 22   # resampled rows held in memory at once
 
-# scipy >= 1.15 names the generator argument of the qmc engines ``rng``; 1.13-1.14 call it ``seed``.
-_QMC_RNG_KW = "rng" if "rng" in inspect.signature(qmc.Sobol).parameters else "seed"
+
+
+def _qmc():
+    """scipy.stats.qmc and the name of its engines' generator argument (``rng`` from scipy 1.15, ``seed``
+    before). Imported here: reading or validating an experiment need not import scipy.stats (slow)."""
+    from scipy.stats import qmc
+    return qmc, ("rng" if "rng" in inspect.signature(qmc.Sobol).parameters else "seed")
 
 
 # --- design ----------------------------------------------------------------------------------
@@ -192,17 +196,18 @@ def sample(sampler: str, bounds: np.ndarray, *, n: int, seed: int, levels: int =
         points = np.stack([g.ravel() for g in mesh], axis=1)
         return Design("grid", bounds, points, n, seed, grid_levels=counts)
 
+    qmc, qmc_rng_kw = _qmc()
     if sampler == "random":
         return Design("random", bounds, qmc.scale(rng.random((n, d)), bounds[:, 0], bounds[:, 1]), n, seed)
 
     if sampler == "latin":
-        unit = qmc.LatinHypercube(d, **{_QMC_RNG_KW: rng}).random(n)
+        unit = qmc.LatinHypercube(d, **{qmc_rng_kw: rng}).random(n)
         return Design("latin", bounds, qmc.scale(unit, bounds[:, 0], bounds[:, 1]), n, seed)
 
     if sampler == "sobol":
         if n < 2 or n & (n - 1):
             raise ValueError(f"n must be a power of 2 (at least 2) for the sobol sampler; got {n}")
-        base = qmc.Sobol(2 * d, scramble=True, **{_QMC_RNG_KW: rng}).random_base2(n.bit_length() - 1)
+        base = qmc.Sobol(2 * d, scramble=True, **{qmc_rng_kw: rng}).random_base2(n.bit_length() - 1)
         a, b = base[:, :d], base[:, d:]
         blocks = [a, b]
         for i in range(d):

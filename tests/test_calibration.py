@@ -211,3 +211,18 @@ def test_backtest_from_a_calibration_directory(tiny, tmp_path):
     other.write_text(cal.read_text().replace("halt_rate", "campaign_rate"))
     assert main(["backtest", "--calibration", str(other), "--from", str(out), "--out", str(tmp_path / "x"),
                  "--quiet", "--no-report"]) == 2
+
+
+def test_the_prior_densities_written_out_equal_scipy_stats_bit_for_bit():
+    """Space.log_prior writes the normal and half-normal densities out (reading a calibration need not import
+    scipy.stats); a difference in the last bit would change which moves a calibration accepts."""
+    from scipy import stats
+
+    from sim.calibration import _halfnormal_logpdf, _normal_logpdf
+    rng = np.random.default_rng(11)
+    x = rng.normal(size=(500, 6)) * 3
+    assert np.array_equal(_normal_logpdf(x), stats.norm.logpdf(x))
+    sigma = np.abs(rng.normal(size=500)) * 2
+    for scale in (0.3, 1.0, 2.5):
+        assert np.array_equal(_halfnormal_logpdf(sigma, scale), stats.halfnorm.logpdf(sigma, scale=scale))
+    assert _halfnormal_logpdf(np.array([-0.1]), 1.0)[0] == -np.inf

@@ -24,7 +24,9 @@ def _modules_after(code: str) -> list[str]:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-@pytest.mark.parametrize("argv", [["--help"], ["run", "--help"], ["validate", "tests/data/two_sided.toml"]])
+@pytest.mark.parametrize("argv", [["--help"], ["run", "--help"], ["validate", "tests/data/two_sided.toml"],
+                                  ["validate", "experiments/bench_sweep.toml"],
+                                  ["validate", "experiments/calibration_cases.toml"]])
 def test_help_and_validate_import_neither_mesa_nor_scipy_stats_nor_matplotlib(argv):
     code = ("from sim.cli import main\n"
             f"try:\n    main({argv!r})\nexcept SystemExit:\n    pass")
