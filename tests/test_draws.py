@@ -219,3 +219,33 @@ def test_interval_needs_five_groups():
     values = np.ones(40)
     assert uncertainty.interval(values, np.arange(40) % 4, 4) is None
     assert uncertainty.interval(values, np.arange(40) % 5, 5) == (1.0, 1.0)
+
+
+def _median_interval_by_definition(times, events, horizon, groups, n_groups, level=uncertainty.LEVEL):
+    """median_interval as first written: group_estimates of the 0/1 collapse indicators at every grid time."""
+    grid = np.unique(np.concatenate([times[events], [horizon]]))
+    curves = []
+    for m in grid:
+        est, noise = uncertainty.group_estimates((events & (times <= m + 1e-9)).astype(float), groups, n_groups)
+        curves.append(uncertainty.shrunk(est, noise))
+    curves = np.maximum.accumulate(np.array(curves), axis=0)
+    medians = np.array([grid[np.argmax(c >= 0.5)] if np.any(c >= 0.5) else np.inf for c in curves.T])
+    low, high = np.quantile(medians, [(1 - level) / 2, (1 + level) / 2], method="inverted_cdf")
+    return (float(low) if np.isfinite(low) else None), (float(high) if np.isfinite(high) else None)
+
+
+def test_the_median_interval_from_cumulative_counts_is_the_definition_exactly():
+    """The one-pass median interval gives the same numbers, bit for bit, as group estimates at every grid time
+    (step-end times, an empty group, groups whose curve never reaches one half)."""
+    rng = np.random.default_rng(5)
+    steps = np.concatenate([np.arange(1, 29) / 30.44, 28 / 30.44 + np.arange(1, 300) * 7 / 30.44])
+    for trial in range(30):
+        n, n_groups = int(rng.integers(50, 5000)), int(rng.integers(5, 80))
+        horizon = float(rng.choice([24.0, 36.0, 60.0]))
+        times = rng.choice(steps, n)
+        events = (rng.random(n) < rng.random()) & (times < horizon)
+        times = np.where(events, times, horizon)
+        groups = rng.integers(0, n_groups, n)
+        groups[groups == 0] = 1 if trial % 3 == 0 else groups[groups == 0]
+        assert (uncertainty.median_interval(times, events, horizon, groups, n_groups)
+                == _median_interval_by_definition(times, events, horizon, groups, n_groups)), trial
