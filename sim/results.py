@@ -4,6 +4,7 @@ parameters (credible) and over the scenario's uncertain settings."""
 
 from __future__ import annotations
 
+import copy
 from collections import Counter
 from dataclasses import dataclass
 
@@ -166,6 +167,14 @@ class RunResult(RunNotebook):
         return [(int(m), float(a), float(b), float(c)) for m, a, b, c in zip(months, s, low, high)]
 
     def summary(self) -> dict:
+        """summary.json's content. Computed once (the command prints it and writes it; its intervals take a
+        while at many runs); each call returns a copy."""
+        cached = self.__dict__.get("_summary")
+        if cached is None:
+            cached = self.__dict__["_summary"] = self._summary()
+        return copy.deepcopy(cached)
+
+    def _summary(self) -> dict:
         r = self.simulation.replications
         out = {
             "scenario": self.scenario.name,
