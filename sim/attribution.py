@@ -24,9 +24,9 @@ import numpy as np
 
 from sim.scenario import InputError, _validate_model
 from sim.schema import Scenario
+from sim.survival import Z95
 
 EXACT_MAX = 8
-Z95 = 1.959963984540054
 IGNORED = {"name", "title", "description", "sources", "observed", "conflict"}
 
 

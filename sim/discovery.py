@@ -55,7 +55,7 @@ from pathlib import Path
 import numpy as np
 from scipy import stats
 
-Z95 = 1.959963984540054
+from sim.survival import Z95
 
 
 # --- soft labels -----------------------------------------------------------------------------------

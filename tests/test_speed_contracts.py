@@ -33,6 +33,17 @@ def test_help_and_validate_import_neither_mesa_nor_scipy_stats_nor_matplotlib(ar
     assert _modules_after(code) == []
 
 
+def test_a_parallel_run_without_a_report_keeps_the_heavy_imports_out_of_the_main_process(tmp_path):
+    """With workers, the main process only reads, merges and writes: the engine (Mesa), scipy and matplotlib
+    are imported in the workers or not at all, so they are not part of the command's serial time."""
+    code = ("from sim.cli import main\n"
+            f"main(['run', 'scenarios/idlib_2020_moscow.toml', '--runs', '2000', '--jobs', '2', '--quiet', "
+            f"'--no-report', '--out', {str(tmp_path / 'r')!r}])\n"
+            "assert not any(m == 'scipy' or m.startswith('scipy.') for m in sys.modules)")
+    assert _modules_after(code) == []
+    assert (tmp_path / "r" / "summary.json").is_file()
+
+
 def test_import_sim_is_light_and_its_names_still_work():
     assert _modules_after("import sim") == []
     import sim

@@ -311,3 +311,14 @@ def test_bootstrap_median_beyond_the_horizon_gives_no_interval():
     res = bootstrap_median_difference(a_t, a_e, b_t, b_e, n_boot=100, seed=1)
     assert res["base_median"] is None and res["ci_low"] is None and res["ci_high"] is None
     assert res["note"]
+
+
+def test_the_written_out_normal_quantile_is_scipys_bit_for_bit():
+    """Z95 is a literal so that a run's main process need not import scipy; it must be ndtri's value exactly
+    (every committed interval was computed with it)."""
+    from scipy import special
+
+    from sim.survival import Z95, normal_quantile_for
+    assert Z95 == float(special.ndtri(0.975)) == float(special.ndtri(0.5 + 0.95 / 2))
+    assert normal_quantile_for(0.95) == Z95
+    assert normal_quantile_for(0.9) == float(special.ndtri(0.95))
