@@ -14,8 +14,9 @@ References the model must beat to claim skill: a literature base rate (a constan
 distribution of the other cases' outcomes, and a covariate baseline (``sim.covariates``: a Weibull
 regression on features at signing, refitted without the forecast case or conflict).
 
-A neutralisation check forecasts every case again with one input set equal across the cases (the case-base
-mean) and reports how much of the model's out-of-sample skill that input carries.
+A neutralisation check forecasts every case again with one input made uninformative (set to the case-base
+mean, or for the agreement's categories, exchanged between cases) and reports how much of the model's
+out-of-sample skill that input carries.
 """
 
 from __future__ import annotations
@@ -36,13 +37,16 @@ EMPIRICAL_FLOOR = 0.05
 PREDICTIVE_EVALUATION = 900_001  # stream tags of the predictive runs, apart from the sampler's evaluations
 PARETO_RELIABLE = 0.7
 
+AGREEMENT_SHIFTS = (1, 2, 3)   # cyclic shifts of the cases' agreement features: derangements of the case order
 NEUTRALISED_INPUTS = {
-    "agreement": "the agreement's form, level and earlier failures (every case gets the case-base's most common "
-                 "form and level and the median count)",
+    "agreement": "the agreement's form, level, earlier failures and comprehensiveness (each case gets another "
+                 "case's, by cyclic shifts of the case order, scores averaged over the shifts: the features keep "
+                 "their spread and mean, so the check does not also move every case's commitment one way)",
     "monitoring": "monitors' presence (every monitor at the case-base mean presence; cases without monitors unchanged)",
     "guarantor_deterrence": "guarantors' deterrence and resolve (the case-base means)",
     "patron_interest": "patrons' interest in the rival guarantor and distraction (the case-base means)",
-    "balance_of_forces": "belligerents' strength and readiness (the case-base means)",
+    "balance_of_forces": "belligerents' strength and readiness (the case-base means, one for every belligerent: "
+                         "this also levels the sides within a case)",
     "pretext": "pretext groups' strength and transformation (the case-base means)",
 }
 
@@ -211,24 +215,26 @@ def loco_rows(result: SMCResult, sims_new: list[dict]) -> list[dict]:
     return rows
 
 
-def neutralised_scenarios(cases, which: str) -> list:
-    """Every case's scenario with one input set equal across the cases."""
+def neutralised_scenarios(cases, which: str, shift: int = 1) -> list:
+    """Every case's scenario with one input made uninformative: set equal across the cases (the case-base
+    mean), or for the agreement, whose features are categories, taken from the case ``shift`` places on
+    (among the cases with an agreement). Setting the categories to their most common values instead raised
+    every case's commitment at once, which moved the score for a reason other than the input's information."""
     def mean_of(role, field):
         vals = [getattr(a, field) for c in cases for a in c.scenario.actors.values() if role in a.roles]
         return float(np.mean(vals)) if vals else None
 
     out = []
     if which == "agreement":
-        forms = [c.scenario.agreement.form for c in cases if c.scenario.agreement]
-        levels = [c.scenario.agreement.signatory_level for c in cases if c.scenario.agreement]
-        failures = [c.scenario.agreement.earlier_failures for c in cases if c.scenario.agreement]
-        common = {"form": max(set(forms), key=forms.count), "signatory_level": max(set(levels), key=levels.count),
-                  "earlier_failures": int(np.median(failures)), "comprehensive": False}
-    for c in cases:
+        bound = [i for i, c in enumerate(cases) if c.scenario.agreement is not None]
+        features = ("form", "signatory_level", "earlier_failures", "comprehensive")
+        donor = {i: cases[bound[(j + shift) % len(bound)]].scenario.agreement for j, i in enumerate(bound)}
+    for i, c in enumerate(cases):
         s = c.scenario
         if which == "agreement":
-            if s.agreement is not None:
-                s = s.model_copy(update={"agreement": s.agreement.model_copy(update=common)})
+            if i in donor:
+                taken = {f: getattr(donor[i], f) for f in features}
+                s = s.model_copy(update={"agreement": s.agreement.model_copy(update=taken)})
             out.append(s)
             continue
         fields = {"monitoring": [("monitor", "presence")],
@@ -280,13 +286,16 @@ def backtest(result: SMCResult, executor, *, neutralise: bool = True, progress=N
         base_crps = out["scores"]["model"]["crps"]
         table = {}
         for i, which in enumerate(NEUTRALISED_INPUTS):
-            scen = neutralised_scenarios(result.cases, which)
-            n_sims = predictive_runs(result, executor, new_conflict=False, scenarios=scen, tag=i + 1)
-            n_rows = loo_rows(result, n_sims)
-            s = summarise(n_rows, "model")
-            table[which] = {"what": NEUTRALISED_INPUTS[which], "log": s["log"], "crps": s["crps"],
-                            "log_lost": None if s["log"] is None else s["log"] - base_log,
-                            "crps_lost": s["crps"] - base_crps}
+            scored = []
+            for shift in (AGREEMENT_SHIFTS if which == "agreement" else (1,)):
+                scen = neutralised_scenarios(result.cases, which, shift)
+                # the base forecast's random numbers (common random numbers): the difference is the input's
+                n_sims = predictive_runs(result, executor, new_conflict=False, scenarios=scen)
+                scored.append(summarise(loo_rows(result, n_sims), "model"))
+            log = None if any(s["log"] is None for s in scored) else float(np.mean([s["log"] for s in scored]))
+            crps = float(np.mean([s["crps"] for s in scored]))
+            table[which] = {"what": NEUTRALISED_INPUTS[which], "log": log, "crps": crps,
+                            "log_lost": None if log is None else log - base_log, "crps_lost": crps - base_crps}
             if progress is not None:
                 progress(i + 1, len(NEUTRALISED_INPUTS))
         out["neutralisation"] = {"note": "Skill each input carries out of sample: the rise of the model's LOO log "

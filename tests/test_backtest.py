@@ -319,3 +319,36 @@ def test_reproducibility_of_two_seeds(calibration):
     assert set(rep["shift"]) >= {p.path for p in calibration["priors"]}
     assert rep["max_shift_including_conflict_effects"] >= rep["max_shift"]
     assert not np.array_equal(calibration["a"].particles, calibration["b"].particles)
+
+
+def test_neutralising_the_agreement_exchanges_features_between_cases_and_keeps_their_spread():
+    """Each case takes another case's agreement features (a derangement for every shift used), so the set of
+    features across the case base is unchanged: the check removes the link to the case, not the average level."""
+    from sim.backtest import AGREEMENT_SHIFTS, neutralised_scenarios
+    _, _, cases = load_calibration(Path(__file__).parent.parent / "experiments" / "calibration_cases.toml")
+    features = ("form", "signatory_level", "earlier_failures", "comprehensive")
+    own = [tuple(getattr(c.scenario.agreement, f) for f in features) for c in cases]
+    assert len(set(own)) > 3
+    for shift in AGREEMENT_SHIFTS:
+        taken = [tuple(getattr(s.agreement, f) for f in features) for s in neutralised_scenarios(cases, "agreement", shift)]
+        assert sorted(taken) == sorted(own)
+        assert taken == own[shift:] + own[:shift]
+        moved = [a != b for a, b in zip(taken, own)]
+        assert sum(moved) >= len(cases) // 2
+
+
+def test_the_neutralisation_check_uses_the_base_forecasts_random_numbers(calibration):
+    """The three tiny cases share every input, so making an input uninformative changes no scenario (up to
+    the rounding of a mean of equal values): on the base forecast's random numbers nothing is lost. With
+    other streams the differences would be Monte Carlo noise posing as skill. (The balance of forces is the
+    exception: every belligerent gets the one mean, which also levels the two sides within a case.)"""
+    with LocalExecutor(1) as one:
+        out = backtest(calibration["a"], one, neutralise=True)
+    assert out["scores"]["model"] == calibration["backtest"]["scores"]["model"]
+    inputs = out["neutralisation"]["inputs"]
+    assert abs(inputs["balance_of_forces"]["crps_lost"]) > 1e-6
+    for which, row in inputs.items():
+        if which == "balance_of_forces":
+            continue
+        assert abs(row["crps_lost"]) <= 1e-9, which
+        assert row["log_lost"] is None or abs(row["log_lost"]) <= 1e-9, which
