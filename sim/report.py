@@ -638,6 +638,12 @@ TRIGGERS = {"attacks_answered": N_("answering attacks"), "cross_theatre_crisis":
             "defending_line_collapse": N_("the collapse of the other side's defending line"), "none": N_("none")}
 QUANTIFIERS = ((0.9, N_("Nearly all collapses")), (0.6, N_("Most collapses")), (0.4, N_("About half of the collapses")),
                (0.0, N_("The largest share of collapses")))
+NEUTRALISED = {"agreement": N_("the agreement's form, level and earlier failures (exchanged between cases)"),
+               "monitoring": N_("monitors' presence (case-base mean)"),
+               "guarantor_deterrence": N_("guarantors' deterrence and resolve (case-base means)"),
+               "patron_interest": N_("patrons' interest in the rival guarantor and distraction (case-base means)"),
+               "balance_of_forces": N_("belligerents' strength and readiness (one mean for all)"),
+               "pretext": N_("pretext groups' strength and transformation (case-base means)")}
 FORECASTS = {"model": N_("the model (fitted without the case)"), "base_rate": N_("literature base rate"),
              "other_cases": N_("the other cases' durations"), "covariates": N_("conditions at signing (covariates)")}
 METHODS = {"src": N_("standardised regression coefficients (SRC): how many standard deviations the outcome moves per "
@@ -2413,14 +2419,16 @@ def _backtest_report(page: Page) -> None:
     neut = (bt.get("neutralisation") or {}).get("inputs") or {}
     if neut:
         tables.append(page.table(
-            [page.t._("input set equal across the cases"), page.t._("log score"), page.t._("CRPS (months)"),
+            [page.t._("input made uninformative"), page.t._("log score"), page.t._("CRPS (months)"),
              page.t._("CRPS lost")],
-            [[page.bdi(v.get("what") or k), page.num(v.get("log"), f"neutralisation.inputs.{k}.log", "index"),
+            [[page.t._(NEUTRALISED[k]) if k in NEUTRALISED else page.bdi(v.get("what") or k),
+              page.num(v.get("log"), f"neutralisation.inputs.{k}.log", "index"),
               page.num(v.get("crps"), f"neutralisation.inputs.{k}.crps", "index"),
               page.num(v.get("crps_lost"), f"neutralisation.inputs.{k}.crps_lost", "index")]
              for k, v in neut.items()],
-            caption=page.t._("What each input is worth out of sample: the model's scores with that input made equal "
-                             "across the cases (a positive CRPS lost means the input carries skill)")))
+            caption=page.t._("What each input is worth out of sample: the model's scores with that input made "
+                             "uninformative, on the same random numbers (a positive CRPS lost means the input carries "
+                             "skill)")))
     page.ctx["details"] = {"items": [page.bdi(loco["note"])] if isinstance(loco, dict) and loco.get("note") else [],
                            "tables": tables}
     dyn = _schema()["dynamics"]
