@@ -261,9 +261,14 @@ def sensitivity_text(loaded, analysis: dict) -> str:
             cells.append(cell)
         lines.append(f"    {rank}. {names[i]:<28} " + "; ".join(cells))
     if res.get("noise_share") is not None:
-        treatment = "corrected for in the indices" if res["method"] == "sobol" else "not removed from the indices"
-        lines.append(f"  Replication noise: {100 * res['noise_share']:.1f}% of the variance of {outcome} across points "
-                     f"({treatment})")
+        if res["method"] == "sobol" and res.get("noise_corrected", True):
+            share, treatment = "", "corrected for in the indices"
+        elif res.get("noise_corrected") is False:   # runs spread over posterior draws: the binomial noise overstates
+            share, treatment = "at most ", "not removed: an upper bound, the runs being spread over the posterior"
+        else:
+            share, treatment = "", "not removed from the indices"
+        lines.append(f"  Replication noise: {share}{100 * res['noise_share']:.1f}% of the variance of {outcome} across "
+                     f"points ({treatment})")
     return "\n".join(line for line in lines if line is not None)
 
 

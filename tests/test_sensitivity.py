@@ -2,6 +2,7 @@
 implementation, failure and noise handling, determinism and error messages."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -378,3 +379,24 @@ def test_result_rows_and_json_and_bootstrap_determinism():
     assert out["ranking"] == list(res.ranking)
     with pytest.raises(ValueError, match="names must have one entry per factor"):
         res.as_rows(["x1"])
+
+
+@pytest.mark.parametrize("method, corrected, wording", [
+    ("sobol", True, "(corrected for in the indices)"),
+    ("sobol", False, "at most 21.4% of the variance"),
+    ("src", False, "at most 21.4% of the variance"),
+    ("src", True, "(not removed from the indices)")])
+def test_the_terminal_summary_says_what_was_done_with_the_replication_noise(method, corrected, wording):
+    """A sweep over the posterior does not correct its Sobol indices for noise (sim.sweep); the terminal summary
+    said 'corrected for in the indices' for every Sobol sweep."""
+    from sim.experiment import load_experiment
+    from sim.tables import sensitivity_text
+    loaded = load_experiment(Path(__file__).parent.parent / "experiments" / "four_factors_sobol.toml")
+    cols = ["S1", "ST"] if method == "sobol" else ["SRC"]
+    factors = [{c: 0.1 for c in cols} for _ in loaded.factor_names]
+    res = {"method": method, "ranking": list(range(len(factors))), "factors": factors, "noise_share": 0.2144,
+           "noise_corrected": corrected}
+    text = sensitivity_text(loaded, {"points": 10, "failed_points": 0,
+                                     "outcomes": {loaded.experiment.analysed_outcome: res}})
+    assert wording in text
+    assert ("corrected for in the indices" in text) == (method == "sobol" and corrected)
