@@ -55,9 +55,17 @@ for s in idlib_2020_moscow idlib_2021_baseline syria_2025_baseline; do
 done
 
 # 8. Reports in both languages, and the speed measurements (on a quiet machine).
+#    The as-of fits ran with --no-report, and the backtest has no manifest.json of its own; the run and the
+#    comparisons also get their two-page briefs (headless Chromium).
 for d in "$ref"/*/; do
-    [ -f "$d/manifest.json" ] || [ -f "$d/comparison.json" ] || [ -f "$d/calibration.json" ] || continue
+    [ -f "$d/manifest.json" ] || [ -f "$d/comparison.json" ] || [ -f "$d/calibration.json" ] \
+        || [ -f "$d/backtest.json" ] || continue
+    [ -f "$d/report.html" ] || ceasefire report "$d"
     ceasefire report "$d" --lang ar
+done
+for d in "$ref"/run_*/ "$ref"/compare_*/; do
+    ceasefire report "$d" --brief
+    ceasefire report "$d" --lang ar --brief
 done
 # bench writes a directory of its own (it replaces nothing it did not write); only bench.json is kept
 ceasefire bench --out results/bench/reference --force
