@@ -155,13 +155,15 @@ def _offset(progress, start: int, total: int):
 
 
 def sweep(loaded, directory, *, jobs: int | None = None, scheduler: str | None = None, restart: bool = False,
-          progress=None, replications_format: str = "csv", use_posterior: bool | None = None):
+          progress=None, replications_format: str = "csv", use_posterior: bool | None = None,
+          preload_figures: bool = False):
     """Evaluate every point of an experiment (resuming from a checkpoint), then analyse and write.
 
     ``loaded`` is a :class:`sim.experiment.LoadedExperiment`, or a path or bundled name to load.
     Returns a :class:`sim.results.SweepResult`: ``.analysis`` is what ``sensitivity.json`` holds,
     ``.to_frame()`` the per-point outcomes. ``replications_format="parquet"`` writes the
     per-replication rows (``keep_replications = true``) as ``replications.parquet`` (needs pyarrow).
+    ``preload_figures`` imports matplotlib in the background once the workers are started (for a report).
     """
     from sim.results import SweepResult
     if not hasattr(loaded, "experiment"):
@@ -192,6 +194,9 @@ def sweep(loaded, directory, *, jobs: int | None = None, scheduler: str | None =
             points = loaded.experiment.points
             executor.start(math.ceil(points / points_per_task(loaded, points, executor.jobs)))
         design, values = design_for(loaded)
+    if preload_figures:   # matplotlib for the report's figures, imported while the workers compute (after
+        from sim.plots import preload   # they are forked: sim.workers.import_in_background)
+        preload()
     with executor:
         plan = sweep_plan(loaded, use_posterior)
         fingerprint = loaded.fingerprint if plan.posterior is not None or loaded.scenario.posterior is None \

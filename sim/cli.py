@@ -520,13 +520,12 @@ def cmd_sweep(args) -> int:
                        len(e.outcomes), e.replications, e.keep_replications,
                        1 if args.scheduler else (jobs or default_jobs()), out)
     with _claim(out, "sweep", args, default=args.out is None):
-        from sim.plots import preload
-        preload()   # matplotlib for the sweep's figures, imported while the workers compute
         try:
             with _progress(args.quiet, None, "points") as progress:
                 analysis = sweep(loaded, out, jobs=jobs, scheduler=args.scheduler, restart=args.restart,
                                  progress=progress, replications_format=args.replications_format,
-                                 use_posterior=False if args.no_posterior else None).analysis
+                                 use_posterior=False if args.no_posterior else None,
+                                 preload_figures=not args.no_report).analysis
         except DistributedUnavailable as exc:
             print(str(exc), file=sys.stderr)
             return EXIT_USAGE

@@ -35,9 +35,10 @@ def _pyplot():
 
 def preload() -> None:
     """Import matplotlib in a background thread (e.g. while the workers compute), so that the first figure
-    does not wait for it; a figure drawn before it is done simply waits for the import to finish."""
-    import threading
-    threading.Thread(target=_pyplot, name="preload-matplotlib", daemon=True).start()
+    does not wait for it; a figure drawn before it is done simply waits for the import to finish. Start
+    the workers first: a pool forked later waits for this import (``sim.workers.import_in_background``)."""
+    from sim.workers import import_in_background
+    import_in_background(_pyplot, "preload-matplotlib")
 
 
 def _save(fig, path) -> None:

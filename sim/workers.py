@@ -79,12 +79,36 @@ def _start_worker(parent: int, warm_up) -> None:
         warm_up()
 
 
+_IMPORT_THREADS: list[threading.Thread] = []
+
+
+def import_in_background(target, name: str) -> threading.Thread:
+    """Run ``target`` (imports, e.g. matplotlib for the figures) in a thread while the workers compute.
+    A fork while such a thread holds a module's import lock would leave the child waiting for that lock
+    for ever, so :func:`process_pool` forks only once these threads are done (start the workers first)."""
+    thread = threading.Thread(target=target, name=name, daemon=True)
+    _IMPORT_THREADS.append(thread)
+    thread.start()
+    return thread
+
+
+def _no_background_imports() -> None:
+    while _IMPORT_THREADS:
+        _IMPORT_THREADS.pop().join()
+
+
 def process_pool(workers: int, warm_up=None) -> ProcessPoolExecutor:
     """A pool of ``workers`` processes that end with their parent (fork where available); each runs
-    ``warm_up()`` (a module-level function) when it starts."""
+    ``warm_up()`` (a module-level function) when it starts. The processes are started now, not at the
+    first task, so that they warm up while the caller goes on and are forked before any background import
+    of the caller begins (a fork during one deadlocks the child)."""
     method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
-    return ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context(method),
+    if method == "fork":
+        _no_background_imports()
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context(method),
                                initializer=_start_worker, initargs=(os.getpid(), warm_up))
+    pool.submit(int)   # with fork, the first submission starts every worker at once
+    return pool
 
 
 def pool_size(pool: ProcessPoolExecutor) -> int:

@@ -449,3 +449,28 @@ def test_a_run_keeps_a_few_compact_arrays_per_replication(tmp_path):
     assert per_replication < 300, f"{per_replication:.0f} bytes per replication ({small} -> {large} KiB)"
     assert large < 1.5 * small, (small, large)
     assert (tmp_path / "large" / "runs.csv").read_text().count("\n") == 100_001
+
+
+# --- forking while a background thread imports ------------------------------------------------------------
+
+def _value_of(module: str):
+    import importlib
+    return importlib.import_module(module).VALUE
+
+
+def test_workers_forked_during_a_background_import_do_not_wait_for_it_for_ever(tmp_path, monkeypatch):
+    """`run` and `sweep` import matplotlib in a thread while the workers compute. A worker forked while that
+    thread held a module's import lock inherited the lock held and waited for it for ever as soon as it
+    imported the same module (seen as a hung `ceasefire bench`). Pools now start their workers before such
+    an import begins, or wait for it to finish."""
+    from sim import workers
+    (tmp_path / "slow_import_probe.py").write_text("import time\ntime.sleep(1.0)\nVALUE = 7\n", encoding="utf-8")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "slow_import_probe", raising=False)
+    workers.import_in_background(lambda: __import__("slow_import_probe"), "probe-import")
+    time.sleep(0.2)                  # the thread now holds the module's import lock
+    pool = workers.process_pool(1)
+    try:
+        assert pool.submit(_value_of, "slow_import_probe").result(timeout=30) == 7
+    finally:
+        workers.stop_pool(pool, abrupt=True)
