@@ -84,7 +84,7 @@ def psis_weights(log_ratios: np.ndarray) -> tuple[np.ndarray, float]:
 
 # --- predictive distributions ----------------------------------------------------------------
 
-def predictive_runs(result: SMCResult, executor, *, new_conflict: bool, scenarios=None, tag: int = 0) -> list[dict]:
+def predictive_runs(result: SMCResult, executor, *, new_conflict: bool, scenarios=None) -> list[dict]:
     """Runs of every case at every particle to the case's horizon (with the case's conflict effect, or a
     fresh one drawn from its prior for a new conflict)."""
     cases = result.cases
@@ -93,7 +93,7 @@ def predictive_runs(result: SMCResult, executor, *, new_conflict: bool, scenario
         rng = np.random.default_rng(np.random.SeedSequence(result.seed, spawn_key=(CALIBRATION_TAG, 0x4C4F434F)))
         z = rng.standard_normal(result.particles.shape[0])
     return simulate_cases(cases, result.space, result.particles, seed=result.seed,
-                          evaluation=PREDICTIVE_EVALUATION + 2 * tag + int(new_conflict),
+                          evaluation=PREDICTIVE_EVALUATION + int(new_conflict),
                           replications=result.cal.predictive_replications,
                           horizons=[float(c.scenario.horizon_months) for c in cases], executor=executor,
                           new_conflict_z=z, scenarios=scenarios)

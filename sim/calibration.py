@@ -162,16 +162,16 @@ def load_calibration(path: str | Path, cases_dir: str | Path | None = None, as_o
         raise InputError([other_kind])
     if as_of is not None:
         raw = {**raw, "as_of": as_of}
-    raw = {**raw, **{k: v for k, v in (design or {}).items() if v is not None}}
+    design = {k: v for k, v in (design or {}).items() if v is not None}
+    raw = {**raw, **design}
     bad_name = slug_problem(raw.get("name"))
     problems = [f"{path}: name: {bad_name}"] if bad_name else []
     try:
         cal = Calibration.model_validate(raw)
     except ValidationError as exc:
         errors = [err for err in exc.errors() if not (bad_name and err["loc"] == ("name",))]
-        given = {k for k, v in (design or {}).items() if v is not None}
         problems += [f"--{err['loc'][0]} (replacing {path}'s): {_calibration_error(err)}"
-                     if err["loc"] and err["loc"][0] in given else f"{path}: {_calibration_error(err)}"
+                     if err["loc"] and err["loc"][0] in design else f"{path}: {_calibration_error(err)}"
                      for err in errors[:MAX_PROBLEMS_FORMATTED]]
         raise InputError(problems, more=max(0, len(errors) - MAX_PROBLEMS_FORMATTED)) from None
     if problems:

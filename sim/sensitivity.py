@@ -56,7 +56,6 @@ _BOOTSTRAP_TAG = 0x53454E53  # "SENS": the bootstrap stream is its own child of 
 _BOOTSTRAP_CHUNK = 1 << 22   # resampled rows held in memory at once
 
 
-
 def _qmc():
     """scipy.stats.qmc and the name of its engines' generator argument (``rng`` from scipy 1.15, ``seed``
     before). Imported here: reading or validating an experiment need not import scipy.stats (slow)."""

@@ -24,9 +24,15 @@ def group_estimates(values: np.ndarray, groups: np.ndarray, n_groups: int) -> tu
     sums = np.bincount(groups, weights=values, minlength=n_groups)
     squares = np.bincount(groups, weights=values * values, minlength=n_groups)
     keep = counts >= 2
-    mean = sums[keep] / counts[keep]
-    var = (squares[keep] - counts[keep] * mean * mean) / (counts[keep] - 1)
-    return mean, np.maximum(var, 0.0) / counts[keep]
+    return _mean_and_noise(sums[keep], squares[keep], counts[keep])
+
+
+def _mean_and_noise(sums, squares, counts) -> tuple[np.ndarray, np.ndarray]:
+    """Means of groups from their sums, sums of squares and sizes (at least 2), and the Monte Carlo variance
+    of each mean; arrays broadcast (e.g. several outcomes per group at once)."""
+    mean = sums / counts
+    var = (squares - counts * mean * mean) / (counts - 1)
+    return mean, np.maximum(var, 0.0) / counts
 
 
 def shrunk(estimates: np.ndarray, noise: np.ndarray) -> np.ndarray:
@@ -106,8 +112,7 @@ def median_interval(times: np.ndarray, events: np.ndarray, horizon: float, group
     keep = counts >= 2
     n = counts[keep]
     hits = _cumulative_hits(times, events, grid, groups, n_groups)[:, keep].astype(float)
-    mean = hits / n
-    noise = np.maximum((hits - n * mean * mean) / (n - 1), 0.0) / n   # for 0/1 values the sum of squares is the sum
+    mean, noise = _mean_and_noise(hits, hits, n)   # for 0/1 values the sum of squares is the sum
     curves = np.array([shrunk(mean[i], noise[i]) for i in range(grid.size)]).reshape(grid.size, -1)
     curves = np.maximum.accumulate(curves, axis=0)   # (grid, groups), kept non-decreasing
     if curves.shape[1] < 5:
