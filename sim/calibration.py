@@ -23,7 +23,12 @@ effective sample size of ``ess_fraction`` x particles; after each step the parti
 and moved by random-walk Metropolis-Hastings steps (proposal covariance from the particle cloud) whose
 likelihood is re-simulated (pseudo-marginal), at least ``moves`` of them and more until at least
 1 - ``unmoved_share`` of the particles have moved (at most ``max_moves``): resampled duplicates must
-spread out, or two runs from different seeds would keep different prior draws. Every simulation is seeded by (seed,
+spread out, or two runs from different seeds would keep different prior draws. A pseudo-marginal move is
+accepted less often the noisier the likelihood estimate (Doucet, Pitt, Deligiannidis & Kohn 2015 put the best
+standard deviation of the summed log-likelihood estimate near 1.2-1.5); with ``allocation = "noise"`` each
+case's runs are shared out so as to minimise that noise for the same cost (see :func:`allocate_replications`;
+the noise is measured at the particles by splitting each estimate's runs in halves), and changed during the run
+by an exchange step that keeps the sampler exact. Every simulation is seeded by (seed,
 evaluation, case, chunk of particles), never by the worker that ran it, so results are identical on
 any number of local cores or on a Dask cluster.
 """
@@ -51,6 +56,8 @@ from sim.schema import DAYS_PER_MONTH, Dynamics, Scenario
 CALIBRATION_TAG = 0x43414C  # separates calibration streams from runs and sweeps
 REPLICATIONS_PER_CHUNK = 6144   # a model advances about this many runs at once: big enough to batch well
 REFERENCE_RANGE = (0.01, 60.0)   # months: support of the defensive reference density
+CHUNK_COST_MONTHS = 6.0          # a run's share of building its chunk's model, in simulated months (measured:
+                                 # a chunk of 4,000 runs of a 60-month case takes ~7x one of a 0.4-month case)
 RATE_PATHS = ("dynamics.offensive_rate_covered", "dynamics.offensive_rate_independent")
 MAX_CASES = 200                  # historical cases one calibration may fit (the case base has 19)
 
@@ -86,6 +93,10 @@ class Calibration(BaseModel):
     particles: int = Field(400, ge=16, le=20_000)
     replications: int = Field(64, ge=4, le=10_000)
     """Simulated runs per particle and case for each likelihood estimate."""
+    allocation: Literal["equal", "noise"] = "equal"
+    """``equal``: every case gets ``replications`` runs. ``noise``: the same budget (``replications`` runs of
+    every case, counted in simulated months) is shared out at each tempering stage so that the summed
+    log-likelihood estimate is least noisy: runs in proportion to sqrt(noise / cost) per case."""
     seed: int = Field(0, ge=0)
     bandwidth: float = Field(0.35, gt=0, le=2)
     """Kernel width in log months."""
@@ -440,13 +451,16 @@ def likelihood_horizon(case: Case, bandwidth: float) -> float:
 
 
 def simulate_cases(cases: list[Case], space: Space, x: np.ndarray, *, seed: int, evaluation: int,
-                   replications: int, horizons: list[float], executor, new_conflict_z=None, scenarios=None,
-                   progress=None) -> list[dict]:
-    """Per case: arrays (particles, replications) of months, collapsed, initiator labels."""
+                   replications: int | list[int], horizons: list[float], executor, new_conflict_z=None,
+                   scenarios=None, progress=None) -> list[dict]:
+    """Per case: arrays (particles, replications) of months, collapsed, initiator labels. ``replications`` is
+    one count for every case or a list with one per case."""
     n = x.shape[0]
-    per_chunk = max(1, REPLICATIONS_PER_CHUNK // replications)   # depends on the settings only, never on jobs
+    reps = [replications] * len(cases) if isinstance(replications, int) else list(replications)
     tasks = []
     for c, case in enumerate(cases):
+        replications = reps[c]
+        per_chunk = max(1, REPLICATIONS_PER_CHUNK // replications)   # depends on the settings only, never on jobs
         scenario = case.scenario if scenarios is None else scenarios[c]
         vals = space.case_overrides(x, case.conflict if new_conflict_z is None else None,
                                     None if new_conflict_z is None else new_conflict_z, scenario.dynamics)
@@ -454,10 +468,11 @@ def simulate_cases(cases: list[Case], space: Space, x: np.ndarray, *, seed: int,
             sl = slice(start, min(start + per_chunk, n))
             tasks.append(CaseTask(c, scenario, seed, evaluation, chunk, horizons[c], replications,
                                   {p: tuple(map(float, v[sl])) for p, v in vals.items()}))
-    out = [{"months": np.zeros((n, replications)), "collapsed": np.zeros((n, replications), bool),
-            "initiator": np.empty((n, replications), dtype=object)} for _ in cases]
+    out = [{"months": np.zeros((n, r)), "collapsed": np.zeros((n, r), bool),
+            "initiator": np.empty((n, r), dtype=object)} for r in reps]
     done = 0
     for c, chunk, months, collapsed, labels in executor.map_unordered(simulate_chunk, tasks):
+        per_chunk = max(1, REPLICATIONS_PER_CHUNK // reps[c])
         sl = slice(chunk * per_chunk, chunk * per_chunk + months.shape[0])
         out[c]["months"][sl], out[c]["collapsed"][sl], out[c]["initiator"][sl] = months, collapsed, labels
         done += 1
@@ -468,21 +483,69 @@ def simulate_cases(cases: list[Case], space: Space, x: np.ndarray, *, seed: int,
 
 def case_loglik(obs: Observed, sim: dict, bandwidth: float, defensive: float, n_initiators: int) -> np.ndarray:
     """Estimated log-likelihood of the observed outcome at each particle (see the module docstring)."""
+    return case_loglik_and_noise(obs, sim, bandwidth, defensive, n_initiators)[0]
+
+
+def case_loglik_and_noise(obs: Observed, sim: dict, bandwidth: float, defensive: float,
+                          n_initiators: int) -> tuple[np.ndarray, np.ndarray]:
+    """The estimated log-likelihood at each particle, and the estimate's variance times the number of runs it
+    came from, measured by splitting the runs in two halves: (half difference)^2 / 2 is the variance of an
+    estimate from half the runs. Dividing the second array by a number of runs predicts the variance of an
+    estimate from that many (a slight overestimate where hits are rare, as the log of a small count is
+    noisier than the count itself, which suits its use: giving such cases more runs)."""
     months, collapsed = sim["months"], sim["collapsed"]
     reps = months.shape[1]
     lo, hi = REFERENCE_RANGE
     span = math.log(hi / lo)
     if not obs.collapsed:
-        holding = np.sum(~collapsed | (months > obs.months + 1e-9), axis=1)
+        per_run = ~collapsed | (months > obs.months + 1e-9)
         c = min(max(obs.months, lo), hi)
         reference = math.log(hi / c) / span
-        return np.log((1 - defensive) * (holding + 0.5) / (reps + 1.0) + defensive * reference)
-    t = max(obs.months, lo)
-    match = collapsed & (sim["initiator"] == obs.initiator)
-    z = (np.log(np.maximum(months, 1e-6)) - math.log(t)) / bandwidth
-    kernel = np.where(match, np.exp(-0.5 * z * z), 0.0).sum(axis=1) / (reps * bandwidth * math.sqrt(2 * math.pi) * t)
-    reference = 1.0 / (t * span * max(n_initiators, 1))
-    return np.log((1 - defensive) * kernel + defensive * reference)
+
+        def mixed(runs):
+            return (1 - defensive) * (runs.sum(axis=1) + 0.5) / (runs.shape[1] + 1.0) + defensive * reference
+    else:
+        t = max(obs.months, lo)
+        match = collapsed & (sim["initiator"] == obs.initiator)
+        z = (np.log(np.maximum(months, 1e-6)) - math.log(t)) / bandwidth
+        per_run = np.where(match, np.exp(-0.5 * z * z), 0.0)
+        reference = 1.0 / (t * span * max(n_initiators, 1))
+
+        def mixed(runs):
+            kernel = runs.sum(axis=1) / (runs.shape[1] * bandwidth * math.sqrt(2 * math.pi) * t)
+            return (1 - defensive) * kernel + defensive * reference
+    half = reps // 2
+    if half == 0:
+        return np.log(mixed(per_run)), np.zeros(months.shape[0])
+    split = np.log(mixed(per_run[:, :half])) - np.log(mixed(per_run[:, half:2 * half]))
+    return np.log(mixed(per_run)), split * split / 2 * half
+
+
+def allocate_replications(unit_variance: np.ndarray, costs: list[float], base: int) -> list[int]:
+    """Runs per case that make the summed log-likelihood estimate least noisy for the cost of ``base`` runs of
+    every case (Neyman allocation: runs in proportion to sqrt(noise / cost), noise being each case's mean unit
+    variance over the particles), each case at least a quarter of ``base`` (a case that looks noiseless because
+    none of its runs came near the observation must still be able to), at most 16 times it."""
+    noise = np.maximum(np.asarray(unit_variance, dtype=float).mean(axis=1), 0.0)
+    cost = np.asarray(costs, dtype=float)
+    budget = base * cost.sum()
+    low, high = max(4, base // 4), min(10_000, 16 * base)
+    share = np.sqrt(noise / cost)
+    reps = np.full(cost.size, float(base))
+    fixed = np.zeros(cost.size, dtype=bool)
+    for _ in range(cost.size + 1):   # cases pinned at a bound leave the rest of the budget to the others
+        free = ~fixed
+        weight = float(np.sum(share[free] * cost[free]))
+        if weight <= 0:
+            reps[free] = low if fixed.any() else base
+            break
+        reps[free] = (budget - np.sum(reps[fixed] * cost[fixed])) * share[free] / weight
+        pinned = free & ((reps < low) | (reps > high))
+        if not pinned.any():
+            break
+        reps[pinned] = np.clip(reps[pinned], low, high)
+        fixed |= pinned
+    return [int(r) for r in np.clip(np.rint(reps), low, high)]
 
 
 def n_initiators(case: Case) -> int:
@@ -531,6 +594,11 @@ class SMCResult:
         return float(min(self.ess_final, self.unique_particles()))
 
 
+def _estimate_variance(unit_variance: np.ndarray, reps: list[int]) -> float:
+    """Predicted variance of the summed log-likelihood estimate with ``reps`` runs per case (mean over particles)."""
+    return float(np.sum(unit_variance.mean(axis=1) / np.asarray(reps, dtype=float)))
+
+
 def _ess(logw: np.ndarray) -> float:
     w = np.exp(logw - logw.max())
     return float(w.sum() ** 2 / np.sum(w * w))
@@ -551,39 +619,56 @@ def run_smc(cal: Calibration, priors: list[Prior], cases: list[Case], executor, 
     rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(CALIBRATION_TAG, 0x534D43)))
     horizons = [likelihood_horizon(c, cal.bandwidth) for c in cases]
     n_init = [n_initiators(c) for c in cases]
+    costs = [h + CHUNK_COST_MONTHS for h in horizons]
     counter = {"evaluation": 0}
 
-    def loglik(x: np.ndarray) -> np.ndarray:
+    def loglik(x: np.ndarray, reps: list[int]) -> tuple[np.ndarray, np.ndarray]:
         counter["evaluation"] += 1
         sims = simulate_cases(cases, space, x, seed=seed, evaluation=counter["evaluation"],
-                              replications=cal.replications, horizons=horizons, executor=executor)
-        return np.vstack([case_loglik(c.observed, s, cal.bandwidth, cal.defensive, k)
-                          for c, s, k in zip(cases, sims, n_init)])
+                              replications=reps, horizons=horizons, executor=executor)
+        pairs = [case_loglik_and_noise(c.observed, s, cal.bandwidth, cal.defensive, k)
+                 for c, s, k in zip(cases, sims, n_init)]
+        return np.vstack([p[0] for p in pairs]), np.vstack([p[1] for p in pairs])
 
     n = cal.particles
+    reps = [cal.replications] * len(cases)
     x = space.sample_prior(n, rng)
-    ll = loglik(x)
+    ll, noise = loglik(x, reps)
     phi = 0.0
     stages = []
     scale = 2.38 / math.sqrt(space.dim)
     ess_final = float(n)
     while True:
+        carried = np.zeros(n)
+        if cal.allocation == "noise":
+            better = allocate_replications(noise, costs, cal.replications)
+            now, then = _estimate_variance(noise, reps), _estimate_variance(noise, better)
+            # Exchange step (Chopin, Jacob & Papaspiliopoulos 2013): new estimates from the new run counts, the
+            # particles reweighted by the ratio of new to old at the current temperature, which keeps the
+            # sampler exact for its target. Worth it only for a clear gain, and only while the ratio's spread,
+            # phi^2 (var now + var then), costs less of the ESS than a tempering step may: later, the weights
+            # would fall on a few particles (the allocation is then fixed for the rest of the run).
+            if then < 0.8 * now and phi * phi * (now + then) <= math.log(1 / cal.ess_fraction):
+                reps = better
+                ll_new, noise = loglik(x, reps)
+                carried = phi * (ll_new.sum(axis=0) - ll.sum(axis=0))
+                ll = ll_new
         total = ll.sum(axis=0)
         target = cal.ess_fraction * n
-        if _ess((1.0 - phi) * total) >= target:
+        if _ess(carried + (1.0 - phi) * total) >= target:
             new_phi = 1.0
         else:
             lo, hi = phi, 1.0
             for _ in range(60):
                 mid = (lo + hi) / 2
-                lo, hi = (mid, hi) if _ess((mid - phi) * total) >= target else (lo, mid)
+                lo, hi = (mid, hi) if _ess(carried + (mid - phi) * total) >= target else (lo, mid)
             new_phi = lo if lo > phi else hi
-        logw = (new_phi - phi) * total
+        logw = carried + (new_phi - phi) * total
         ess = _ess(logw)
         w = np.exp(logw - logw.max())
         w /= w.sum()
         idx = _systematic(w, rng)
-        x, ll = x[idx], ll[:, idx]
+        x, ll, noise = x[idx], ll[:, idx], noise[:, idx]
         phi = new_phi
         ess_final = ess
         cov = np.cov(x, rowvar=False) + 1e-9 * np.eye(space.dim)
@@ -593,17 +678,19 @@ def run_smc(cal: Calibration, priors: list[Prior], cases: list[Case], executor, 
         moves = 0
         while moves < cal.moves or (moves < cal.max_moves and np.mean(~moved) > cal.unmoved_share):
             proposal = x + scale * (rng.standard_normal(x.shape) @ chol.T)
-            ll_new = loglik(proposal)
+            ll_new, noise_new = loglik(proposal, reps)
             log_ratio = phi * (ll_new.sum(axis=0) - ll.sum(axis=0)) + space.log_prior(proposal) - space.log_prior(x)
             accept = np.log(rng.random(n)) < log_ratio
-            x[accept], ll[:, accept] = proposal[accept], ll_new[:, accept]
+            x[accept], ll[:, accept], noise[:, accept] = proposal[accept], ll_new[:, accept], noise_new[:, accept]
             accepted += int(accept.sum())
             moved |= accept
             moves += 1
         rate = accepted / (moves * n)
         scale *= math.exp(rate - 0.25)      # keep the acceptance rate near a quarter
+        predicted_sd = math.sqrt(_estimate_variance(noise, reps))
         stages.append({"temperature": phi, "ess": ess, "acceptance": rate, "moves": moves,
-                       "moved_share": float(np.mean(moved)), "evaluations": counter["evaluation"]})
+                       "moved_share": float(np.mean(moved)), "evaluations": counter["evaluation"],
+                       "loglik_sd": predicted_sd, "replications": dict(zip((c.name for c in cases), reps))})
         if progress is not None:
             progress(phi, stages[-1])
         if phi >= 1.0:

@@ -566,10 +566,14 @@ def _design_flags(p) -> None:
                    help="particles of the sampler, replacing the calibration file's (e.g. a larger reference fit)")
     p.add_argument("--replications", type=_positive_int, metavar="R",
                    help="runs per particle and case for each likelihood estimate, replacing the file's")
+    p.add_argument("--allocation", choices=["equal", "noise"],
+                   help="share of the runs between cases, replacing the file's: 'noise' gives more runs to the "
+                        "cases whose likelihood estimate is noisiest, for the same cost")
 
 
 def _design(args) -> dict:
-    return {"particles": args.particles, "replications": args.replications}
+    return {"particles": args.particles, "replications": args.replications,
+            "allocation": getattr(args, "allocation", None)}
 
 
 def _executor(args):

@@ -271,7 +271,11 @@ def calibration(tmp_path_factory):
         report = backtest(a, one, neutralise=False)
     with LocalExecutor(2) as two:
         a2 = run_smc(cal, priors, cases, two)
-    return {"cal": cal, "priors": priors, "cases": cases, "a": a, "a2": a2, "b": b, "backtest": report}
+        noisy2 = run_smc(cal.model_copy(update={"allocation": "noise"}), priors, cases, two)
+    with LocalExecutor(1) as one:
+        noisy1 = run_smc(cal.model_copy(update={"allocation": "noise"}), priors, cases, one)
+    return {"cal": cal, "priors": priors, "cases": cases, "a": a, "a2": a2, "b": b, "backtest": report,
+            "noisy": (noisy1, noisy2)}
 
 
 def test_calibration_particles_stay_in_the_prior_box(calibration):
@@ -291,6 +295,14 @@ def test_calibration_is_identical_on_one_or_two_workers(calibration):
     np.testing.assert_array_equal(a.particles, a2.particles)
     np.testing.assert_array_equal(a.loglik, a2.loglik)
     assert a.stages == a2.stages
+
+
+def test_runs_shared_out_by_noise_are_identical_on_one_or_two_workers(calibration):
+    one, two = calibration["noisy"]
+    np.testing.assert_array_equal(one.particles, two.particles)
+    assert one.stages == two.stages and one.stages[-1]["temperature"] == 1.0
+    first = one.stages[0]["replications"]
+    assert first != {c.name: 8 for c in calibration["cases"]}, "the noisiest case should get more runs than 8"
 
 
 def test_backtest_scores_every_case_and_leaves_conflicts_out(calibration):
