@@ -52,6 +52,7 @@ from sim.filekinds import wrong_kind
 from sim.limits import MAX_PROBLEMS_FORMATTED, slug_problem
 from sim.scenario import InputError, format_error, load_scenario, read_input, read_toml
 from sim.schema import DAYS_PER_MONTH, Dynamics, Scenario
+from sim.sources import WRITTEN_BY_CALIBRATE
 
 CALIBRATION_TAG = 0x43414C  # separates calibration streams from runs and sweeps
 REPLICATIONS_PER_CHUNK = 6144   # a model advances about this many runs at once: big enough to batch well
@@ -736,7 +737,7 @@ def dynamics_toml(result: SMCResult, posterior_file: str, conflict: str | None) 
              f"{result.cal.particles} particles, seed {result.seed}).",
              "# Runs spread their replications over the posterior draws in the file named below; the [dynamics]",
              "# values are the posterior medians, used only when a run asks for point values (--no-posterior).",
-             "# Inherit with base = \"this file\". Written by `ceasefire calibrate`; do not edit by hand.",
+             f"# Inherit with base = \"this file\". {WRITTEN_BY_CALIBRATE}; do not edit by hand.",
              "", f'posterior = "{posterior_file}"', "", "[dynamics]"]
     for i, name in enumerate(names):
         q05, q50, q95 = np.quantile(rows[:, i], [0.05, 0.5, 0.95])

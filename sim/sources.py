@@ -4,7 +4,9 @@ A source is cited as ``[@key]`` in a scenario file's comments and in the schema'
 audit checks what the project promises of a file that describes conditions at signing: every key it cites
 exists, no source it cites is dated after its ``start`` (outside its ``[observed]`` table), and every value
 line cites a source or says ``judgement``. Files named ``*_as_it_happened`` (dated events with hindsight)
-and parameter fragments without a ``start`` are exempt from the date rule.
+and parameter fragments without a ``start`` are exempt from the date rule. A fragment written by ``ceasefire
+calibrate`` (its header says so) carries fitted values, each with its 90% interval: their source is the fit
+the header names, so those lines need no citation (a line added by hand, without an interval, still does).
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ BIBLIOGRAPHY = Path("docs") / "SOURCES.md"
 UNCITED_KEYS = {"label", "name", "title", "description", "sources", "start", "horizon_months", "step_days",
                 "fine_start_days", "base", "conflict", "posterior"}
 CLAIM_TABLES = ("actors.", "agreement", "processes.", "dynamics", "uncertain", "fronts.")
+WRITTEN_BY_CALIBRATE = "Written by `ceasefire calibrate`"   # the header sim.calibration.dynamics_toml writes
+FITTED_VALUE = re.compile(r"#\s*90% interval \[[^\]]+\]\s*$")
 
 
 @dataclass(frozen=True)
@@ -104,6 +108,7 @@ def audit_file(path: str | Path, bibliography: dict[str, Source], start: dt.date
     path = Path(path)
     text = path.read_text(encoding="utf-8")
     hindsight_allowed = path.stem.endswith("_as_it_happened") or start is None
+    fitted = any(line.startswith("#") and WRITTEN_BY_CALIBRATE in line for line in text.splitlines()[:8])
     problems = []
     for table, number, line, in_string in _sections(text):
         where = f"{path}:{number}"
@@ -124,6 +129,8 @@ def audit_file(path: str | Path, bibliography: dict[str, Source], start: dt.date
             continue
         m = re.match(r'^\s*("?[A-Za-z0-9_.]+"?)\s*=\s*(.*)$', line)
         if not m or m.group(1).strip('"') in UNCITED_KEYS:
+            continue
+        if fitted and table == "dynamics" and FITTED_VALUE.search(line):
             continue
         comment = line.split("#", 1)[1] if "#" in line else ""
         if not citations(comment) and "judgement" not in comment.lower():

@@ -915,3 +915,11 @@ def test_a_reader_bug_on_intact_files_can_show_its_traceback(tmp_path, monkeypat
     assert main(["report", str(tmp_path / "bt")]) == 1
     logs = list((tmp_path / "logs").glob("ceasefire-*.log"))
     assert len(logs) == 1 and "broken_builder" in logs[0].read_text(encoding="utf-8")
+
+
+def test_every_neutralised_input_of_the_backtest_has_a_translatable_label_in_the_report():
+    # backtest.json carries the long description; the report shows a short label (translated), and falls back
+    # to the untranslated description for an input it does not know: the two lists must not drift apart
+    from sim.backtest import NEUTRALISED_INPUTS
+    from sim.report import NEUTRALISED
+    assert set(NEUTRALISED) == set(NEUTRALISED_INPUTS)

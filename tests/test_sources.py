@@ -1,0 +1,60 @@
+"""The citation audit (`ceasefire validate --citations`): what a file describing a ceasefire at signing promises."""
+
+from pathlib import Path
+
+import numpy as np
+
+from sim.calibration import SMCResult, Space, dynamics_toml, Prior
+from sim.sources import audit_file, read_bibliography
+
+ROOT = Path(__file__).resolve().parent.parent
+BIB = read_bibliography(ROOT / "docs" / "SOURCES.md")
+
+
+def _audit(tmp_path, name, text, start=None):
+    path = tmp_path / name
+    path.write_text(text)
+    return audit_file(path, BIB, start)
+
+
+def test_every_bundled_scenario_and_case_passes_the_audit():
+    import datetime as dt
+    import tomllib
+    files = sorted((ROOT / "scenarios").glob("*.toml")) + sorted((ROOT / "scenarios" / "history").glob("*.toml"))
+    assert len(files) >= 25
+    for path in files:
+        start = tomllib.loads(path.read_text()).get("start")
+        assert audit_file(path, BIB, start if isinstance(start, dt.date) else None) == [], path.name
+
+
+def test_an_uncited_value_an_unknown_key_and_a_later_source_are_each_named(tmp_path):
+    import datetime as dt
+    text = ('[dynamics]\nhalt_rate = 1.0\nweight_agreement = 2.0    # [@no-such-key]\n'
+            'agreement_erosion = 0.5    # [@vehtari-2017-psis-loo]\ncover_scale = 0.3    # judgement: analyst\n')
+    problems = _audit(tmp_path, "at_signing.toml", text, dt.date(2010, 1, 1))
+    assert len(problems) == 3
+    assert "'halt_rate' cites no source" in problems[0] and ":2:" in problems[0]
+    assert "[@no-such-key] is not in the bibliography" in problems[1]
+    assert "[@vehtari-2017-psis-loo] is dated 2017-09" in problems[2]
+
+
+def _fragment() -> str:
+    prior = Prior("dynamics.halt_rate", "log", 0.1, 10.0)
+    space = Space((prior,), (), False, 1.0)
+    x = np.linspace(-2, 2, 50).reshape(-1, 1)
+
+    class Cal:
+        name, particles = "tiny", 50
+    result = SMCResult(Cal, space, [], x, np.zeros((0, 50)), [], 50.0, 7)
+    return dynamics_toml(result, "posterior.csv", None)
+
+
+def test_a_fragment_written_by_calibrate_needs_no_citation_but_a_hand_added_value_does(tmp_path):
+    text = _fragment()
+    assert "halt_rate = " in text and "90% interval" in text
+    assert _audit(tmp_path, "calibrated.toml", text) == []
+    problems = _audit(tmp_path, "edited.toml", text + "mediation_effect = 0.5\n")
+    assert len(problems) == 1 and "'mediation_effect' cites no source" in problems[0]
+    # without the writer's header the fitted lines are claims like any other
+    headless = "\n".join(line for line in text.splitlines() if not line.startswith("#"))
+    assert len(_audit(tmp_path, "copied.toml", headless)) == 1
