@@ -594,7 +594,8 @@ def _stage_printer(args, seed: int):
     def show(phi, stage):
         print(f"  seed {seed}: temperature {phi:.3f}, ESS {stage['ess']:.0f}, {stage['moves']} moves "
               f"(acceptance {stage['acceptance']:.2f}, {stage['moved_share']:.0%} of particles moved), "
-              f"{stage['evaluations']} likelihood evaluations", file=sys.stderr, flush=True)
+              f"{stage['evaluations']} likelihood evaluations, noise of the summed log-likelihood "
+              f"{stage['loglik_sd']:.1f} sd", file=sys.stderr, flush=True)
     return show
 
 
