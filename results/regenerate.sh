@@ -12,9 +12,10 @@ cal=experiments/calibration_cases.toml
 # 1. The calibration on every case's outcome, from two seeds (the reproducibility check), for the backtest: a
 #    larger design than the file's (which the as-of fits below use), for the reference's effective sample size and
 #    seed-to-seed agreement.
-#    The runs per case are shared out by noise (--allocation noise), at 1.5 times the file's budget: at the
-#    posterior an equal share of 40 runs left the summed log-likelihood estimate with a standard deviation of
-#    about 3, so that few pseudo-marginal moves were accepted at the last stages.
+#    The runs per case are shared out by noise (--allocation noise), for the cost of 60 runs of every case (1.5
+#    times the earlier reference fit's 40 equal runs): at the posterior 40 equal runs left the summed
+#    log-likelihood estimate with a standard deviation of about 3, so that few pseudo-marginal moves were
+#    accepted at the last stages and the two seeds disagreed (MODEL.md 10.4-10.5).
 design=(--particles 400 --replications 60 --allocation noise)
 ceasefire calibrate "$cal" "${design[@]}" --out "$ref/calibration" --force "${jobs[@]}"
 
