@@ -459,23 +459,21 @@ def simulate_cases(cases: list[Case], space: Space, x: np.ndarray, *, seed: int,
     one count for every case or a list with one per case."""
     n = x.shape[0]
     reps = [replications] * len(cases) if isinstance(replications, int) else list(replications)
+    per_chunk = [max(1, REPLICATIONS_PER_CHUNK // r) for r in reps]   # depends on the settings only, never on jobs
     tasks = []
     for c, case in enumerate(cases):
-        replications = reps[c]
-        per_chunk = max(1, REPLICATIONS_PER_CHUNK // replications)   # depends on the settings only, never on jobs
         scenario = case.scenario if scenarios is None else scenarios[c]
         vals = space.case_overrides(x, case.conflict if new_conflict_z is None else None,
                                     None if new_conflict_z is None else new_conflict_z, scenario.dynamics)
-        for chunk, start in enumerate(range(0, n, per_chunk)):
-            sl = slice(start, min(start + per_chunk, n))
-            tasks.append(CaseTask(c, scenario, seed, evaluation, chunk, horizons[c], replications,
+        for chunk, start in enumerate(range(0, n, per_chunk[c])):
+            sl = slice(start, min(start + per_chunk[c], n))
+            tasks.append(CaseTask(c, scenario, seed, evaluation, chunk, horizons[c], reps[c],
                                   {p: tuple(map(float, v[sl])) for p, v in vals.items()}))
     out = [{"months": np.zeros((n, r)), "collapsed": np.zeros((n, r), bool),
             "initiator": np.empty((n, r), dtype=object)} for r in reps]
     done = 0
     for c, chunk, months, collapsed, labels in executor.map_unordered(simulate_chunk, tasks):
-        per_chunk = max(1, REPLICATIONS_PER_CHUNK // reps[c])
-        sl = slice(chunk * per_chunk, chunk * per_chunk + months.shape[0])
+        sl = slice(chunk * per_chunk[c], chunk * per_chunk[c] + months.shape[0])
         out[c]["months"][sl], out[c]["collapsed"][sl], out[c]["initiator"][sl] = months, collapsed, labels
         done += 1
         if progress is not None:
