@@ -36,6 +36,7 @@ BASE_RATE = (0.8, 12.0)          # P(collapse within 12 months) of the literatur
 EMPIRICAL_FLOOR = 0.05
 PREDICTIVE_EVALUATION = 900_001  # stream tags of the predictive runs, apart from the sampler's evaluations
 PARETO_RELIABLE = 0.7
+FORECASTS = ("model", "base_rate", "other_cases", "covariates")
 
 AGREEMENT_SHIFTS = (1, 2, 3)   # cyclic shifts of the cases' agreement features: derangements of the case order
 NEUTRALISED_INPUTS = {
@@ -88,15 +89,18 @@ def predictive_runs(result: SMCResult, executor, *, new_conflict: bool, scenario
     """Runs of every case at every particle to the case's horizon (with the case's conflict effect, or a
     fresh one drawn from its prior for a new conflict)."""
     cases = result.cases
-    z = None
-    if new_conflict and result.space.pooling:
-        rng = np.random.default_rng(np.random.SeedSequence(result.seed, spawn_key=(CALIBRATION_TAG, 0x4C4F434F)))
-        z = rng.standard_normal(result.particles.shape[0])
+    z = new_conflict_z(result.seed, result.particles.shape[0]) if new_conflict and result.space.pooling else None
     return simulate_cases(cases, result.space, result.particles, seed=result.seed,
                           evaluation=PREDICTIVE_EVALUATION + int(new_conflict),
                           replications=result.cal.predictive_replications,
                           horizons=[float(c.scenario.horizon_months) for c in cases], executor=executor,
                           new_conflict_z=z, scenarios=scenarios)
+
+
+def new_conflict_z(seed: int, particles: int) -> np.ndarray:
+    """The conflict effect's standard normal draw per particle for a conflict the fit has not seen."""
+    rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(CALIBRATION_TAG, 0x4C4F434F)))
+    return rng.standard_normal(particles)
 
 
 def predictive_cdf(sim: dict, weights: np.ndarray, grid: np.ndarray) -> np.ndarray:
@@ -146,7 +150,7 @@ def summarise(rows: list[dict], forecast: str) -> dict | None:
             "pit_histogram": np.histogram([x["pit"] for x in s], bins=5, range=(0, 1))[0].tolist()}
 
 
-def _reference_forecasts(k: int, cases, grid, others: list[int]) -> dict:
+def reference_forecasts(k: int, cases, grid, others: list[int]) -> dict:
     case = cases[k]
     if len(others) < 2:   # nothing to learn the empirical and covariate references from
         return {"base_rate": scoring.exponential_cdf(grid, *BASE_RATE)}
@@ -159,7 +163,7 @@ def _reference_forecasts(k: int, cases, grid, others: list[int]) -> dict:
             "covariates": weibull_cdf(fit, features(case.scenario), grid)}
 
 
-def _case_row(case, grid, cdf, weights, sim, pareto_k, references) -> dict:
+def case_row(case, grid, cdf, weights, sim, pareto_k, references) -> dict:
     row = {"name": case.name, "conflict": case.conflict,
            "observed": {"collapsed": case.observed.collapsed, "months": case.observed.months,
                         "initiator": case.observed.initiator},
@@ -195,7 +199,7 @@ def loo_rows(result: SMCResult, sims: list[dict]) -> list[dict]:
         weights, pk = psis_weights(-result.loglik[k])
         cdf = predictive_cdf(sims[k], weights, grid)
         others = [i for i in range(len(result.cases)) if i != k]
-        rows.append(_case_row(case, grid, cdf, weights, sims[k], pk, _reference_forecasts(k, result.cases, grid, others)))
+        rows.append(case_row(case, grid, cdf, weights, sims[k], pk, reference_forecasts(k, result.cases, grid, others)))
     return rows
 
 
@@ -210,8 +214,8 @@ def loco_rows(result: SMCResult, sims_new: list[dict]) -> list[dict]:
             case = result.cases[k]
             grid = grid_months(case.scenario.horizon_months)
             cdf = predictive_cdf(sims_new[k], weights, grid)
-            rows.append(_case_row(case, grid, cdf, weights, sims_new[k], pk,
-                                  _reference_forecasts(k, result.cases, grid, others)))
+            rows.append(case_row(case, grid, cdf, weights, sims_new[k], pk,
+                                  reference_forecasts(k, result.cases, grid, others)))
     return rows
 
 
@@ -258,7 +262,7 @@ def backtest(result: SMCResult, executor, *, neutralise: bool = True, progress=N
     rows = loo_rows(result, sims)
     sims_new = predictive_runs(result, executor, new_conflict=True)
     loco = loco_rows(result, sims_new)
-    forecasts = ("model", "base_rate", "other_cases", "covariates")
+    forecasts = FORECASTS
     out = {"cases": rows,
            "scores": {name: summarise(rows, name) for name in forecasts},
            "leave_one_conflict_out": {

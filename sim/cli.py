@@ -148,6 +148,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cases", type=_path, metavar="DIR", help="directory of historical scenario files "
                    "(default: the calibration file's list)")
     p.add_argument("--no-neutralise", action="store_true", help="skip the neutralisation check")
+    p.add_argument("--refit", choices=["none", "unreliable", "conflicts", "both", "all"], default="none",
+                   help="also forecast by refitting the sampler without the held-out cases: 'unreliable' for each "
+                        "case whose importance-sampled leave-one-out has k-hat above 0.7, 'conflicts' for each "
+                        "conflict, 'both', or 'all' (every case and every conflict); default none. Each refit costs "
+                        "a calibration")
+    p.add_argument("--refit-particles", type=_positive_int, metavar="N",
+                   help="particles of each refit (default: the fit's)")
+    p.add_argument("--refit-replications", type=_positive_int, metavar="R",
+                   help="runs per particle and case of each refit's likelihood (default: the fit's)")
     p.add_argument("--jobs", type=_positive_int, metavar="J")
     p.add_argument("--scheduler", metavar="ADDRESS", help="run on a Dask cluster, e.g. tcp://host:8786")
     p.add_argument("--out", type=_path, metavar="DIR",
@@ -586,13 +595,14 @@ def _executor(args):
     return LocalExecutor(args.jobs)
 
 
-def _stage_printer(args, seed: int):
+def _stage_printer(args, seed: int | str):
     """A line on stderr per stage of the sampler (temperature, ESS, acceptance), unless --quiet."""
     if args.quiet:
         return None
 
     def show(phi, stage):
-        print(f"  seed {seed}: temperature {phi:.3f}, ESS {stage['ess']:.0f}, {stage['moves']} moves "
+        label = f"seed {seed}" if isinstance(seed, int) else seed
+        print(f"  {label}: temperature {phi:.3f}, ESS {stage['ess']:.0f}, {stage['moves']} moves "
               f"(acceptance {stage['acceptance']:.2f}, {stage['moved_share']:.0%} of particles moved), "
               f"{stage['evaluations']} likelihood evaluations, noise of the summed log-likelihood "
               f"{stage['loglik_sd']:.1f} sd", file=sys.stderr, flush=True)
@@ -653,12 +663,21 @@ def cmd_backtest(args) -> int:
     out = args.out or Path("results/backtest") / store.utc_stamp()  # never over results/reference/
     _preflight(out, "backtest", args, default=default)
     _budget_calibration(args, cal, cases)
+    if args.refit != "none":
+        _budget_calibration(args, cal.model_copy(update={"particles": args.refit_particles or cal.particles,
+                                                         "replications": args.refit_replications or cal.replications}),
+                            cases)
     result = None if args.from_dir is None else read_particles(args.from_dir, cal, priors, cases, cal.seed)
     with _claim(out, "backtest", args, default=default):
         with _executor(args) as ex:
             if result is None:
                 result = run_smc(cal, priors, cases, ex, progress=_stage_printer(args, cal.seed))
             bt = backtest(result, ex, neutralise=not args.no_neutralise)
+            if args.refit != "none":
+                from sim.exact_refits import exact_forecasts
+                bt["exact_refits"] = exact_forecasts(result, bt, ex, which=args.refit, particles=args.refit_particles,
+                                                     replications=args.refit_replications,
+                                                     progress=_stage_printer(args, "refit"))
         store.save_backtest(bt, out, extra={"calibration_file": str(args.calibration),
                                             "particles_from": None if args.from_dir is None else str(args.from_dir),
                                             "cases": [c.name for c in cases]})

@@ -113,7 +113,9 @@ RULES: list[tuple[str, str, str, str]] = [
     ("backtest.csv", "predicted_share_observed_initiator", _P,
      "predicted share of collapses by the initiator that was observed"),
     ("scores.csv", "scope", "label",
-     "leave_one_out (each case forecast without itself) or leave_one_conflict_out (without its conflict's cases)"),
+     "leave_one_out (each case forecast without itself) or leave_one_conflict_out (without its conflict's cases), "
+     "by importance sampling of the fit's particles; with the suffix _exact, the same with the forecasts of "
+     "refits without the held-out cases in place (backtest --refit)"),
     ("scores.csv", "forecast", "label", "the forecast scored (the model, or a reference forecast)"),
     ("scores.csv", r"brier_(?P<m>[\d.]+)", "Brier score (0 best, 1 worst)",
      "Brier score of P(collapse within {m} months) over the cases"),

@@ -2380,7 +2380,19 @@ def _backtest_report(page: Page) -> None:
             prefix = "leave_one_conflict_out.scores" if nested else "leave_one_conflict_out"
             loco_table = _score_table(page, loco_scores, prefix, page.t._(
                 "Leaving out a whole conflict at a time: mean scores (lower is better)"))
-    page.ctx["headline"] = {"table": cases_table, "scores": score_table, "loco": loco_table, "items": items}
+    exact = bt.get("exact_refits") if isinstance(bt.get("exact_refits"), dict) else {}
+    exact_tables = []
+    for kind, caption in (("loo", page.t._("Each case forecast by a refit without it where importance sampling was "
+                                           "unreliable (k above 0.7): mean scores (lower is better)")),
+                          ("loco", page.t._("Leaving out a whole conflict at a time, the sampler refitted without it: "
+                                            "mean scores (lower is better)"))):
+        part = exact.get(kind)
+        if isinstance(part, dict) and isinstance(part.get("scores"), dict):
+            part_scores = {k: v for k, v in part["scores"].items() if isinstance(v, dict) and "crps" in v}
+            if part_scores:
+                exact_tables.append(_score_table(page, part_scores, f"exact_refits.{kind}.scores", caption))
+    page.ctx["headline"] = {"table": cases_table, "scores": score_table, "loco": loco_table, "items": items,
+                            "exact": exact_tables}
 
     plot_cases = _plot_cases(page, cases)
     within = sum(1 for c in cases if _within_90(c))

@@ -656,8 +656,12 @@ def save_backtest(backtest: dict, directory: Path, *, extra: dict | None = None)
              c["predicted"]["initiator_share"].get(c["observed"]["initiator"] or "", "")]
             for c in backtest["cases"]))
         rows = []
-        for scope, scores in (("leave_one_out", backtest["scores"]),
-                              ("leave_one_conflict_out", backtest["leave_one_conflict_out"]["scores"])):
+        scopes = [("leave_one_out", backtest["scores"]),
+                  ("leave_one_conflict_out", backtest["leave_one_conflict_out"]["scores"])]
+        exact = backtest.get("exact_refits", {})
+        scopes += [(f"{scope}_exact", exact[kind]["scores"])
+                   for kind, scope in (("loo", "leave_one_out"), ("loco", "leave_one_conflict_out")) if kind in exact]
+        for scope, scores in scopes:
             for name, s in scores.items():
                 if s is None:
                     continue

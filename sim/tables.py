@@ -316,6 +316,23 @@ def backtest_text(backtest: dict) -> str:
             lines.append(f"  {name:<14}{_num(b.get('3'), 3):>9}{_num(b.get('12'), 3):>9}{_num(s['log'], 3):>8}"
                          f"{s['crps']:>8.2f}{s['coverage']['50']:>10.2f}{s['coverage']['90']:>10.2f}")
     lines.append("  (lower is better for Brier, log and CRPS; coverage should be near 0.5 and 0.9)")
+    exact = backtest.get("exact_refits", {})
+    for kind, title in (("loo", "leave one case out"), ("loco", "leave one conflict out")):
+        if kind not in exact:
+            continue
+        part = exact[kind]
+        lines += ["", f"  {title}, refitted without the held-out cases (in place of importance sampling):",
+                  f"  {'case':<34}{'log, IS':>9}{'log, refit':>12}{'median, IS':>12}{'median, refit':>15}"]
+        for r in part["cases"]:
+            before = part["importance_sampled"][r["name"]]
+            lines.append(f"  {r['name']:<34}{_num(before['log'], 3):>9}{_num(r['scores']['model']['log'], 3):>12}"
+                         f"{_num(before['median'], 1):>12}{_num(r['predicted']['median'], 1):>15}")
+        lines.append(f"  {'forecast':<14}{'log':>8}{'CRPS':>8}{'cover 50':>10}{'cover 90':>10}  (all cases, refitted "
+                     f"forecasts in place)")
+        for name, s in part["scores"].items():
+            if s is not None:
+                lines.append(f"  {name:<14}{_num(s['log'], 3):>8}{s['crps']:>8.2f}{s['coverage']['50']:>10.2f}"
+                             f"{s['coverage']['90']:>10.2f}")
     return "\n".join(lines)
 
 

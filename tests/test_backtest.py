@@ -275,7 +275,7 @@ def calibration(tmp_path_factory):
     with LocalExecutor(1) as one:
         noisy1 = run_smc(cal.model_copy(update={"allocation": "noise"}), priors, cases, one)
     return {"cal": cal, "priors": priors, "cases": cases, "a": a, "a2": a2, "b": b, "backtest": report,
-            "noisy": (noisy1, noisy2)}
+            "noisy": (noisy1, noisy2), "file": d / "mech_calibration.toml"}
 
 
 def test_calibration_particles_stay_in_the_prior_box(calibration):
@@ -364,3 +364,78 @@ def test_the_neutralisation_check_uses_the_base_forecasts_random_numbers(calibra
             continue
         assert abs(row["crps_lost"]) <= 1e-9, which
         assert row["log_lost"] is None or abs(row["log_lost"]) <= 1e-9, which
+
+
+# --- exact refits in place of importance sampling ---------------------------------------------------------------
+
+def test_a_refits_seed_depends_on_the_held_out_names_only():
+    from sim.exact_refits import refit_seed
+    assert refit_seed(3, ["a", "b"]) == refit_seed(3, ["b", "a"])
+    assert len({refit_seed(3, ["a"]), refit_seed(3, ["b"]), refit_seed(4, ["a"]), refit_seed(3, ["a", "b"])}) == 4
+
+
+def test_an_exact_refit_never_sees_the_held_out_outcome(calibration):
+    """The refit's forecast of a case is the same, bit for bit, whatever that case's recorded outcome: the
+    importance-sampled LOO cannot promise this (its particles were moved with the case in the likelihood)."""
+    from dataclasses import replace
+
+    from sim.exact_refits import refit_without
+    a = calibration["a"]
+    flipped = replace(a.cases[0], observed=replace(a.cases[0].observed, collapsed=False, months=3.0, initiator=None))
+    other = replace(a, cases=[flipped, *a.cases[1:]])
+    with LocalExecutor(1) as one:
+        fit, sims = refit_without(a, [0], one)
+        fit_b, sims_b = refit_without(other, [0], one)
+    with LocalExecutor(2) as two:
+        fit_2, sims_2 = refit_without(a, [0], two)
+    assert [c.name for c in fit.cases] == [c.name for c in a.cases[1:]]
+    for got in (sims_b, sims_2):
+        np.testing.assert_array_equal(sims[0]["months"], got[0]["months"])
+        np.testing.assert_array_equal(sims[0]["collapsed"], got[0]["collapsed"])
+    np.testing.assert_array_equal(fit.particles, fit_2.particles)
+    assert sims[0]["months"].shape == (a.cal.particles, a.cal.predictive_replications)
+
+
+def test_exact_forecasts_replace_the_importance_sampled_ones(calibration):
+    from sim.exact_refits import exact_forecasts
+    a, bt = calibration["a"], calibration["backtest"]
+    with LocalExecutor(2) as two:
+        out = exact_forecasts(a, bt, two, which="all", particles=16)
+    names = [c.name for c in calibration["cases"]]
+    assert out["design"]["particles"] == 16
+    for kind in ("loo", "loco"):
+        part = out[kind]
+        assert sorted(r["name"] for r in part["cases"]) == sorted(names)
+        assert set(part["importance_sampled"]) == set(names)
+        assert part["scores"]["model"] is not None and part["scores"]["base_rate"] is not None
+        for r in part["cases"]:
+            assert r["pareto_k"] is None and r["reliable"]
+            assert 0 <= r["predicted"]["p_collapse"]["1"] <= r["predicted"]["p_collapse"]["3"] <= 1
+    held = {r["name"]: r["refit"]["held_out"] for r in out["loco"]["cases"]}
+    assert held["mech_case_b1"] == ["mech_case_b1"]
+    assert sorted(held["mech_case_a1"]) == ["mech_case_a1", "mech_case_a2"]
+    # the base rate does not depend on the fit: its score over the cases is the importance-sampled backtest's
+    assert out["loo"]["scores"]["base_rate"] == bt["scores"]["base_rate"]
+    # only the unreliable cases are refitted when asked for those
+    with LocalExecutor(1) as one:
+        few = exact_forecasts(a, {**bt, "unreliable_loo_cases": ["mech_case_a2"]}, one, which="unreliable",
+                              particles=16)
+    assert [r["name"] for r in few["loo"]["cases"]] == ["mech_case_a2"] and "loco" not in few
+
+
+def test_cli_backtest_refits_each_conflict_and_writes_the_exact_scores(calibration, tmp_path):
+    import csv
+    import json
+
+    from sim.cli import main
+    out = tmp_path / "bt"
+    rc = main(["backtest", "--calibration", str(calibration["file"]), "--refit", "conflicts", "--refit-particles", "16",
+               "--no-neutralise", "--no-report", "--jobs", "1", "--out", str(out), "--quiet"])
+    assert rc == 0
+    data = json.loads((out / "backtest.json").read_text())
+    exact = data["exact_refits"]
+    assert exact["which"] == "conflicts" and "loo" not in exact and exact["design"]["particles"] == 16
+    assert sorted(r["name"] for r in exact["loco"]["cases"]) == sorted(c.name for c in calibration["cases"])
+    with open(out / "scores.csv", newline="") as fh:
+        scopes = {row["scope"] for row in csv.DictReader(fh)}
+    assert scopes == {"leave_one_out", "leave_one_conflict_out", "leave_one_conflict_out_exact"}

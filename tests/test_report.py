@@ -923,3 +923,20 @@ def test_every_neutralised_input_of_the_backtest_has_a_translatable_label_in_the
     from sim.backtest import NEUTRALISED_INPUTS
     from sim.report import NEUTRALISED
     assert set(NEUTRALISED) == set(NEUTRALISED_INPUTS)
+
+
+def test_a_backtest_with_refits_shows_their_scores_beside_the_importance_sampled_ones(tmp_path):
+    from sim.report import write_report
+    _backtest_fixture(tmp_path / "bt")
+    path = tmp_path / "bt" / "backtest.json"
+    data = json.loads(path.read_text(encoding="utf-8"))
+    refit_scores = _scores(1.1)
+    refit_scores["model"]["log"] = 0.4321
+    data["exact_refits"] = {"which": "both", "design": {"particles": 16, "replications": 8, "allocation": "equal"},
+                            "loo": {"cases": [], "importance_sampled": {}, "scores": refit_scores, "note": "n"},
+                            "loco": {"cases": [], "importance_sampled": {}, "scores": _scores(1.2), "note": "n"}}
+    path.write_text(json.dumps(data), encoding="utf-8")
+    text = plain(write_report(tmp_path / "bt").read_text(encoding="utf-8"))
+    assert "refit without it where importance sampling was unreliable" in text
+    assert "the sampler refitted without it" in text
+    assert "0.432" in text
