@@ -36,19 +36,35 @@ BASE_RATE = (0.8, 12.0)          # P(collapse within 12 months) of the literatur
 EMPIRICAL_FLOOR = 0.05
 PREDICTIVE_EVALUATION = 900_001  # stream tags of the predictive runs, apart from the sampler's evaluations
 PARETO_RELIABLE = 0.7
+NEUTRAL_TAG = 0x4E455554         # "NEUT": the seeded exchanges of the neutralisation check
 FORECASTS = ("model", "base_rate", "other_cases", "covariates")
 
 AGREEMENT_SHIFTS = (1, 2, 3)   # cyclic shifts of the cases' agreement features: derangements of the case order
+EXCHANGES = (1, 2, 3)          # the other inputs: three exchanges of actors' values between cases, scores averaged
 NEUTRALISED_INPUTS = {
     "agreement": "the agreement's form, level, earlier failures and comprehensiveness (each case gets another "
                  "case's, by cyclic shifts of the case order, scores averaged over the shifts: the features keep "
                  "their spread and mean, so the check does not also move every case's commitment one way)",
-    "monitoring": "monitors' presence (every monitor at the case-base mean presence; cases without monitors unchanged)",
-    "guarantor_deterrence": "guarantors' deterrence and resolve (the case-base means)",
-    "patron_interest": "patrons' interest in the rival guarantor and distraction (the case-base means)",
-    "balance_of_forces": "belligerents' strength and readiness (the case-base means, one for every belligerent: "
-                         "this also levels the sides within a case)",
-    "pretext": "pretext groups' strength and transformation (the case-base means)",
+    "monitoring": "monitors' presence (exchanged between the monitors of different cases)",
+    "guarantor_deterrence": "guarantors' deterrence and resolve (exchanged, as a pair, between the guarantors of "
+                            "different cases)",
+    "patron_interest": "patrons' interest in the rival guarantor and distraction (exchanged, as a pair, between the "
+                       "patrons of different cases)",
+    "balance_of_forces": "belligerents' strength and readiness (exchanged, as a pair, between the belligerents of "
+                         "different cases: a side may take the stronger or the weaker side's values)",
+    "support_and_air": "supporters' strength and commitment, and patrons' air power (exchanged between the "
+                       "supporters, and between the patrons, of different cases)",
+    "pretext": "pretext groups' strength and transformation (exchanged, as a pair, between the pretext groups of "
+               "different cases)",
+}
+# the actors' fields each input exchanges, by role; fields of one role move together, as one actor's values
+EXCHANGED_FIELDS = {
+    "monitoring": [("monitor", ("presence",))],
+    "guarantor_deterrence": [("guarantor", ("deterrence", "resolve"))],
+    "patron_interest": [("patron", ("interest_in_guarantor", "distraction"))],
+    "balance_of_forces": [("belligerent", ("strength", "readiness"))],
+    "support_and_air": [("supporter", ("strength", "commitment")), ("patron", ("air_power",))],
+    "pretext": [("pretext", ("pretext_strength", "transformation"))],
 }
 
 
@@ -219,41 +235,49 @@ def loco_rows(result: SMCResult, sims_new: list[dict]) -> list[dict]:
     return rows
 
 
-def neutralised_scenarios(cases, which: str, shift: int = 1) -> list:
-    """Every case's scenario with one input made uninformative: set equal across the cases (the case-base
-    mean), or for the agreement, whose features are categories, taken from the case ``shift`` places on
-    (among the cases with an agreement). Setting the categories to their most common values instead raised
-    every case's commitment at once, which moved the score for a reason other than the input's information."""
-    def mean_of(role, field):
-        vals = [getattr(a, field) for c in cases for a in c.scenario.actors.values() if role in a.roles]
-        return float(np.mean(vals)) if vals else None
+def donors(owners: list[int], exchange: int) -> list[int]:
+    """For each of a pooled list of actors (``owners``: the case of each), the actor whose values it takes: a
+    permutation, fixed by ``exchange``, that takes no actor's values from its own case where the pool allows
+    (among 200 seeded permutations, the first with the fewest own-case draws)."""
+    n = len(owners)
+    rng = np.random.default_rng(np.random.SeedSequence(NEUTRAL_TAG, spawn_key=(exchange, n)))
+    best, best_same = list(range(n)), n + 1
+    for _ in range(200):
+        perm = rng.permutation(n).tolist()
+        same = sum(owners[j] == owners[perm[j]] for j in range(n))
+        if same < best_same:
+            best, best_same = perm, same
+        if same == 0:
+            break
+    return best
 
-    out = []
+
+def neutralised_scenarios(cases, which: str, shift: int = 1) -> list:
+    """Every case's scenario with one input made uninformative by exchange between cases, which keeps the
+    input's values (their spread and mean) and breaks only their link to the case: for the agreement, whose
+    features are categories, each case takes the features of the case ``shift`` places on (among the cases
+    with an agreement); for the actors' inputs, each actor of the role takes another case's actor's values
+    (``donors``, exchange number ``shift``). Setting an input to its mean or most common value instead moved
+    every case's level at once (commitment, or the launch hazard, which is not linear in the inputs), so the
+    score moved for a reason other than the input's information."""
+    scenarios = [c.scenario for c in cases]
     if which == "agreement":
-        bound = [i for i, c in enumerate(cases) if c.scenario.agreement is not None]
+        bound = [i for i, s in enumerate(scenarios) if s.agreement is not None]
         features = ("form", "signatory_level", "earlier_failures", "comprehensive")
-        donor = {i: cases[bound[(j + shift) % len(bound)]].scenario.agreement for j, i in enumerate(bound)}
-    for i, c in enumerate(cases):
-        s = c.scenario
-        if which == "agreement":
-            if i in donor:
-                taken = {f: getattr(donor[i], f) for f in features}
-                s = s.model_copy(update={"agreement": s.agreement.model_copy(update=taken)})
-            out.append(s)
+        donor = {i: scenarios[bound[(j + shift) % len(bound)]].agreement for j, i in enumerate(bound)}
+        return [s.model_copy(update={"agreement": s.agreement.model_copy(
+                    update={f: getattr(donor[i], f) for f in features})}) if i in donor else s
+                for i, s in enumerate(scenarios)]
+    changes: list[dict] = [{} for _ in scenarios]
+    for role, fields in EXCHANGED_FIELDS[which]:
+        pool = [(i, key, a) for i, s in enumerate(scenarios) for key, a in s.actors.items() if role in a.roles]
+        if not pool:
             continue
-        fields = {"monitoring": [("monitor", "presence")],
-                  "guarantor_deterrence": [("guarantor", "deterrence"), ("guarantor", "resolve")],
-                  "patron_interest": [("patron", "interest_in_guarantor"), ("patron", "distraction")],
-                  "balance_of_forces": [("belligerent", "strength"), ("belligerent", "readiness")],
-                  "pretext": [("pretext", "pretext_strength"), ("pretext", "transformation")]}[which]
-        changes = {}
-        for role, field in fields:
-            value = mean_of(role, field)
-            for key, a in s.actors.items():
-                if role in a.roles:
-                    changes[f"actors.{key}.{field}"] = value
-        out.append(with_value(s, changes) if changes else s)
-    return out
+        order = donors([i for i, _, _ in pool], shift)
+        for (i, key, _), d in zip(pool, order):
+            for field in fields:
+                changes[i][f"actors.{key}.{field}"] = getattr(pool[d][2], field)
+    return [with_value(s, ch) if ch else s for s, ch in zip(scenarios, changes)]
 
 
 def backtest(result: SMCResult, executor, *, neutralise: bool = True, progress=None) -> dict:
@@ -291,7 +315,7 @@ def backtest(result: SMCResult, executor, *, neutralise: bool = True, progress=N
         table = {}
         for i, which in enumerate(NEUTRALISED_INPUTS):
             scored = []
-            for shift in (AGREEMENT_SHIFTS if which == "agreement" else (1,)):
+            for shift in (AGREEMENT_SHIFTS if which == "agreement" else EXCHANGES):
                 scen = neutralised_scenarios(result.cases, which, shift)
                 # the base forecast's random numbers (common random numbers): the difference is the input's
                 n_sims = predictive_runs(result, executor, new_conflict=False, scenarios=scen)
@@ -303,6 +327,6 @@ def backtest(result: SMCResult, executor, *, neutralise: bool = True, progress=N
             if progress is not None:
                 progress(i + 1, len(NEUTRALISED_INPUTS))
         out["neutralisation"] = {"note": "Skill each input carries out of sample: the rise of the model's LOO log "
-                                         "score and CRPS when the input is made equal across cases (prediction "
-                                         "only; the posterior is not refitted).", "inputs": table}
+                                         "score and CRPS when the input's values are exchanged between cases "
+                                         "(prediction only; the posterior is not refitted).", "inputs": table}
     return out

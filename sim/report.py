@@ -639,11 +639,13 @@ TRIGGERS = {"attacks_answered": N_("answering attacks"), "cross_theatre_crisis":
 QUANTIFIERS = ((0.9, N_("Nearly all collapses")), (0.6, N_("Most collapses")), (0.4, N_("About half of the collapses")),
                (0.0, N_("The largest share of collapses")))
 NEUTRALISED = {"agreement": N_("the agreement's form, level and earlier failures (exchanged between cases)"),
-               "monitoring": N_("monitors' presence (case-base mean)"),
-               "guarantor_deterrence": N_("guarantors' deterrence and resolve (case-base means)"),
-               "patron_interest": N_("patrons' interest in the rival guarantor and distraction (case-base means)"),
-               "balance_of_forces": N_("belligerents' strength and readiness (one mean for all)"),
-               "pretext": N_("pretext groups' strength and transformation (case-base means)")}
+               "monitoring": N_("monitors' presence (exchanged between cases)"),
+               "guarantor_deterrence": N_("guarantors' deterrence and resolve (exchanged between cases)"),
+               "patron_interest": N_("patrons' interest in the rival guarantor and distraction (exchanged between "
+                                     "cases)"),
+               "balance_of_forces": N_("belligerents' strength and readiness (exchanged between cases)"),
+               "support_and_air": N_("supporters' strength and patrons' air power (exchanged between cases)"),
+               "pretext": N_("pretext groups' strength and transformation (exchanged between cases)")}
 FORECASTS = {"model": N_("the model (fitted without the case)"), "base_rate": N_("literature base rate"),
              "other_cases": N_("the other cases' durations"), "covariates": N_("conditions at signing (covariates)")}
 METHODS = {"src": N_("standardised regression coefficients (SRC): how many standard deviations the outcome moves per "

@@ -349,21 +349,60 @@ def test_neutralising_the_agreement_exchanges_features_between_cases_and_keeps_t
         assert sum(moved) >= len(cases) // 2
 
 
+def test_neutralising_an_actor_input_exchanges_values_between_actors_of_different_cases():
+    """On the case base: every actor of the role takes the values of an actor of another case (fields of one role
+    move together), and the pooled values are the same before and after: spread and mean kept."""
+    from sim.backtest import EXCHANGED_FIELDS, EXCHANGES, neutralised_scenarios
+    _, _, cases = load_calibration(Path(__file__).parent.parent / "experiments" / "calibration_cases.toml")
+    for which, groups in EXCHANGED_FIELDS.items():
+        for exchange in EXCHANGES:
+            scen = neutralised_scenarios(cases, which, exchange)
+            for role, fields in groups:
+                pairs = [(i, tuple(getattr(a, f) for f in fields), tuple(getattr(b, f) for f in fields))
+                         for i, (c, s) in enumerate(zip(cases, scen))
+                         for a, b in zip(c.scenario.actors.values(), s.actors.values()) if role in a.roles]
+                own = [p[1] for p in pairs]
+                taken = [p[2] for p in pairs]
+                assert sorted(own) == sorted(taken), (which, role)
+                moved = sum(v != w for _, v, w in pairs)
+                assert moved >= len(pairs) // 2, (which, role, moved, len(pairs))
+            # the other roles' fields are untouched
+            touched = {f for _, fs in groups for f in fs}
+            for c, s in zip(cases, scen):
+                for a, b in zip(c.scenario.actors.values(), s.actors.values()):
+                    for f in ("ambition", "exhaustion", "leverage", "restraint"):
+                        if f not in touched and hasattr(a, f):
+                            assert getattr(a, f) == getattr(b, f)
+
+
+def test_the_exchange_never_takes_an_actors_values_from_its_own_case_where_the_pool_allows():
+    from sim.backtest import donors
+    owners = [0, 0, 1, 1, 2, 3, 3, 3]
+    for exchange in (1, 2, 3):
+        d = donors(owners, exchange)
+        assert sorted(d) == list(range(len(owners)))
+        assert all(owners[j] != owners[d[j]] for j in range(len(owners)))
+    assert donors(owners, 1) == donors(owners, 1) and donors(owners, 1) != donors(owners, 2)
+    # a single case: nothing else to take from, the exchange is still a permutation
+    assert sorted(donors([0, 0, 0], 1)) == [0, 1, 2]
+
+
 def test_the_neutralisation_check_uses_the_base_forecasts_random_numbers(calibration):
-    """The three tiny cases share every input, so making an input uninformative changes no scenario (up to
-    the rounding of a mean of equal values): on the base forecast's random numbers nothing is lost. With
-    other streams the differences would be Monte Carlo noise posing as skill. (The balance of forces is the
-    exception: every belligerent gets the one mean, which also levels the two sides within a case.)"""
+    """The three tiny cases share every input, so an exchange between cases changes no scenario, except where
+    it gives one side the other side's values (the balance of forces): on the base forecast's random numbers
+    nothing else is lost. With other streams the differences would be Monte Carlo noise posing as skill."""
+    from sim.backtest import EXCHANGES, neutralised_scenarios
     with LocalExecutor(1) as one:
         out = backtest(calibration["a"], one, neutralise=True)
     assert out["scores"]["model"] == calibration["backtest"]["scores"]["model"]
-    inputs = out["neutralisation"]["inputs"]
-    assert abs(inputs["balance_of_forces"]["crps_lost"]) > 1e-6
-    for which, row in inputs.items():
-        if which == "balance_of_forces":
-            continue
-        assert abs(row["crps_lost"]) <= 1e-9, which
-        assert row["log_lost"] is None or abs(row["log_lost"]) <= 1e-9, which
+    cases = calibration["cases"]
+    for which, row in out["neutralisation"]["inputs"].items():
+        shifts = EXCHANGES if which != "agreement" else (1, 2, 3)
+        unchanged = all(s == c.scenario for k in shifts for s, c in zip(neutralised_scenarios(cases, which, k), cases))
+        if unchanged:
+            assert abs(row["crps_lost"]) <= 1e-9, which
+            assert row["log_lost"] is None or abs(row["log_lost"]) <= 1e-9, which
+    assert not all(s == c.scenario for s, c in zip(neutralised_scenarios(cases, "balance_of_forces", 1), cases))
 
 
 # --- exact refits in place of importance sampling ---------------------------------------------------------------
