@@ -19,7 +19,8 @@ cal=experiments/calibration_cases.toml
 design=(--particles 400 --replications 60 --allocation noise)
 ceasefire calibrate "$cal" "${design[@]}" --out "$ref/calibration" --force "${jobs[@]}"
 
-# 2. Fits with only what was known at each bundled forecast's date; the forecasts inherit these.
+# 2. Fits with only what was known at each bundled forecast's date; the forecasts inherit these. The file's design
+#    (320 particles, a budget of 32 runs per case shared out by noise).
 for asof in 2020-03-06 2021-04-01 2025-08-06; do
     ceasefire calibrate "$cal" --as-of "$asof" --single --out "$ref/calibration_as_of_$asof" --force --no-report "${jobs[@]}"
 done
