@@ -157,6 +157,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="particles of each refit (default: the fit's)")
     p.add_argument("--refit-replications", type=_positive_int, metavar="R",
                    help="runs per particle and case of each refit's likelihood (default: the fit's)")
+    p.add_argument("--refit-cache", type=_path, metavar="DIR",
+                   help="keep each refit in DIR and reuse it when nothing it depends on has changed (inputs, "
+                        "settings, seed, code): an interrupted batch of refits resumes")
     p.add_argument("--jobs", type=_positive_int, metavar="J")
     p.add_argument("--scheduler", metavar="ADDRESS", help="run on a Dask cluster, e.g. tcp://host:8786")
     p.add_argument("--out", type=_path, metavar="DIR",
@@ -663,6 +666,11 @@ def cmd_backtest(args) -> int:
     out = args.out or Path("results/backtest") / store.utc_stamp()  # never over results/reference/
     _preflight(out, "backtest", args, default=default)
     _budget_calibration(args, cal, cases)
+    if args.refit_cache is not None:
+        if args.refit == "none":
+            raise UsageError("ceasefire backtest: --refit-cache needs --refit")
+        if args.refit_cache.exists() and not args.refit_cache.is_dir():
+            raise InputError([f"{args.refit_cache}: --refit-cache must be a directory (it is a file)"])
     if args.refit != "none":
         _budget_calibration(args, cal.model_copy(update={"particles": args.refit_particles or cal.particles,
                                                          "replications": args.refit_replications or cal.replications}),
@@ -677,7 +685,7 @@ def cmd_backtest(args) -> int:
                 from sim.exact_refits import exact_forecasts
                 bt["exact_refits"] = exact_forecasts(result, bt, ex, which=args.refit, particles=args.refit_particles,
                                                      replications=args.refit_replications,
-                                                     progress=_stage_printer(args, "refit"))
+                                                     progress=_stage_printer(args, "refit"), cache=args.refit_cache)
         store.save_backtest(bt, out, extra={"calibration_file": str(args.calibration),
                                             "particles_from": None if args.from_dir is None else str(args.from_dir),
                                             "cases": [c.name for c in cases]})

@@ -9,11 +9,20 @@ outcomes reaches their forecasts.
 
 Each refit draws its random numbers from the root seed and the names of the cases it holds out (never from
 its position in a list), so a refit's result does not depend on which other refits ran, nor on the workers.
+That also makes refits safe to keep between commands (``--refit-cache``): a refit is stored under a hash of
+everything that decides it (the held-out names, the seed, the calibration settings, the priors, every case's
+scenario and outcome, and the source of the package), so an interrupted batch resumes and a changed input or
+changed code is never served a stale refit.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import io
+import json
 import zlib
+from pathlib import Path
 
 import numpy as np
 
@@ -30,17 +39,65 @@ def refit_seed(root: int, held_out: list[str]) -> int:
     return int(np.random.SeedSequence(root, spawn_key=(REFIT_TAG, key)).generate_state(1, dtype=np.uint32)[0])
 
 
+def _source_fingerprint() -> str:
+    digest = hashlib.sha256()
+    for path in sorted(Path(__file__).resolve().parent.rglob("*.py")):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
+def refit_key(cal, priors, cases, held_names: list[str], seed: int) -> str:
+    """Hash of everything a refit's result depends on (see the module's docstring)."""
+    payload = {"held_out": sorted(held_names), "seed": seed, "calibration": cal.model_dump(mode="json"),
+               "priors": [dataclasses.asdict(p) for p in priors],
+               "cases": [[c.name, c.conflict, c.scenario.model_dump(mode="json"), dataclasses.asdict(c.observed),
+                          None if c.alternative is None else dataclasses.asdict(c.alternative)] for c in cases],
+               "source": _source_fingerprint()}
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:32]
+
+
+def _save(path: Path, sims: list[dict], info: dict) -> None:
+    from sim.store import write_bytes_atomic
+    arrays = {}
+    for j, sim in enumerate(sims):
+        labels = sorted(set(sim["initiator"].ravel().tolist()))
+        arrays[f"months_{j}"] = sim["months"]
+        arrays[f"collapsed_{j}"] = sim["collapsed"]
+        arrays[f"initiator_{j}"] = np.searchsorted(np.array(labels, dtype=object), sim["initiator"]).astype(np.int32)
+        info.setdefault("labels", []).append(labels)
+    arrays["info"] = np.frombuffer(json.dumps(info).encode(), dtype=np.uint8)
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    write_bytes_atomic(path, buf.getvalue())
+
+
+def _load(path: Path, n: int) -> tuple[list[dict], dict]:
+    with np.load(path, allow_pickle=False) as data:
+        info = json.loads(bytes(data["info"]).decode())
+        sims = [{"months": data[f"months_{j}"], "collapsed": data[f"collapsed_{j}"],
+                 "initiator": np.array(info["labels"][j], dtype=object)[data[f"initiator_{j}"]]} for j in range(n)]
+    return sims, info
+
+
 def refit_without(result: SMCResult, held_out: list[int], executor, *, particles: int | None = None,
-                  replications: int | None = None, progress=None) -> tuple[SMCResult, list[dict]]:
+                  replications: int | None = None, progress=None, cache: Path | None = None
+                  ) -> tuple[dict, list[dict]]:
     """The sampler run on every case but ``held_out``, and runs of the held-out cases at its particles to
-    their horizons. A held-out case whose conflict has no other case gets a fresh conflict effect from the
-    effect's prior, as in the leave-one-conflict-out forecasts."""
+    their horizons: the refit's summary (seed, effective sample size, stages, particles) and the runs. A
+    held-out case whose conflict has no other case gets a fresh conflict effect from the effect's prior, as in
+    the leave-one-conflict-out forecasts. With ``cache``, a refit already stored there is read, not rerun."""
     held = set(held_out)
     train = [c for i, c in enumerate(result.cases) if i not in held]
     test = [result.cases[i] for i in held_out]
     update = {k: v for k, v in (("particles", particles), ("replications", replications)) if v is not None}
     cal = result.cal.model_copy(update=update) if update else result.cal
     seed = refit_seed(result.seed, [c.name for c in test])
+    path = None
+    if cache is not None:
+        path = Path(cache) / f"refit-{refit_key(cal, result.space.priors, result.cases, [c.name for c in test], seed)}.npz"
+        if path.is_file():
+            sims, info = _load(path, len(test))
+            return {k: v for k, v in info.items() if k != "labels"}, sims
     fit = run_smc(cal, list(result.space.priors), train, executor, seed=seed, progress=progress)
     sims = []
     for case in test:
@@ -51,7 +108,12 @@ def refit_without(result: SMCResult, held_out: list[int], executor, *, particles
                                    replications=cal.predictive_replications,
                                    horizons=[float(case.scenario.horizon_months)], executor=executor,
                                    new_conflict_z=z)[0])
-    return fit, sims
+    info = {"held_out": [c.name for c in test], "seed": seed, "cases": [c.name for c in train],
+            "effective_sample_size": fit.effective_sample_size(), "stages": len(fit.stages),
+            "particles": int(fit.particles.shape[0])}
+    if path is not None:
+        _save(path, sims, dict(info))
+    return info, sims
 
 
 def held_out_sets(result: SMCResult, which: str, unreliable: list[str]) -> dict[str, list[list[int]]]:
@@ -69,7 +131,7 @@ def held_out_sets(result: SMCResult, which: str, unreliable: list[str]) -> dict[
 
 
 def exact_forecasts(result: SMCResult, backtest: dict, executor, *, which: str, particles: int | None = None,
-                    replications: int | None = None, progress=None) -> dict:
+                    replications: int | None = None, progress=None, cache: Path | None = None) -> dict:
     """Refit without each held-out set ``which`` names; the held-out cases' forecasts from the refits, scored
     as the backtest scores its own, and the backtest's scores again with these forecasts in place of the
     importance-sampled ones."""
@@ -88,19 +150,16 @@ def exact_forecasts(result: SMCResult, backtest: dict, executor, *, which: str, 
         rows = []
         for held in sets[kind]:
             fit, sims = refit_without(result, held, executor, particles=particles, replications=replications,
-                                      progress=progress)
+                                      progress=progress, cache=cache)
             others = [i for i in range(n_cases) if i not in held]
-            weights = np.full(fit.particles.shape[0], 1.0 / fit.particles.shape[0])
+            weights = np.full(fit["particles"], 1.0 / fit["particles"])
             for k, sim in zip(held, sims):
                 case = cases[k]
                 grid = grid_months(case.scenario.horizon_months)
                 row = case_row(case, grid, predictive_cdf(sim, weights, grid), weights, sim, float("nan"),
                                reference_forecasts(k, cases, grid, others))
                 row["pareto_k"] = None
-                row["refit"] = {"held_out": [cases[i].name for i in held],
-                                "seed": refit_seed(result.seed, [cases[i].name for i in held]),
-                                "effective_sample_size": fit.effective_sample_size(),
-                                "stages": len(fit.stages)}
+                row["refit"] = {k: fit[k] for k in ("held_out", "seed", "effective_sample_size", "stages")}
                 rows.append(row)
         exact = {r["name"]: r for r in rows}
         merged = [exact.get(r["name"], r) for r in sources]

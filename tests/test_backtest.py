@@ -427,12 +427,36 @@ def test_an_exact_refit_never_sees_the_held_out_outcome(calibration):
         fit_b, sims_b = refit_without(other, [0], one)
     with LocalExecutor(2) as two:
         fit_2, sims_2 = refit_without(a, [0], two)
-    assert [c.name for c in fit.cases] == [c.name for c in a.cases[1:]]
+    assert fit["cases"] == [c.name for c in a.cases[1:]] and fit["held_out"] == [a.cases[0].name]
     for got in (sims_b, sims_2):
         np.testing.assert_array_equal(sims[0]["months"], got[0]["months"])
         np.testing.assert_array_equal(sims[0]["collapsed"], got[0]["collapsed"])
-    np.testing.assert_array_equal(fit.particles, fit_2.particles)
+        np.testing.assert_array_equal(sims[0]["initiator"], got[0]["initiator"])
+    assert fit == fit_2
     assert sims[0]["months"].shape == (a.cal.particles, a.cal.predictive_replications)
+
+
+def test_a_cached_refit_is_reused_only_while_nothing_it_depends_on_changes(calibration, tmp_path):
+    from dataclasses import replace
+
+    from sim.exact_refits import refit_without
+    a = calibration["a"]
+    with LocalExecutor(1) as one:
+        fit, sims = refit_without(a, [2], one, particles=16, cache=tmp_path)
+        stored = sorted(tmp_path.glob("refit-*.npz"))
+        assert len(stored) == 1
+        again, sims_again = refit_without(a, [2], one, particles=16, cache=tmp_path)    # read, not rerun
+        assert again == fit
+        for key in ("months", "collapsed", "initiator"):
+            np.testing.assert_array_equal(sims[0][key], sims_again[0][key])
+        assert sims_again[0]["initiator"].dtype == object
+        # a training case's outcome changes: a new refit, stored beside the first
+        moved = replace(a.cases[0], observed=replace(a.cases[0].observed, months=a.cases[0].observed.months / 2))
+        refit_without(replace(a, cases=[moved, *a.cases[1:]]), [2], one, particles=16, cache=tmp_path)
+        # another design: another refit too
+        refit_without(a, [2], one, particles=8, cache=tmp_path)
+    assert len(list(tmp_path.glob("refit-*.npz"))) == 3
+    assert not list(tmp_path.glob(".*")), "no temporary file left behind"
 
 
 def test_exact_forecasts_replace_the_importance_sampled_ones(calibration):
