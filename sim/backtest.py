@@ -14,9 +14,10 @@ References the model must beat to claim skill: a literature base rate (a constan
 distribution of the other cases' outcomes, and a covariate baseline (``sim.covariates``: a Weibull
 regression on features at signing, refitted without the forecast case or conflict).
 
-A neutralisation check forecasts every case again with one input made uninformative (set to the case-base
-mean, or for the agreement's categories, exchanged between cases) and reports how much of the model's
-out-of-sample skill that input carries.
+A neutralisation check forecasts every case again with one input made uninformative (its values exchanged
+between cases: the agreement's categories by shifts of the case order, the actors' values by permutations
+across cases) and reports how much of the model's out-of-sample skill that input carries. Exact refits in
+place of the importance sampling are in ``sim.exact_refits``.
 """
 
 from __future__ import annotations
@@ -286,12 +287,11 @@ def backtest(result: SMCResult, executor, *, neutralise: bool = True, progress=N
     rows = loo_rows(result, sims)
     sims_new = predictive_runs(result, executor, new_conflict=True)
     loco = loco_rows(result, sims_new)
-    forecasts = FORECASTS
     out = {"cases": rows,
-           "scores": {name: summarise(rows, name) for name in forecasts},
+           "scores": {name: summarise(rows, name) for name in FORECASTS},
            "leave_one_conflict_out": {
                "cases": loco,
-               "scores": {name: summarise(loco, name) for name in forecasts},
+               "scores": {name: summarise(loco, name) for name in FORECASTS},
                "note": "a conflict's cases are forecast from the other conflicts only; a reference with no entry "
                        "could not be fitted (too few other cases)"},
            "method": {"loo": "Pareto-smoothed importance sampling of the final particles (weights 1 / L_case)",
@@ -308,7 +308,7 @@ def backtest(result: SMCResult, executor, *, neutralise: bool = True, progress=N
             "cases": [r["name"] for r in alt],
             "scores": {name: {"log": float(np.nanmean([r["alternative"]["scores"][name]["log"] or np.nan for r in alt])),
                               "crps": float(np.mean([r["alternative"]["scores"][name]["crps"] for r in alt]))}
-                       for name in forecasts if all(name in r["alternative"]["scores"] for r in alt)}}
+                       for name in FORECASTS if all(name in r["alternative"]["scores"] for r in alt)}}
     if neutralise:
         base_log = out["scores"]["model"]["log"]
         base_crps = out["scores"]["model"]["crps"]

@@ -18,6 +18,7 @@ changed code is never served a stale refit.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import io
 import json
@@ -39,7 +40,9 @@ def refit_seed(root: int, held_out: list[str]) -> int:
     return int(np.random.SeedSequence(root, spawn_key=(REFIT_TAG, key)).generate_state(1, dtype=np.uint32)[0])
 
 
+@functools.cache
 def _source_fingerprint() -> str:
+    """Hash of the package's source, read once per process (every refit's key includes it)."""
     digest = hashlib.sha256()
     for path in sorted(Path(__file__).resolve().parent.rglob("*.py")):
         digest.update(path.name.encode() + b"\0" + path.read_bytes())
@@ -159,7 +162,7 @@ def exact_forecasts(result: SMCResult, backtest: dict, executor, *, which: str, 
                 row = case_row(case, grid, predictive_cdf(sim, weights, grid), weights, sim, float("nan"),
                                reference_forecasts(k, cases, grid, others))
                 row["pareto_k"] = None
-                row["refit"] = {k: fit[k] for k in ("held_out", "seed", "effective_sample_size", "stages")}
+                row["refit"] = {key: fit[key] for key in ("held_out", "seed", "effective_sample_size", "stages")}
                 rows.append(row)
         exact = {r["name"]: r for r in rows}
         merged = [exact.get(r["name"], r) for r in sources]
