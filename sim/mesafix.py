@@ -1,16 +1,67 @@
-"""Mesa keeps every model alive: ``mesa.Agent._ids`` is a class-level ``defaultdict`` keyed by the
-model, so each finished batch's model, its agents and their arrays stay in memory (about 0.45 KB
-per replication; 45 MB per 100,000 runs in one process). Installed on import: the same per-model
-counters, held by weak references, so a model is freed when its batch is done. Agents' ids, and so
-results, are unchanged (each model still counts from 1).
+"""Two fixes to how Mesa is loaded and run, installed on import; the model imports Mesa through here.
+
+Light import: Mesa's package ``__init__`` imports its data collector (pandas), its continuous space
+(scipy.spatial) and networkx, about a second of start-up that every command paid and the model never
+uses. Only ``mesa.agent`` and ``mesa.model`` are imported, under a package module that runs Mesa's own
+``__init__`` the first time anything else is asked of it (``mesa.DataCollector``, ``from mesa import
+space``), so other code sees the whole package. If Mesa was imported already, or is not laid out as
+expected, the ordinary import is used.
+
+Weak model counters: ``mesa.Agent._ids`` is a class-level ``defaultdict`` keyed by the model, so each
+finished batch's model, its agents and their arrays stay in memory (about 0.45 KB per replication;
+45 MB per 100,000 runs in one process). Installed here: the same per-model counters, held by weak
+references, so a model is freed when its batch is done. Agents' ids, and so results, are unchanged
+(each model still counts from 1).
 """
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import itertools
+import sys
+import types
 import weakref
 
-import mesa
+
+class _WholeOnDemand(types.ModuleType):
+    """The ``mesa`` package with only its agent and model modules loaded; anything else it is asked for
+    runs Mesa's own ``__init__`` first, once."""
+
+    def __getattr__(self, name):
+        if self.__dict__.get("_whole_loaded"):
+            raise AttributeError(f"module 'mesa' has no attribute {name!r}")
+        self.__dict__["_whole_loaded"] = True
+        self.__spec__.loader.exec_module(self)
+        return getattr(self, name)
+
+
+def _load_mesa():
+    if "mesa" in sys.modules:
+        return sys.modules["mesa"]
+    spec = importlib.util.find_spec("mesa")
+    if spec is None or spec.loader is None or not spec.submodule_search_locations:
+        return importlib.import_module("mesa")
+    package = _WholeOnDemand("mesa")
+    package.__spec__ = spec
+    package.__file__ = spec.origin
+    package.__path__ = list(spec.submodule_search_locations)
+    package.__package__ = "mesa"
+    package.__loader__ = spec.loader
+    sys.modules["mesa"] = package
+    try:
+        package.__dict__["Agent"] = importlib.import_module("mesa.agent").Agent
+        package.__dict__["Model"] = importlib.import_module("mesa.model").Model
+    except Exception:      # a Mesa laid out differently: the ordinary import, whatever it costs
+        for name in [m for m in sys.modules if m == "mesa" or m.startswith("mesa.")]:
+            del sys.modules[name]
+        return importlib.import_module("mesa")
+    return package
+
+
+mesa = _load_mesa()
+Agent = mesa.Agent
+Model = mesa.Model
 
 
 class WeakModelCounters(weakref.WeakKeyDictionary):

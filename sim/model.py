@@ -7,10 +7,9 @@ The model knows nothing of files, statistics or the command line.
 
 from __future__ import annotations
 
-import mesa
 import numpy as np
 
-from sim import mesafix  # noqa: F401 - Mesa's Agent._ids would keep every finished batch's model alive
+from sim.mesafix import mesa  # Mesa's agent and model alone, and its Agent._ids made weak (sim.mesafix)
 
 from sim.actors import (AGENT_CLASSES, BelligerentAgent, GuarantorAgent, MediatorAgent, MonitorAgent, PatronAgent,
                         PretextAgent, SupporterAgent)

@@ -50,6 +50,24 @@ def test_import_sim_is_light_and_its_names_still_work():
     assert callable(sim.run) and callable(sim.load_scenario) and issubclass(sim.InputError, Exception)
 
 
+def test_the_engine_loads_mesas_agent_and_model_only_and_the_rest_of_mesa_on_demand():
+    """Mesa's package __init__ pulls pandas, scipy.spatial and networkx (about a second); the model needs
+    none of them. Code that asks for the rest of Mesa still gets it, and the same Agent class."""
+    probe = ("import sys, json\n"
+             "from sim.api import run\n"
+             "from sim.scenario import load_scenario\n"
+             "result = run(load_scenario('tests/data/two_sided.toml'), runs=50, seed=1, jobs=1)\n"
+             "light = [m for m in ('pandas', 'networkx', 'scipy.spatial') if m in sys.modules]\n"
+             "import mesa\n"
+             "from mesa import DataCollector, space\n"
+             "from sim.actors.base import ActorAgent\n"
+             "whole = issubclass(ActorAgent, mesa.Agent) and mesa.__version__ and 'pandas' in sys.modules\n"
+             "print(json.dumps([light, bool(whole), len(result.simulation.replications.months)]))")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    light, whole, runs = json.loads(out.stdout.strip().splitlines()[-1])
+    assert light == [] and whole and runs == 50
+
+
 def _uniforms(seed, block, name, calls):
     """What the documented layout says column c gets at call t: position (t//K)*BLOCK*K + c*K + t%K."""
     gen = np.random.Generator(np.random.PCG64(np.random.SeedSequence(seed, spawn_key=(block, process_key(name)))))

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import numpy as np
-from mesa import Agent
+
+from sim.mesafix import Agent
 
 from sim.schema import ROLE_CLASSES
 
