@@ -927,8 +927,13 @@ def _plain(markup: Any) -> str:
     return Markup(str(markup)).striptags() if hasattr(markup, "__html__") else str(markup)
 
 
-def _uncertainty_note(page: Page, unc: dict | None, any_credible: bool, any_settings: bool) -> list[Any]:
-    """What each kind of interval on the page covers, and what none covers."""
+BRIEF_SETTINGS = 3   # uncertain settings the two-page brief names (document 003's pair has fourteen)
+
+
+def _uncertainty_note(page: Page, unc: dict | None, any_credible: bool, any_settings: bool,
+                      most_settings: int | None = None) -> list[Any]:
+    """What each kind of interval on the page covers, and what none covers; with ``most_settings``, the uncertain
+    settings beyond that many are counted rather than listed (the two-page brief)."""
     unc = unc or {}
     out = [page._("<strong>Simulation interval</strong> (%(level)s): the range that would contain the figure from "
                   "an unlimited number of replications %(level)s of the time. It measures the simulation's noise only.",
@@ -946,6 +951,10 @@ def _uncertainty_note(page: Page, unc: dict | None, any_credible: bool, any_sett
     if any_settings:
         listed = [page._("%(key)s (%(dist)s)", key=page.m.code(s.get("key", "")), dist=s.get("distribution", ""))
                   for s in settings]
+        if most_settings is not None and len(listed) > most_settings:
+            more = len(listed) - most_settings
+            listed = listed[:most_settings] + [page._("%(n)s more, listed in the full report",
+                                                      n=page.num(more, None, "int"))]
         out.append(page._("<strong>Range over the uncertain settings</strong> (%(level)s): the spread of the figure "
                           "when the settings the scenario's text leaves open vary%(which)s.",
                           level=page.num(0.9, None, "pct0"),
@@ -1174,7 +1183,9 @@ def _run_report(page: Page) -> None:
                           caption=page.t._("What triggered the collapse")) if trig else None
     fronts = _fronts_table(page, s, scen, hm)
     page.ctx["headline"] = {"table": headline, "shares": shares, "triggers": triggers, "fronts": fronts,
-                            "uncertainty": _uncertainty_note(page, unc, any_credible, any_settings)}
+                            "uncertainty": _uncertainty_note(page, unc, any_credible, any_settings),
+                            "uncertainty_brief": _uncertainty_note(page, unc, any_credible, any_settings,
+                                                                   most_settings=BRIEF_SETTINGS)}
 
     # figures
     events = _events_for_plot(page, [scen], h)
@@ -1485,7 +1496,9 @@ def _compare_report(page: Page) -> None:
                                                within=_within(page, months[-1])))
     it = c.get("initiator_test") or {}
     page.ctx["headline"] = {"table": headline, "attribution": attr_table,
-                            "uncertainty": _uncertainty_note(page, c.get("uncertainty"), any_credible, any_settings)}
+                            "uncertainty": _uncertainty_note(page, c.get("uncertainty"), any_credible, any_settings),
+                            "uncertainty_brief": _uncertainty_note(page, c.get("uncertainty"), any_credible,
+                                                                   any_settings, most_settings=BRIEF_SETTINGS)}
 
     # figures
     events = _events_for_plot(page, [scen["base"], scen["other"]], h)

@@ -956,3 +956,17 @@ def test_a_credible_interval_narrower_than_the_simulation_interval_says_so(tmp_p
     marker = note.split("%(interval)s")[1][:12]
     assert marker and marker in str(page.estimate(narrow, "differences.6", "pp"))
     assert marker not in str(page.estimate(wide, "differences.6", "pp"))
+
+
+def test_the_brief_counts_the_uncertain_settings_beyond_three_instead_of_listing_them(tmp_path):
+    """Document 003's pair has fourteen uncertain settings: listed in full they pushed its two-page brief onto a
+    third page. The full report lists them all; the brief names three and counts the rest."""
+    from sim.i18n import Lang
+    from sim.report import BRIEF_SETTINGS, Page, _uncertainty_note
+    page = Page(tmp_path, "compare", Lang("en"), png=False)
+    unc = {"settings": [{"key": f"actors.a{i}.x", "distribution": "uniform [0, 1]"} for i in range(9)]}
+    full = _uncertainty_note(page, unc, False, True)[-2].striptags()
+    brief = _uncertainty_note(page, unc, False, True, most_settings=BRIEF_SETTINGS)[-2].striptags()
+    assert all(f"actors.a{i}.x" in full for i in range(9))
+    assert all(f"actors.a{i}.x" in brief for i in range(BRIEF_SETTINGS))
+    assert f"actors.a{BRIEF_SETTINGS}.x" not in brief and f"{9 - BRIEF_SETTINGS} more" in brief
