@@ -24,15 +24,24 @@ import types
 import weakref
 
 
+_INIT_DUNDERS = frozenset({"__all__", "__version__", "__title__", "__license__", "__copyright__"})
+
+
 class _WholeOnDemand(types.ModuleType):
     """The ``mesa`` package with only its agent and model modules loaded; anything else it is asked for
-    runs Mesa's own ``__init__`` first, once."""
+    runs Mesa's own ``__init__`` first, once. Probes for other dunder names (``__warningregistry__``,
+    ``__wrapped__``: tools sweeping every module) answer "none" without loading the rest of Mesa."""
 
     def __getattr__(self, name):
-        if self.__dict__.get("_whole_loaded"):
+        if self.__dict__.get("_whole_loaded") or (
+                name.startswith("__") and name.endswith("__") and name not in _INIT_DUNDERS):
             raise AttributeError(f"module 'mesa' has no attribute {name!r}")
         self.__dict__["_whole_loaded"] = True
-        self.__spec__.loader.exec_module(self)
+        try:
+            self.__spec__.loader.exec_module(self)
+        except BaseException:     # a missing dependency, Ctrl-C: the next access tries again and says why
+            self.__dict__["_whole_loaded"] = False
+            raise
         return getattr(self, name)
 
 

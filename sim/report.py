@@ -215,6 +215,19 @@ def _has(est: Any, low: str, high: str) -> bool:
     return isinstance(est, dict) and est.get(low) is not None and est.get(high) is not None
 
 
+SIMULATION_LEVEL = 0.95
+
+
+def _narrower(est: dict, credible_level: float) -> bool:
+    """Whether the credible interval's spread is smaller than the simulation interval's, each width turned into
+    a standard deviation at its own level (a 90% credible interval against a 95% simulation interval)."""
+    from statistics import NormalDist
+    z = NormalDist().inv_cdf
+    credible = (est["credible_high"] - est["credible_low"]) / (2 * z((1 + credible_level) / 2))
+    simulation = (est["ci_high"] - est["ci_low"]) / (2 * z((1 + SIMULATION_LEVEL) / 2))
+    return credible < simulation
+
+
 # --- the bibliography: docs/SOURCES.md -------------------------------------------------------------
 
 SEED_FILE = re.compile(r"\b(\d{3})_[0-9a-f]{16}\.txt\b")
@@ -480,9 +493,8 @@ class Page:
                               span=self.span(est, key, kind, "credible_low", "credible_high", source))
             # the credible interval is the spread over parameter draws with each draw's own noise taken out, so
             # where the parameters hardly matter it can be narrower than the dice alone: say so, lest it read
-            # as the firmest number on the page
-            if _has(est, "ci_low", "ci_high") and \
-                    est["credible_high"] - est["credible_low"] < est["ci_high"] - est["ci_low"]:
+            # as the firmest number on the page (widths compared as standard deviations: the two levels differ)
+            if _has(est, "ci_low", "ci_high") and _narrower(est, self.credible_level):
                 credible = self._("%(interval)s, narrower than the simulation interval: the calibrated parameters "
                                   "hardly move this figure, and the simulation interval is the one to read",
                                   interval=credible)

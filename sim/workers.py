@@ -58,17 +58,31 @@ def _watch_parent(parent: int) -> None:
     threading.Thread(target=poll, name="parent-watch", daemon=True).start()
 
 
+FULL_COLLECTION_EVERY = 8   # tasks between full collections (see _call_and_collect)
+_tasks_since_full = 0
+
+
 def _call_and_collect(fn, *args):
     """``fn(*args)``, then a collection that looks only at what the call made: everything alive before it
     (modules, scenarios, earlier results: tens of thousands of objects) is set aside for the call
-    (``gc.freeze``) and handed back to the collector afterwards (``gc.unfreeze``), so nothing is kept
-    for ever. A full collection scanned them all, 20 to 40 ms a task."""
+    (``gc.freeze``) and handed back to the collector afterwards (``gc.unfreeze``). A full collection scanned
+    them all, 20 to 40 ms a task. Older objects that became cyclic garbage meanwhile (during a task, or between
+    tasks run back to back) are left to a full collection every ``FULL_COLLECTION_EVERY`` tasks, and after a
+    task that failed (its traceback held the batch's model while the frozen collection ran)."""
+    global _tasks_since_full
+    failed = True
     gc.freeze()
     try:
-        return fn(*args)
+        out = fn(*args)
+        failed = False
+        return out
     finally:
         gc.collect()
         gc.unfreeze()
+        _tasks_since_full += 1
+        if failed or _tasks_since_full >= FULL_COLLECTION_EVERY:
+            _tasks_since_full = 0
+            gc.collect()
 
 
 def collecting(fn):

@@ -68,6 +68,59 @@ def test_the_engine_loads_mesas_agent_and_model_only_and_the_rest_of_mesa_on_dem
     assert light == [] and whole and runs == 50
 
 
+def test_a_failed_load_of_the_rest_of_mesa_is_retried_and_dunder_probes_load_nothing():
+    probe = ("import sys, json\n"
+             "import sim.model\n"
+             "import mesa\n"
+             "probe = hasattr(mesa, '__warningregistry__')\n"
+             "light = 'pandas' not in sys.modules\n"
+             "sys.modules['mesa.datacollection'] = None\n"
+             "errors = []\n"
+             "for _ in range(2):\n"
+             "    try:\n"
+             "        mesa.DataCollector\n"
+             "    except Exception as exc:\n"
+             "        errors.append(type(exc).__name__)\n"
+             "del sys.modules['mesa.datacollection']\n"
+             "from mesa import DataCollector\n"
+             "print(json.dumps([probe, light, errors, DataCollector.__name__]))")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    probe_found, light, errors, name = json.loads(out.stdout.strip().splitlines()[-1])
+    assert probe_found is False and light
+    assert errors == ["ModuleNotFoundError", "ModuleNotFoundError"]
+    assert name == "DataCollector"
+
+
+def test_cyclic_garbage_made_between_collected_tasks_is_freed_by_the_periodic_full_collection():
+    """Each task's collection scans only what the task made; older cyclic garbage waits for the full collection
+    every FULL_COLLECTION_EVERY tasks (with automatic collection off, nothing else would free it)."""
+    import gc
+    import weakref
+
+    from sim import workers
+
+    class Node:
+        pass
+
+    task = workers.collecting(lambda: None)
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        workers._tasks_since_full = 0
+        node = Node()
+        node.self = node
+        ref = weakref.ref(node)
+        del node
+        for _ in range(workers.FULL_COLLECTION_EVERY - 1):
+            task()
+        assert ref() is not None        # the tasks' own collections did not look at it
+        task()
+        assert ref() is None            # the periodic full collection did
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def _uniforms(seed, block, name, calls):
     """What the documented layout says column c gets at call t: position (t//K)*BLOCK*K + c*K + t%K."""
     gen = np.random.Generator(np.random.PCG64(np.random.SeedSequence(seed, spawn_key=(block, process_key(name)))))
