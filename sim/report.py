@@ -485,7 +485,7 @@ class Page:
         """Every interval an estimate carries, each named: simulation, credible, settings."""
         out = []
         if _has(est, "ci_low", "ci_high"):
-            out.append(self._("%(level)s simulation interval %(span)s", level=self.num(0.95, None, "pct0"),
+            out.append(self._("%(level)s simulation interval %(span)s", level=self.num(SIMULATION_LEVEL, None, "pct0"),
                               span=self.span(est, key, kind, source=source)))
         if _has(est, "credible_low", "credible_high"):
             credible = self._("%(level)s credible interval over the calibrated parameters %(span)s",
@@ -942,6 +942,13 @@ def _plain(markup: Any) -> str:
 BRIEF_SETTINGS = 3   # uncertain settings the two-page brief names (document 003's pair has fourteen)
 
 
+def _uncertainty_notes(page: Page, unc: dict | None, any_credible: bool, any_settings: bool) -> dict:
+    """The headline's ``uncertainty`` note for the report and ``uncertainty_brief`` for the two-page brief."""
+    return {"uncertainty": _uncertainty_note(page, unc, any_credible, any_settings),
+            "uncertainty_brief": _uncertainty_note(page, unc, any_credible, any_settings,
+                                                   most_settings=BRIEF_SETTINGS)}
+
+
 def _uncertainty_note(page: Page, unc: dict | None, any_credible: bool, any_settings: bool,
                       most_settings: int | None = None) -> list[Any]:
     """What each kind of interval on the page covers, and what none covers; with ``most_settings``, the uncertain
@@ -949,7 +956,7 @@ def _uncertainty_note(page: Page, unc: dict | None, any_credible: bool, any_sett
     unc = unc or {}
     out = [page._("<strong>Simulation interval</strong> (%(level)s): the range that would contain the figure from "
                   "an unlimited number of replications %(level)s of the time. It measures the simulation's noise only.",
-                  level=page.num(0.95, None, "pct0"))]
+                  level=page.num(SIMULATION_LEVEL, None, "pct0"))]
     post = unc.get("posterior") or None
     if any_credible:
         extra = ""
@@ -1143,7 +1150,7 @@ def _run_report(page: Page) -> None:
 
     # headline table: every figure with each interval it has, named
     cols = [page.t._("collapse"), page.t._("estimate"),
-            page._("%(level)s simulation interval", level=page.num(0.95, None, "pct0"))]
+            page._("%(level)s simulation interval", level=page.num(SIMULATION_LEVEL, None, "pct0"))]
     if any_credible:
         cols.append(page._("%(level)s credible interval (calibrated parameters)",
                            level=page.num(page.credible_level, None, "pct0")))
@@ -1195,9 +1202,7 @@ def _run_report(page: Page) -> None:
                           caption=page.t._("What triggered the collapse")) if trig else None
     fronts = _fronts_table(page, s, scen, hm)
     page.ctx["headline"] = {"table": headline, "shares": shares, "triggers": triggers, "fronts": fronts,
-                            "uncertainty": _uncertainty_note(page, unc, any_credible, any_settings),
-                            "uncertainty_brief": _uncertainty_note(page, unc, any_credible, any_settings,
-                                                                   most_settings=BRIEF_SETTINGS)}
+                            **_uncertainty_notes(page, unc, any_credible, any_settings)}
 
     # figures
     events = _events_for_plot(page, [scen], h)
@@ -1446,7 +1451,7 @@ def _compare_report(page: Page) -> None:
 
     # headline table
     cols = [page.t._("collapse"), B, O, page.t._("difference (points)"),
-            page._("%(level)s simulation interval (points)", level=page.num(0.95, None, "pct0"))]
+            page._("%(level)s simulation interval (points)", level=page.num(SIMULATION_LEVEL, None, "pct0"))]
     if any_credible:
         cols.append(page._("%(level)s credible interval (points)", level=page.num(page.credible_level, None, "pct0")))
     if any_settings:
@@ -1508,9 +1513,7 @@ def _compare_report(page: Page) -> None:
                                                within=_within(page, months[-1])))
     it = c.get("initiator_test") or {}
     page.ctx["headline"] = {"table": headline, "attribution": attr_table,
-                            "uncertainty": _uncertainty_note(page, c.get("uncertainty"), any_credible, any_settings),
-                            "uncertainty_brief": _uncertainty_note(page, c.get("uncertainty"), any_credible,
-                                                                   any_settings, most_settings=BRIEF_SETTINGS)}
+                            **_uncertainty_notes(page, c.get("uncertainty"), any_credible, any_settings)}
 
     # figures
     events = _events_for_plot(page, [scen["base"], scen["other"]], h)

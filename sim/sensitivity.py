@@ -243,9 +243,9 @@ def sample(sampler: str, bounds: np.ndarray, *, n: int, seed: int, levels: int =
         raise ValueError(f"levels must be even so that the Morris step lands on the grid; got {levels}")
     n = _check_int(n, "n", minimum=2)
     delta = levels / (2 * (levels - 1))
-    low, span = bounds[:, 0], bounds[:, 1] - bounds[:, 0]
+    span = bounds[:, 1] - bounds[:, 0]
     unit = _morris_trajectories(rng, r=n, d=d, levels=levels, delta=delta)  # (n, d+1, d)
-    points = (low + unit * span).reshape(n * (d + 1), d)
+    points = _scale(unit, bounds).reshape(n * (d + 1), d)
     steps = np.diff(points.reshape(n, d + 1, d), axis=1) / span      # (n, d, d), one nonzero a row
     step_factor = np.argmax(np.abs(steps), axis=2)
     step_delta = np.take_along_axis(steps, step_factor[..., None], axis=2)[..., 0]
