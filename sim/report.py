@@ -1586,7 +1586,8 @@ def _compare_report(page: Page) -> None:
                              "%(list)s.") % {"list": "; ".join(
                                  f"{_actor_text(page, scen['base'], k)} {page.t.fmt(bs.get(k, 0), 'pct')} / "
                                  f"{page.t.fmt(os_.get(k, 0), 'pct')}"
-                                 for k in sorted(set(bs) | set(os_), key=lambda k: -max(bs.get(k, 0), os_.get(k, 0))))},
+                                 for k in sorted(set(bs) | set(os_),
+                                                 key=lambda k: (-max(bs.get(k, 0), os_.get(k, 0)), k)))},
                     page._("Initiator and proximate trigger as shares of each scenario's collapses: %(base)s (plain "
                            "bars) and %(other)s (hatched).", base=B, other=O))
 
