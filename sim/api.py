@@ -29,20 +29,23 @@ def run_plan(scenario: Scenario, *, seed: int, use_posterior: bool = True) -> Dr
 
 def run(scenario: Scenario, *, runs: int = 1000, seed: int = 0, jobs: int | None = None,
         horizon_months: float | None = None, progress=None, executor: LocalExecutor | None = None,
-        use_posterior: bool = True, on_batch=None) -> RunResult:
+        use_posterior: bool = True, on_batch=None, render_batch=None) -> RunResult:
     """Monte Carlo replications of one scenario.
 
     Replications are spread over the calibrated posterior's draws (unless ``use_posterior`` is false) and
     over the scenario's uncertain settings. The result is the same for any ``jobs``. ``on_batch`` gets each
-    batch of replications in order as it comes in (see ``sim.montecarlo.simulate``).
+    batch of replications in order as it comes in, with what ``render_batch`` made of it in the worker (see
+    ``sim.montecarlo.simulate``).
     """
     plan = run_plan(scenario, seed=seed, use_posterior=use_posterior)
     if executor is not None:
         return RunResult(simulate(scenario, runs=runs, seed=seed, horizon_months=horizon_months,
-                                  executor=executor, progress=progress, plan=plan, on_batch=on_batch))
+                                  executor=executor, progress=progress, plan=plan, on_batch=on_batch,
+                                  render_batch=render_batch))
     with LocalExecutor(jobs) as own:
         return RunResult(simulate(scenario, runs=runs, seed=seed, horizon_months=horizon_months,
-                                  executor=own, progress=progress, plan=plan, on_batch=on_batch))
+                                  executor=own, progress=progress, plan=plan, on_batch=on_batch,
+                                  render_batch=render_batch))
 
 
 def comparison_plans(scenarios: list[Scenario], *, seed: int, use_posterior: bool) -> list[DrawPlan]:

@@ -442,7 +442,7 @@ def cmd_run(args) -> int:
             with store.RunsCsv(tmp / "runs.csv") as rows, _progress(args.quiet, args.runs, "replications") as progress:
                 result = run(scenario, runs=args.runs, seed=args.seed, horizon_months=args.horizon,
                              progress=progress, use_posterior=not args.no_posterior, executor=executor,
-                             on_batch=rows.add)
+                             on_batch=rows.add, render_batch=store.runs_csv_text)
             store.write_run_files(result, tmp, per_replication=False)
             store.write_data_dictionary(tmp)
         executor.close()   # the workers are done; the report is written under the lock of out

@@ -45,6 +45,7 @@ class BatchOutput:
     front_initiator: np.ndarray  # (replications, fronts) int16; -1 where it held
     front_names: list[str]
     fan: MonthlyFan | None = None
+    rendered: str | None = None  # what ``render`` made of this batch in the worker (e.g. its runs.csv rows)
 
 
 def replication_indices(blocks) -> np.ndarray:
@@ -68,10 +69,14 @@ def build_model(scenario: Scenario, seed: int, blocks, horizon_months: float, pl
 
 def simulate_batch(scenario: Scenario, seed: int, blocks: list[tuple[int, int]], horizon_months: float,
                    overrides: dict | None = None, record_fan: bool = True, plan: DrawPlan | None = None,
-                   first_collapse_only: bool = False) -> BatchOutput:
-    """Advance one model over the given blocks to the horizon."""
+                   first_collapse_only: bool = False, render=None) -> BatchOutput:
+    """Advance one model over the given blocks to the horizon; ``render(batch)``, if given, runs here too (in
+    the worker) and its text travels with the batch as ``rendered``."""
     model = build_model(scenario, seed, blocks, horizon_months, plan, overrides)
-    return advance_to_horizon(model, blocks, record_fan, first_collapse_only=first_collapse_only)
+    out = advance_to_horizon(model, blocks, record_fan, first_collapse_only=first_collapse_only)
+    if render is not None:
+        out.rendered = render(out)
+    return out
 
 
 COMPACT_BELOW = 0.85  # share of replications still simulated under which the finished ones are dropped
@@ -390,13 +395,16 @@ class SimulationRun:
 
 def simulate(scenario: Scenario, *, runs: int, seed: int, horizon_months: float | None = None,
              executor: LocalExecutor | None = None, progress=None, first_replication: int = 0,
-             plan: DrawPlan | None = None, on_batch=None, first_collapse_only: bool = False) -> SimulationRun:
+             plan: DrawPlan | None = None, on_batch=None, first_collapse_only: bool = False,
+             render_batch=None) -> SimulationRun:
     """Run ``runs`` replications (starting at ``first_replication``) and gather their outcomes.
 
     ``plan`` says which parameter and setting draws each replication uses (default: the scenario's
     uncertain settings, no posterior). ``progress(done, total)`` is called as replications finish, and
     ``on_batch(batch)`` with each ``BatchOutput`` in replication order as soon as it is in (e.g. to write
-    ``runs.csv`` while the workers go on). ``first_collapse_only`` stops each replication at its first collapse
+    ``runs.csv`` while the workers go on); ``render_batch(batch)`` (a module-level function) runs in the worker
+    on each batch before it is sent back, and its text is ``batch.rendered`` for ``on_batch`` (so that formatting
+    rows is part of the parallel work, not of this process's). ``first_collapse_only`` stops each replication at its first collapse
     and records no fan chart: for callers that read only the time to the first collapse (a pilot).
     """
     if runs < 1:
@@ -410,7 +418,7 @@ def simulate(scenario: Scenario, *, runs: int, seed: int, horizon_months: float 
     if plan is None:
         plan = DrawPlan.for_run(scenario, seed=seed, posterior=None)
     blocks = blocks_for(runs, first_replication)
-    tasks = [(scenario, seed, chunk, horizon, None, not first_collapse_only, plan, first_collapse_only)
+    tasks = [(scenario, seed, chunk, horizon, None, not first_collapse_only, plan, first_collapse_only, render_batch)
              for chunk in task_chunks(blocks, executor.jobs)]
     outputs = []
     fan = MonthlyFan(int(math.floor(horizon + 1e-9)))
@@ -423,6 +431,7 @@ def simulate(scenario: Scenario, *, runs: int, seed: int, horizon_months: float 
             outputs.append(out)
             if on_batch is not None:
                 on_batch(out)
+            out.rendered = None
             done += out.months.size
             if progress is not None:
                 progress(done, runs)

@@ -475,9 +475,18 @@ class Page:
             out.append(self._("%(level)s simulation interval %(span)s", level=self.num(0.95, None, "pct0"),
                               span=self.span(est, key, kind, source=source)))
         if _has(est, "credible_low", "credible_high"):
-            out.append(self._("%(level)s credible interval over the calibrated parameters %(span)s",
+            credible = self._("%(level)s credible interval over the calibrated parameters %(span)s",
                               level=self.num(self.credible_level, None, "pct0"),
-                              span=self.span(est, key, kind, "credible_low", "credible_high", source)))
+                              span=self.span(est, key, kind, "credible_low", "credible_high", source))
+            # the credible interval is the spread over parameter draws with each draw's own noise taken out, so
+            # where the parameters hardly matter it can be narrower than the dice alone: say so, lest it read
+            # as the firmest number on the page
+            if _has(est, "ci_low", "ci_high") and \
+                    est["credible_high"] - est["credible_low"] < est["ci_high"] - est["ci_low"]:
+                credible = self._("%(interval)s, narrower than the simulation interval: the calibrated parameters "
+                                  "hardly move this figure, and the simulation interval is the one to read",
+                                  interval=credible)
+            out.append(credible)
         if _has(est, "settings_low", "settings_high"):
             out.append(self._("%(level)s range over the scenario's uncertain settings %(span)s",
                               level=self.num(0.9, None, "pct0"),

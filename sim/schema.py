@@ -38,7 +38,7 @@ class Strict(BaseModel):
     ``deterrence = true`` as 1.0 and ``needs_air_cover = "yes"`` as True.
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
     @model_validator(mode="before")
     @classmethod
@@ -125,8 +125,7 @@ Number = Union[float, Distribution]
 # --- roles ------------------------------------------------------------------------------------
 
 class ActorBase(Strict):
-    label: str = ""
-    """Display name of the actor (the TOML key is its identifier)."""
+    label: str = Field("", description="Display name of the actor (the TOML key is its identifier).")
 
     @property
     def roles(self) -> tuple[str, ...]:
@@ -145,8 +144,7 @@ class Guarantor(ActorBase):
     """Protects a side and holds it back (Turkey in Idlib): deterrence, retaliation, restraint."""
 
     role: Literal["guarantor"]
-    protects: list[str] = Field(min_length=1)
-    """Belligerents this guarantor protects (and holds back)."""
+    protects: list[str] = Field(min_length=1, description="Belligerents this guarantor protects (and holds back).")
     deterrence: float = param(
         ..., ge=0, le=1, unit="index 0-1 (0 none, 1 decisive)",
         source="[@seed000] factor 1",
@@ -189,10 +187,9 @@ class Patron(ActorBase):
     """Backs belligerents with air power, arms and political cover, weighing a rival guarantor (Russia)."""
 
     role: Literal["patron"]
-    backs: list[str] = Field(min_length=1)
-    """Belligerents this patron backs."""
-    guarantor: str = ""
-    """The rival guarantor (protecting the other side) whose relationship this patron weighs (empty: none)."""
+    backs: list[str] = Field(min_length=1, description="Belligerents this patron backs.")
+    guarantor: str = Field("", description=(
+        "The rival guarantor (protecting the other side) whose relationship this patron weighs (empty: none)."))
     interest_in_guarantor: float = param(
         ..., ge=0, le=1, unit="index 0-1",
         source="[@seed000] factor 2; [@seed001] (S-400, fighter offers)",
@@ -225,14 +222,13 @@ class Belligerent(ActorBase):
     """Holds territory and fights (the regime; the opposition factions; the SDF; ...)."""
 
     role: Literal["belligerent"]
-    opposes: list[str] = Field(min_length=1)
-    """Belligerents it fights across a ceasefire line."""
-    needs_air_cover: bool = False
-    """True when it cannot launch a ground offensive without its patron's air cover ([@seed000] on the regime):
-    its patron then decides the campaign."""
-    consent_from: list[str] = Field(default_factory=list)
-    """Actors whose consent it needs to launch an offensive: a guarantor (its restraint) or a patron (its decision
-    to back a campaign). A guarantor protecting it holds it back whether listed or not."""
+    opposes: list[str] = Field(min_length=1, description="Belligerents it fights across a ceasefire line.")
+    needs_air_cover: bool = Field(False, description=(
+        "True when it cannot launch a ground offensive without its patron's air cover ([@seed000] on the regime):\nits"
+        " patron then decides the campaign."))
+    consent_from: list[str] = Field(default_factory=list, description=(
+        "Actors whose consent it needs to launch an offensive: a guarantor (its restraint) or a patron (its decision\n"
+        "to back a campaign). A guarantor protecting it holds it back whether listed or not."))
     ambition: float = param(
         ..., ge=0, le=1, unit="index 0-1",
         source="[@seed000] (the regime's declared aim to retake all of Syria)",
@@ -269,8 +265,7 @@ class Pretext(ActorBase):
     """An armed group excluded from the agreement whose presence and attacks justify escalation (HTS)."""
 
     role: Literal["pretext"]
-    hosted_by: str
-    """The belligerent in whose territory it operates."""
+    hosted_by: str = Field(description="The belligerent in whose territory it operates.")
     pretext_strength: float = param(
         ..., ge=0, le=1, unit="index 0-1",
         source="[@seed000] factor 4 (HTS excluded from every agreement)",
@@ -298,8 +293,7 @@ class Supporter(ActorBase):
     """Adds fighting power to a belligerent (Iran-backed militias, Hezbollah; a foreign army)."""
 
     role: Literal["supporter"]
-    supports: str
-    """The belligerent it supports."""
+    supports: str = Field(description="The belligerent it supports.")
     strength: float = param(
         ..., ge=0, le=1, unit="index 0-1 (same scale as belligerent strength)",
         source="[@seed000]; [@seed002]",
@@ -316,8 +310,8 @@ class Monitor(ActorBase):
     """Monitors, joint patrols or peacekeepers on the lines of contact (OSCE SMM; joint patrols on the M4)."""
 
     role: Literal["monitor"]
-    watches: list[str] = Field(default_factory=list)
-    """Belligerents whose lines it watches (empty: every line)."""
+    watches: list[str] = Field(default_factory=list, description=(
+        "Belligerents whose lines it watches (empty: every line)."))
     presence: float = param(
         ..., ge=0, le=1, unit="index 0-1 (0.2 a small unarmed mission, 0.5 a large one, 1 an armed interposition force)",
         source="[@fortna-2004] (monitoring and peacekeeping lower the risk of renewed war)",
@@ -335,8 +329,7 @@ class Mediator(ActorBase):
     """A third party without troops that brokered the agreement and presses the parties to keep or renew it."""
 
     role: Literal["mediator"]
-    mediates: list[str] = Field(min_length=1)
-    """Belligerents it presses."""
+    mediates: list[str] = Field(min_length=1, description="Belligerents it presses.")
     leverage: float = param(
         ..., ge=0, le=1, unit="index 0-1",
         source="[@kroc-pam] (third-party pressure and guarantees in implementation)",
@@ -408,19 +401,19 @@ LEVEL_SCORE = {"head_of_state": 1.0, "minister": 0.8, "commander": 0.6, "local":
 class Agreement(Strict):
     """What the agreement is, coded from its text and its signing: who is bound, how firmly, for how long."""
 
-    form: Literal["written", "declaration", "unilateral"] = "written"
-    """`written`: a text signed by the parties or their guarantors; `declaration`: a joint statement or verbal
-    understanding announced by outside powers; `unilateral`: announced by one side alone."""
-    signatory_level: Literal["head_of_state", "minister", "commander", "local"] = "head_of_state"
-    """The highest office of a party (a belligerent, or a listed guarantor or patron that is itself a party to the
-    fighting) that signed it, or publicly ordered or announced its own side's compliance, on or before `start`;
-    heads of government count as `head_of_state`, and mediators' and uninvolved sponsors' levels do not count
-    (rule 2 of docs/case-format.md)."""
-    signatories: list[str] = Field(default_factory=list)
-    """Actors bound by it (belligerents, patrons, guarantors). A patron's commitment weighs on its decision to
-    back a campaign; a belligerent's on its decision to launch one."""
-    comprehensive: bool = False
-    """Part of a political settlement (true) or a plain cessation of hostilities (false)."""
+    form: Literal["written", "declaration", "unilateral"] = Field("written", description=(
+        "`written`: a text signed by the parties or their guarantors; `declaration`: a joint statement or verbal\n"
+        "understanding announced by outside powers; `unilateral`: announced by one side alone."))
+    signatory_level: Literal["head_of_state", "minister", "commander", "local"] = Field("head_of_state", description=(
+        "The highest office of a party (a belligerent, or a listed guarantor or patron that is itself a party to "
+        "the fighting) that signed it, or publicly ordered or announced its own side's compliance, on or before "
+        "`start`; heads of government count as `head_of_state`, and mediators' and uninvolved sponsors' levels do "
+        "not count (rule 2 of docs/case-format.md)."))
+    signatories: list[str] = Field(default_factory=list, description=(
+        "Actors bound by it (belligerents, patrons, guarantors). A patron's commitment weighs on its decision to\nback"
+        " a campaign; a belligerent's on its decision to launch one."))
+    comprehensive: bool = Field(False, description=(
+        "Part of a political settlement (true) or a plain cessation of hostilities (false)."))
     earlier_failures: int = param(
         0, ge=0, le=100, unit="agreements",
         source="[@seed000] (Idlib's agreements collapsed one after another)",
@@ -455,8 +448,8 @@ class Front(Strict):
 
     between: list[str] = Field(min_length=2, max_length=2)
     label: str = ""
-    linked: list[str] = Field(default_factory=list)
-    """Other fronts whose launch hazards rise when this one collapses (dynamics.front_linkage)."""
+    linked: list[str] = Field(default_factory=list, description=(
+        "Other fronts whose launch hazards rise when this one collapses (dynamics.front_linkage)."))
 
 
 # --- exogenous processes ----------------------------------------------------------------------
@@ -482,8 +475,7 @@ class CrossTheatreTension(Strict):
 class Economy(Strict):
     """The economy of sanctioned belligerents (sanctions, the currency)."""
 
-    affects: list[str] = Field(default_factory=list)
-    """Belligerents whose exhaustion follows this economy."""
+    affects: list[str] = Field(default_factory=list, description="Belligerents whose exhaustion follows this economy.")
     initial_stress: float = param(0.5, ge=0, le=1, unit="index 0-1 (1: collapse)",
                                   source="[@seed000] factor 3", doc="Economic stress at the start.")
     sanctions: float = param(0.6, ge=0, le=1, unit="index 0-1", source="[@seed000] factor 3 (Caesar Act)",
@@ -499,8 +491,8 @@ class Economy(Strict):
 class OtherFronts(Strict):
     """Other fronts that draw forces away (ISIS in the Badia, the SDF in the north-east)."""
 
-    affects: list[str] = Field(default_factory=list)
-    """Belligerents whose readiness is drawn down by these fronts."""
+    affects: list[str] = Field(default_factory=list, description=(
+        "Belligerents whose readiness is drawn down by these fronts."))
     initial: float = param(0.1, ge=0, le=1, unit="share of forces drawn away",
                            source="[@seed000] factor 3 (ISIS attacks on regime convoys in the Badia)",
                            doc="Draw at the start.")
@@ -682,12 +674,11 @@ class Event(Strict):
     """A scheduled change of parameters, at a month from the start or at a date."""
 
     label: str = ""
-    at: dt.date | None = None
-    """Date of the event."""
-    month: Number | None = None
-    """Months from the scenario start (alternative to `at`); a distribution where the text gives no date."""
-    set: dict[str, Number] = Field(min_length=1)
-    """Key paths (like `actors.russia.distraction`) and their new values (or distributions of them)."""
+    at: dt.date | None = Field(None, description="Date of the event.")
+    month: Number | None = Field(None, description=(
+        "Months from the scenario start (alternative to `at`); a distribution where the text gives no date."))
+    set: dict[str, Number] = Field(min_length=1, description=(
+        "Key paths (like `actors.russia.distraction`) and their new values (or distributions of them)."))
 
     @model_validator(mode="before")
     @classmethod
@@ -722,38 +713,37 @@ class Event(Strict):
 class Scenario(Strict):
     """A ceasefire scenario: who is involved, in what state, and what happens when."""
 
-    name: str = Field(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$", max_length=100)
-    """Identifier used in result directory names: letters, digits, '_', '.', '-' (not starting with '.' or '-')."""
-    title: str = ""
-    """A short title for readers (reports use it before the description)."""
-    description: str
-    """The arrangement whose durability is modelled and what counts as its collapse, in plain words."""
-    conflict: str = ""
-    """The conflict the case belongs to (historical cases: grouping for leave-one-conflict-out)."""
-    sources: list[str] = Field(default_factory=list)
-    """Bibliography keys (docs/SOURCES.md) the values rest on."""
-    start: dt.date
-    """Date the ceasefire (or the forecast) starts; events given by date are counted from it."""
-    horizon_months: int = Field(ge=1, le=600, json_schema_extra={"unit": "months"})
-    """Months simulated, 1 to 600; runs still holding at the horizon are right-censored."""
-    step_days: int = Field(7, ge=1, le=31, json_schema_extra={"unit": "days"})
-    """Days per step, 1 to 31 (default 7); hazards are per month and converted with dt = days / 30.44."""
-    fine_start_days: int = Field(28, ge=0, le=366, json_schema_extra={"unit": "days"})
-    """Days simulated one day at a time at the start, before steps of ``step_days``: most ceasefires that fail
-    do so in their first days or weeks ([@stevenson-2016]), and a truce of a few days needs a daily clock."""
-    posterior: str | None = None
-    """A CSV of calibrated parameter draws (written by ``ceasefire calibrate``); replications are spread over its
-    draws unless a run asks for point values. Resolved relative to the file that names it."""
+    name: str = Field(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$", max_length=100, description=(
+        "Identifier used in result directory names: letters, digits, '_', '.', '-' (not starting with '.' or '-')."))
+    title: str = Field("", description="A short title for readers (reports use it before the description).")
+    description: str = Field(description=(
+        "The arrangement whose durability is modelled and what counts as its collapse, in plain words."))
+    conflict: str = Field("", description=(
+        "The conflict the case belongs to (historical cases: grouping for leave-one-conflict-out)."))
+    sources: list[str] = Field(default_factory=list, description=(
+        "Bibliography keys (docs/SOURCES.md) the values rest on."))
+    start: dt.date = Field(description=(
+        "Date the ceasefire (or the forecast) starts; events given by date are counted from it."))
+    horizon_months: int = Field(ge=1, le=600, json_schema_extra={"unit": "months"}, description=(
+        "Months simulated, 1 to 600; runs still holding at the horizon are right-censored."))
+    step_days: int = Field(7, ge=1, le=31, json_schema_extra={"unit": "days"}, description=(
+        "Days per step, 1 to 31 (default 7); hazards are per month and converted with dt = days / 30.44."))
+    fine_start_days: int = Field(28, ge=0, le=366, json_schema_extra={"unit": "days"}, description=(
+        "Days simulated one day at a time at the start, before steps of ``step_days``: most ceasefires that fail\ndo "
+        "so in their first days or weeks ([@stevenson-2016]), and a truce of a few days needs a daily clock."))
+    posterior: str | None = Field(None, description=(
+        "A CSV of calibrated parameter draws (written by ``ceasefire calibrate``); replications are spread over its\n"
+        "draws unless a run asks for point values. Resolved relative to the file that names it."))
     actors: dict[str, SerializeAsAny[ActorBase]] = Field(min_length=2)
     agreement: Agreement | None = None
     fronts: dict[str, Front] = Field(default_factory=dict)
     processes: Processes = Processes()
     dynamics: Dynamics = Dynamics()
     events: dict[str, Event] = Field(default_factory=dict)
-    uncertain: dict[str, Distribution] = Field(default_factory=dict)
-    """Starting values the text allows to lie in a range: key path -> distribution (drawn per draw group)."""
-    observed: dict[str, object] | None = None
-    """Observed outcome of a historical case: never read by the model."""
+    uncertain: dict[str, Distribution] = Field(default_factory=dict, description=(
+        "Starting values the text allows to lie in a range: key path -> distribution (drawn per draw group)."))
+    observed: dict[str, object] | None = Field(None, description=(
+        "Observed outcome of a historical case: never read by the model."))
 
     @model_validator(mode="before")
     @classmethod

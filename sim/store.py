@@ -344,10 +344,17 @@ def _batch_rows(batch) -> list[tuple]:
                     triggers.tolist(), (index // BLOCK_SIZE).tolist(), (index % BLOCK_SIZE).tolist(), *incidents))
 
 
+def runs_csv_text(batch) -> str:
+    """The runs.csv lines of one batch, as :class:`RunsCsv` would write them (run in the worker that made it)."""
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerows(_batch_rows(batch))
+    return buf.getvalue()
+
+
 class RunsCsv:
     """``runs.csv`` written batch by batch while the workers go on computing (batches come in replication
-    order). The file is built under a temporary name and renamed when the ``with`` block ends without an
-    exception; otherwise it is removed."""
+    order), from the lines the worker rendered (:func:`runs_csv_text`) where it did. The file is built under a
+    temporary name and renamed when the ``with`` block ends without an exception; otherwise it is removed."""
 
     def __init__(self, path: Path):
         self.path = Path(path)
@@ -358,7 +365,10 @@ class RunsCsv:
         self._writer.writerow(RUNS_HEADER)
 
     def add(self, batch) -> None:
-        self._writer.writerows(_batch_rows(batch))
+        if getattr(batch, "rendered", None) is not None:
+            self._fh.write(batch.rendered)
+        else:
+            self._writer.writerows(_batch_rows(batch))
 
     def __enter__(self):
         return self

@@ -58,33 +58,23 @@ def _watch_parent(parent: int) -> None:
     threading.Thread(target=poll, name="parent-watch", daemon=True).start()
 
 
-_FROZEN = False
-
-
-def _freeze_once() -> None:
-    """Move everything alive before the first task (modules, scenarios: tens of thousands of objects)
-    out of the collector's reach, once per process, so that the collection after each task looks only
-    at what tasks made. A full collection scanned them all, about 40 ms per task. Frozen objects are
-    still freed when their last reference goes; only cycles among them would wait."""
-    global _FROZEN
-    if not _FROZEN:
-        _FROZEN = True
-        gc.collect()
-        gc.freeze()
-
-
 def _call_and_collect(fn, *args):
-    _freeze_once()
+    """``fn(*args)``, then a collection that looks only at what the call made: everything alive before it
+    (modules, scenarios, earlier results: tens of thousands of objects) is set aside for the call
+    (``gc.freeze``) and handed back to the collector afterwards (``gc.unfreeze``), so nothing is kept
+    for ever. A full collection scanned them all, 20 to 40 ms a task."""
+    gc.freeze()
     try:
         return fn(*args)
     finally:
         gc.collect()
+        gc.unfreeze()
 
 
 def collecting(fn):
     """``fn`` followed by a garbage collection. A batch's model and its agents refer to one another,
     so only the cycle collector frees them, and it runs rarely: without this, finished models pile up
-    (about 0.45 KB per replication) until it does. See :func:`_freeze_once` for why it is cheap."""
+    (about 0.45 KB per replication) until it does. See :func:`_call_and_collect` for why it is cheap."""
     return functools.partial(_call_and_collect, fn)
 
 

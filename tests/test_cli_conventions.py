@@ -300,3 +300,20 @@ def test_readme_quick_start_is_two_commands_after_the_venv_and_python_prose():
     e = loaded.experiment
     assert e.sampler == "latin" and list(e.factors) == ["turkish_deterrence", "russian_interest"]
     assert e.factors["russian_interest"].distribution == "triangular"
+
+
+@pytest.mark.parametrize("args", [["--from", "9"], ["--from", "x"], ["--from"]])
+def test_regenerate_script_refuses_a_bad_step_before_running_anything(args, tmp_path):
+    """results/regenerate.sh --from STEP resumes a multi-hour job; a bad step must stop it at once with exit 2
+    and one message, not start the calibrations."""
+    script = REPO / "results" / "regenerate.sh"
+    fake_bin = tmp_path / "bin"
+    fake_bin.mkdir()
+    marker = tmp_path / "ran"
+    (fake_bin / "ceasefire").write_text(f"#!/bin/sh\ntouch {marker}\n")
+    (fake_bin / "ceasefire").chmod(0o755)
+    env = dict(os.environ, PATH=f"{fake_bin}{os.pathsep}{os.environ.get('PATH', '')}")
+    out = subprocess.run(["bash", str(script), *args], capture_output=True, text=True, env=env)
+    assert out.returncode == 2
+    assert "--from takes a step number, 1 to 8" in out.stderr
+    assert not marker.exists()

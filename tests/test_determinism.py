@@ -186,6 +186,14 @@ def test_cli_runs_csv_equals_the_api_run(cli_dirs, run_jobs1):
     assert [x["initiator"] for x in rows] == list(r.initiator_labels())
 
 
+def test_runs_csv_rendered_in_the_workers_is_the_text_of_the_gathered_run(cli_dirs, run_jobs1, tmp_path):
+    """The command streams runs.csv from lines each worker rendered for its batch; the API's file is written
+    from the gathered replications. Both must be the same bytes."""
+    from sim import store
+    store.write_run_files(run_jobs1, tmp_path)
+    assert (tmp_path / "runs.csv").read_bytes() == (cli_dirs[2] / "runs.csv").read_bytes()
+
+
 def test_cli_manifest_keys_and_values(cli_dirs, scenario):
     m1 = json.loads((cli_dirs[1] / "manifest.json").read_text())
     m2 = json.loads((cli_dirs[2] / "manifest.json").read_text())

@@ -940,3 +940,19 @@ def test_a_backtest_with_refits_shows_their_scores_beside_the_importance_sampled
     assert "refit without it where importance sampling was unreliable" in text
     assert "the sampler refitted without it" in text
     assert "0.432" in text
+
+
+@pytest.mark.parametrize("lang", ["en", "ar"])
+def test_a_credible_interval_narrower_than_the_simulation_interval_says_so(tmp_path, lang):
+    """The credible interval is the spread over parameter draws with each draw's noise taken out; where the
+    parameters hardly matter it can be narrower than the dice alone, and must not read as the firmest number."""
+    from sim.i18n import Lang
+    from sim.report import Page
+    page = Page(tmp_path, "compare", Lang(lang), png=False)
+    narrow = {"estimate": -0.045, "ci_low": -0.052, "ci_high": -0.038, "credible_low": -0.048, "credible_high": -0.043}
+    wide = dict(narrow, credible_low=-0.071, credible_high=-0.026)
+    note = Lang(lang)._("%(interval)s, narrower than the simulation interval: the calibrated parameters "
+                        "hardly move this figure, and the simulation interval is the one to read")
+    marker = note.split("%(interval)s")[1][:12]
+    assert marker and marker in str(page.estimate(narrow, "differences.6", "pp"))
+    assert marker not in str(page.estimate(wide, "differences.6", "pp"))

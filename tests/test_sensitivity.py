@@ -1,6 +1,7 @@
 """Tests for sim.sensitivity: analytic answers (Ishigami, linear models), scipy as a reference
 implementation, failure and noise handling, determinism and error messages."""
 
+import inspect
 import json
 from pathlib import Path
 
@@ -400,3 +401,18 @@ def test_the_terminal_summary_says_what_was_done_with_the_replication_noise(meth
                                      "outcomes": {loaded.experiment.analysed_outcome: res}})
     assert wording in text
     assert ("corrected for in the indices" in text) == (method == "sobol" and corrected)
+
+
+@pytest.mark.parametrize("n,d,seed", [(1, 1, 0), (7, 3, 5), (500, 3, 5), (64, 6, 123)])
+def test_latin_and_random_designs_are_scipys_numbers_without_importing_scipy_stats(n, d, seed):
+    """sim.sensitivity writes out scipy.stats.qmc's Latin hypercube and scaling (so that such sweeps need not
+    import scipy.stats); the points must be scipy's, bit for bit, or every committed Latin sweep would move."""
+    from scipy.stats import qmc
+    rng_kw = "rng" if "rng" in inspect.signature(qmc.LatinHypercube).parameters else "seed"
+    bounds = np.column_stack([np.linspace(-1.0, 2.0, d), np.linspace(0.5, 7.0, d)])
+    rng = np.random.default_rng(np.random.SeedSequence(seed))
+    expected = qmc.scale(qmc.LatinHypercube(d, **{rng_kw: rng}).random(n), bounds[:, 0], bounds[:, 1])
+    np.testing.assert_array_equal(sample("latin", bounds, n=n, seed=seed).points, expected)
+    rng = np.random.default_rng(np.random.SeedSequence(seed))
+    expected = qmc.scale(rng.random((n, d)), bounds[:, 0], bounds[:, 1])
+    np.testing.assert_array_equal(sample("random", bounds, n=n, seed=seed).points, expected)
