@@ -405,7 +405,10 @@ class Agreement(Strict):
         "`written`: a text signed by the parties or their guarantors; `declaration`: a joint statement or verbal\n"
         "understanding announced by outside powers; `unilateral`: announced by one side alone."))
     signatory_level: Literal["head_of_state", "minister", "commander", "local"] = Field("head_of_state", description=(
-        "The highest level at which it was agreed or signed."))
+        "The highest office of a party (a belligerent, or a listed guarantor or patron that is itself a party to "
+        "the fighting) that signed it, or publicly ordered or announced its own side's compliance, on or before "
+        "`start`; heads of government count as `head_of_state`, and mediators' and uninvolved sponsors' levels do "
+        "not count (rule 2 of docs/case-format.md)."))
     signatories: list[str] = Field(default_factory=list, description=(
         "Actors bound by it (belligerents, patrons, guarantors). A patron's commitment weighs on its decision to\nback"
         " a campaign; a belligerent's on its decision to launch one."))
@@ -414,8 +417,12 @@ class Agreement(Strict):
     earlier_failures: int = param(
         0, ge=0, le=100, unit="agreements",
         source="[@seed000] (Idlib's agreements collapsed one after another)",
-        doc="Ceasefire agreements in this conflict that had already failed at signing; they cost the new one "
-        "credibility (dynamics.failure_credibility).")
+        doc="Ceasefires of the current war that had already failed at signing (rule 4 of docs/case-format.md): "
+        "those that entered into force, covered a line between the case's belligerents, ran at least 72 hours or "
+        "open-ended, and ended before signing by fighting that meets the case's collapse rule. The current war runs "
+        "back to the first exchange after a lull of at least twelve months without such fighting; ceasefires "
+        "concluded before that onset are not counted, even when the current war ended them. They cost the new "
+        "one credibility (dynamics.failure_credibility).")
     term_months: float = param(
         0.0, ge=0, le=120, unit="months (0: open-ended)",
         source="[@clayton-sticher-2021] (truces with a fixed term)",
