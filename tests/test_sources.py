@@ -57,3 +57,33 @@ def test_a_fragment_written_by_calibrate_needs_no_citation_but_a_hand_added_valu
     # without the writer's header the fitted lines are claims like any other
     headless = "\n".join(line for line in text.splitlines() if not line.startswith("#"))
     assert len(_audit(tmp_path, "copied.toml", headless)) == 1
+
+
+AGREEMENT_RULES = {"signatory_level": 2, "signatories": 3, "earlier_failures": 4}
+
+
+def _defining_line(path: Path, key: str) -> tuple[Path, str]:
+    """The line that sets ``[agreement].key`` for a case, following its ``base`` chain to the file that sets it."""
+    import re
+    import tomllib
+    while True:
+        data = tomllib.loads(path.read_text())
+        if key in data.get("agreement", {}):
+            lines = [ln for ln in path.read_text().splitlines() if re.match(rf"{key}\s*=", ln)]
+            assert len(lines) == 1, f"{path.name}: {key} set on {len(lines)} lines"
+            return path, lines[0]
+        assert "base" in data, f"{path.name}: no [agreement].{key} in it or its bases"
+        path = (path.parent / data["base"]).resolve()
+
+
+def test_every_case_codes_its_agreement_by_the_rules_of_the_case_format():
+    # docs/case-format.md, "Coding the agreement": the level, who is bound and the earlier failures of every case
+    # are coded by rules 2-4, and each value's comment names its rule and cites at least one dated source
+    cases = sorted((ROOT / "scenarios" / "history").glob("*.toml"))
+    assert len(cases) >= 18
+    for case in cases:
+        for key, rule in AGREEMENT_RULES.items():
+            where, line = _defining_line(case, key)
+            comment = line.partition("#")[2].lower()
+            assert f"rule {rule}" in comment, f"{case.name}: {key} (set in {where.name}) does not name rule {rule}"
+            assert "[@" in comment, f"{case.name}: {key} (set in {where.name}) cites no source"
