@@ -243,3 +243,24 @@ def test_tasks_cover_every_block_once_in_order_and_stay_within_the_batch_size(ru
     assert [b for t in tasks for b in t] == blocks
     assert all(1 <= len(t) <= MAX_BLOCKS_PER_TASK for t in tasks)
     assert len(tasks) >= min(jobs, len(blocks))      # every worker has something to do
+
+
+def test_bench_times_the_package_from_compiled_bytecode_even_where_the_interpreter_writes_none(tmp_path):
+    # a copy of the package, so that the checkout's own caches play no part; the interpreter that compiles it
+    # is told not to write bytecode, as on machines that set PYTHONDONTWRITEBYTECODE
+    import importlib.util
+    import os
+    import shutil
+    from pathlib import Path
+
+    import sim
+    copy = tmp_path / "sim"
+    shutil.copytree(Path(sim.__file__).parent, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    code = ("import sys; sys.path.insert(0, sys.argv[1]); import sim.bench as b, sim; "
+            "assert sim.__file__.startswith(sys.argv[1]), sim.__file__; print(b.compile_bytecode())")
+    env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
+    out = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, env=env)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "True"
+    cached = Path(importlib.util.cache_from_source(str(copy / "cli.py")))
+    assert cached.exists(), "the CLI module was not compiled"
