@@ -245,6 +245,19 @@ def test_tasks_cover_every_block_once_in_order_and_stay_within_the_batch_size(ru
     assert len(tasks) >= min(jobs, len(blocks))      # every worker has something to do
 
 
+@pytest.mark.parametrize("runs,jobs", [(160_000, 2), (100_000, 16), (97_000, 3), (33_000, 2), (1_000_000, 4)])
+def test_a_long_run_goes_in_rounds_of_one_task_per_worker_so_that_no_worker_ends_alone(runs, jobs):
+    # a lone last task keeps one worker busy while the others wait: the serial tail issue 16 measures
+    from sim.montecarlo import MIN_BLOCKS_PER_TASK, task_chunks
+    from sim.rng import blocks_for
+    tasks = task_chunks(blocks_for(runs), jobs)
+    assert len(tasks) % jobs == 0
+    rounds = [[len(t) for t in tasks[k:k + jobs]] for k in range(0, len(tasks), jobs)]
+    assert all(max(r) - min(r) <= 1 for r in rounds)
+    assert all(max(b) <= min(a) + 1 for a, b in zip(rounds, rounds[1:]))   # rounds never grow
+    assert min(rounds[-1]) >= min(MIN_BLOCKS_PER_TASK, runs // 1000 // jobs)
+
+
 def test_bench_times_the_package_from_compiled_bytecode_even_where_the_interpreter_writes_none(tmp_path):
     # a copy of the package, so that the checkout's own caches play no part; the interpreter that compiles it
     # is told not to write bytecode, as on machines that set PYTHONDONTWRITEBYTECODE
