@@ -318,33 +318,35 @@ class LocalExecutor:
 MIN_BLOCKS_PER_TASK = 4     # the smallest task of a long run's tail (smaller models batch poorly)
 
 
+def _even_split(blocks: list, k: int) -> list[list]:
+    """``blocks`` in ``k`` consecutive tasks (fewer if there are fewer blocks) whose sizes differ by one block
+    at most."""
+    n = len(blocks)
+    k = max(1, min(k, n))
+    bounds = [n * i // k for i in range(k + 1)]
+    return [blocks[bounds[i]:bounds[i + 1]] for i in range(k)]
+
+
 def task_chunks(blocks: list[tuple[int, int]], jobs: int) -> list[list[tuple[int, int]]]:
     """Consecutive blocks grouped into tasks: big enough to batch well (up to ``MAX_BLOCKS_PER_TASK``), enough
     to keep every worker busy, and, in a long run, in rounds of one task per worker that shrink towards the end
     (about 1 / (2 jobs) of what is left, at least ``MIN_BLOCKS_PER_TASK``) so that the workers finish together.
     How blocks are grouped changes no result: each block draws from its own streams."""
     jobs = max(1, jobs)
-    n = len(blocks)
-    if n <= jobs * MAX_BLOCKS_PER_TASK:    # one task per worker, sizes differing by one block at most
-        k = max(1, min(jobs, n))
-        bounds = [n * i // k for i in range(k + 1)]
-        return [blocks[bounds[i]:bounds[i + 1]] for i in range(k)]
+    if len(blocks) <= jobs * MAX_BLOCKS_PER_TASK:    # one task per worker
+        return _even_split(blocks, jobs)
     # rounds of one task per worker, the tasks of a round of equal size: workers that start a round together
     # finish it together, where a lone last task would keep one busy while the others wait
     tasks, i = [], 0
-    while n - i >= jobs * MIN_BLOCKS_PER_TASK:
-        size = min(MAX_BLOCKS_PER_TASK, max(MIN_BLOCKS_PER_TASK, math.ceil((n - i) / (2 * jobs))))
+    while True:
+        left = len(blocks) - i
+        size = min(MAX_BLOCKS_PER_TASK, max(MIN_BLOCKS_PER_TASK, math.ceil(left / (2 * jobs))))
+        if left - jobs * size < jobs * MIN_BLOCKS_PER_TASK:
+            break       # this round and what would be left after it: the last round, shared out evenly
         for _ in range(jobs):
             tasks.append(blocks[i:i + size])
             i += size
-    # what is left (less than a round of the smallest tasks) joins the last round, shared out evenly
-    if tasks:
-        del tasks[-jobs:]
-        i -= jobs * size
-    rest = n - i
-    bounds = [i + rest * k // jobs for k in range(jobs + 1)]
-    tasks.extend(blocks[bounds[k]:bounds[k + 1]] for k in range(jobs) if bounds[k + 1] > bounds[k])
-    return tasks
+    return tasks + _even_split(blocks[i:], jobs)
 
 
 # --- a whole run -----------------------------------------------------------------------------
