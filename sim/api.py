@@ -65,10 +65,10 @@ def compare(base: Scenario, others: list[Scenario] | Scenario, *, runs: int = 10
             permutations: int = 64):
     """Paired comparisons of each scenario in ``others`` with ``base`` on common random numbers.
 
-    With ``precision``, ``runs`` is a pilot: from the pilot's paired differences the run count that gives a
-    95% half-width of ``precision`` on the headline difference (P(collapse by the horizon)) is computed, and
-    a fresh batch of that many replications (capped at ``max_runs``) is run and reported. The pilot's
-    replications are not reused, so the stopping rule does not bias the estimate it reports.
+    With ``precision``, ``runs`` is the first round (in whole blocks): rounds are added, each keeping the
+    replications before it, until the 95% half-width of the headline difference (P(collapse by the horizon))
+    is at most ``precision`` or ``max_runs`` (default 100 times ``runs``) have run (``sim.precision``). The
+    result is exactly that of the final run count done at once.
     With ``attribute``, the headline difference is split into the Shapley contributions of the settings
     that differ (``sim.attribution``). Returns a list of :class:`sim.comparison.Comparison`.
     """
@@ -83,19 +83,18 @@ def compare(base: Scenario, others: list[Scenario] | Scenario, *, runs: int = 10
     scenarios = [base, *others]
     stopping = {"runs": runs, "reason": "fixed run count", "precision": precision, "max_runs": max_runs}
     with LocalExecutor(jobs) as executor:
-        first = 0
-        if precision is not None:
-            # the pilot's replications serve only to size the batch: no statistics are computed on them
-            pilot = [r.replications for r in _simulate_all(scenarios, runs, seed, horizon, executor, use_posterior,
-                                                           0, progress, statistics=False)]
-            needed = max(_runs_for_precision(pilot[0], r, horizon, precision) for r in pilot[1:])
+        if precision is None:
+            results = _simulate_all(scenarios, runs, seed, horizon, executor, use_posterior, 0, progress)
+        else:
             cap = max_runs or 100 * runs
-            first = -(-runs // BLOCK_SIZE) * BLOCK_SIZE     # the fresh batch starts after the pilot's blocks
-            stopping = {"pilot_runs": runs, "runs": min(needed, cap), "precision": precision, "max_runs": cap,
-                        "reason": "precision reached" if needed <= cap else "max_runs reached",
-                        "rule": "pilot estimates the run count; a fresh batch of that many runs is reported"}
-            runs = min(needed, cap)
-        results = _simulate_all(scenarios, runs, seed, horizon, executor, use_posterior, first, progress)
+            sims, rounds = _simulate_until_precise(scenarios, runs, cap, precision, seed, horizon, executor,
+                                                   use_posterior, progress)
+            results = [RunResult(s) for s in sims]
+            stopping = {"first_round_runs": rounds.counts[0], "rounds": rounds.counts, "runs": rounds.runs,
+                        "precision": precision, "max_runs": cap, "reason": rounds.reason,
+                        "rule": "rounds until the 95% half-width is reached (Chow-Robbins); every round keeps "
+                                "the replications before it, so the result is the run of this size done at once"}
+            runs = rounds.runs
         comparisons = [Comparison(results[0], r, {}) for r in results[1:]]
         stopping["headline_half_width"] = float(max(c.main_half_width() for c in comparisons))
         for c, other in zip(comparisons, others):
@@ -103,30 +102,54 @@ def compare(base: Scenario, others: list[Scenario] | Scenario, *, runs: int = 10
             if attribute:
                 c.attribution = attribute_difference(base, other, runs=runs, seed=seed, horizon=horizon,
                                                      executor=executor, use_posterior=use_posterior,
-                                                     first_replication=first, permutations=permutations)
+                                                     permutations=permutations)
     return comparisons
 
 
-def _simulate_all(scenarios, runs, seed, horizon, executor, use_posterior, first, progress, statistics=True):
+def _simulate_all(scenarios, runs, seed, horizon, executor, use_posterior, first, progress):
     plans = comparison_plans(scenarios, seed=seed, use_posterior=use_posterior)
     total = len(scenarios) * runs
-    # without statistics (a pilot) only the time to the first collapse is read
-    sims = [simulate(s, runs=runs, seed=seed, horizon_months=horizon, executor=executor,
-                     first_replication=first, plan=plan, progress=_offset(progress, i * runs, total),
-                     first_collapse_only=not statistics)
+    return [RunResult(simulate(s, runs=runs, seed=seed, horizon_months=horizon, executor=executor,
+                               first_replication=first, plan=plan, progress=_offset(progress, i * runs, total)))
             for i, (s, plan) in enumerate(zip(scenarios, plans))]
-    return [RunResult(sim) for sim in sims] if statistics else sims
 
 
-def _runs_for_precision(a, b, h: float, precision: float) -> int:
-    """Replications for a 95% half-width of ``precision`` on the headline paired difference (other ``b``
-    minus base ``a``, P(collapse by the horizon ``h``))."""
+def _simulate_until_precise(scenarios, first_round, cap, precision, seed, horizon, executor, use_posterior,
+                            progress):
+    """``sim.precision.run_until_precise`` on the headline paired differences (each other scenario minus the
+    base, collapse by the horizon); each round runs only its new replications and adds them to the runs so far."""
+    from sim.precision import run_until_precise
     from sim.survival import collapse_indicator
-    d = collapse_indicator(b.months, b.collapsed, h) - collapse_indicator(a.months, a.collapsed, h)
-    sd = float(np.std(d, ddof=1)) if d.size > 1 else 1.0
-    sd = max(sd, 1.0 / max(d.size, 1))        # no discordant pair in the pilot: plan for one in its size
-    need = int(np.ceil((1.959963984540054 * sd / precision) ** 2))
-    return -(-max(need, 1) // BLOCK_SIZE) * BLOCK_SIZE
+    sims: list = []
+    plans = comparison_plans(scenarios, seed=seed, use_posterior=use_posterior)
+
+    def more(start: int, stop: int) -> list[np.ndarray]:
+        total = len(scenarios) * stop
+        new = [simulate(s, runs=stop - start, seed=seed, horizon_months=horizon, executor=executor,
+                        first_replication=start, plan=plan,
+                        progress=_offset(progress, len(scenarios) * start + i * (stop - start), total))
+               for i, (s, plan) in enumerate(zip(scenarios, plans))]
+        if sims:
+            for i, run in enumerate(new):
+                sims[i] = _joined(sims[i], run)
+        else:
+            sims.extend(new)
+        ind = [collapse_indicator(r.replications.months, r.replications.collapsed, horizon) for r in new]
+        return [b.astype(float) - ind[0] for b in ind[1:]]
+
+    rounds = run_until_precise(more, first=first_round, precision=precision, cap=cap, unit=BLOCK_SIZE)
+    return sims, rounds
+
+
+def _joined(before, after):
+    """One simulation of replications ``before.first_replication ..`` through the end of ``after`` (which
+    starts where ``before`` ends): what running them all at once gives."""
+    from dataclasses import replace
+    fan = type(before.fan)(before.fan.months)
+    fan.merge(before.fan)
+    fan.merge(after.fan)
+    return replace(before, replications=before.replications.concat(after.replications), fan=fan,
+                   wall_seconds=before.wall_seconds + after.wall_seconds)
 
 
 def attribute_difference(base: Scenario, other: Scenario, *, runs: int, seed: int, horizon: float, executor,

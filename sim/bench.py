@@ -230,8 +230,8 @@ def sweep_points_per_second(experiment_path: Path | None, jobs: int) -> dict | N
 
 def precision_overhead(base: Path, other: Path, precision: float, pilot: int, horizon: float | None,
                        repeats: int) -> dict | None:
-    """Time of ``compare --precision`` (a pilot, then a fresh batch of the computed size) over the time of the
-    same final run count done at once."""
+    """Time of ``compare --precision`` (rounds from a first one of ``pilot`` runs until the half-width is
+    reached) over the time of the same final run count done at once."""
     from sim.api import compare
     from sim.scenario import load_scenario
     if not (Path(base).exists() and Path(other).exists()):
@@ -241,14 +241,14 @@ def precision_overhead(base: Path, other: Path, precision: float, pilot: int, ho
 
     def adaptive():
         (c,) = compare(a, [b], runs=pilot, seed=11, jobs=1, horizon_months=horizon, precision=precision)
-        found["runs"] = c.stopping["runs"]
+        found["runs"], found["rounds"] = c.stopping["runs"], c.stopping["rounds"]
 
     adaptive()      # warm: imports and caches paid once, by neither of the timed variants
     t_adaptive = median_time(adaptive, repeats)
     t_once = median_time(lambda: compare(a, [b], runs=found["runs"], seed=11, jobs=1, horizon_months=horizon),
                          repeats)
     return {"base": Path(base).name, "other": Path(other).name, "precision": precision, "pilot_runs": pilot,
-            "final_runs": found["runs"], "seconds_precision": t_adaptive, "seconds_at_once": t_once,
+            "final_runs": found["runs"], "rounds": found["rounds"], "seconds_precision": t_adaptive, "seconds_at_once": t_once,
             "overhead": t_adaptive / t_once}
 
 
@@ -319,7 +319,7 @@ def bench(scenario, scenario_path: Path, *, runs: int, repeats: int = 3, single_
             results["precision"] = prec
             results["precision_overhead"] = prec["overhead"]
             report(f"--precision         {prec['overhead']:>10.2f}x the time of its {prec['final_runs']:,} runs done at "
-                   f"once (pilot {prec['pilot_runs']:,}; target <= 1.3)")
+                   f"once (rounds {prec['rounds']}; target <= 1.3)")
 
     jobs_runs = max(runs * 2, 20_000)
     one = throughput_jobs(scenario, jobs_runs, horizon, 1, repeats)

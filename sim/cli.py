@@ -88,8 +88,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("others", type=_path, nargs="+", metavar="OTHER")
     _common_run_flags(p)
     p.add_argument("--precision", type=_probability, metavar="P",
-                   help="treat --runs as a pilot, then run the replications that give a 95%% CI half-width of P "
-                        "on the headline difference (a fresh batch, reported alone)")
+                   help="treat --runs as a first round and add rounds until the headline difference's 95%% CI "
+                        "half-width is at most P (the result is that of the final run count done at once)")
     p.add_argument("--max-runs", type=_positive_int, metavar="N", help="cap for --precision (default 100 x --runs)")
     p.add_argument("--attribute", action="store_true",
                    help="split the headline difference into the Shapley contributions of the settings that differ")

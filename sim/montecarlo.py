@@ -418,8 +418,7 @@ def simulate(scenario: Scenario, *, runs: int, seed: int, horizon_months: float 
     ``runs.csv`` while the workers go on); ``render_batch(batch)`` (a module-level function) runs in the worker
     on each batch before it is sent back, and its text is ``batch.rendered`` for ``on_batch`` (so that formatting
     rows is part of the parallel work, not of this process's). ``first_collapse_only`` stops each replication
-    at its first collapse and records no fan chart: for callers that read only the time to the first collapse
-    (a pilot).
+    at its first collapse and records no fan chart: for callers that read only the time to the first collapse.
     """
     if runs < 1:
         raise ValueError("runs must be at least 1")

@@ -344,36 +344,45 @@ def test_replications_the_pretext_change_did_not_touch_have_identical_outcomes(b
     assert np.isfinite(m1.collapse_month[untouched]).sum() > 0  # some of them did collapse
 
 
-# --- 5. --precision: a pilot sets the run count, a fresh batch is reported -------------------------
+# --- 5. --precision: rounds until the half-width is reached, each keeping the replications before it -------
 
 @pytest.fixture(scope="module")
 def precision_pair(base):
     return base, with_value(base, {"actors.russia.interest_in_guarantor": 0.4})
 
 
-def test_precision_reports_a_fresh_batch_of_the_size_the_pilot_asks_for(precision_pair):
-    (pilot,) = compare(*precision_pair, runs=1000, seed=5, horizon_months=24, jobs=2)
-    # aim at 3,000 runs: from the pilot's paired differences, n = (Z sd / P)^2
-    a, b = pilot.base.simulation.replications, pilot.other.simulation.replications
+def test_precision_adds_rounds_until_the_half_width_and_reports_that_run_done_at_once(precision_pair):
+    (first,) = compare(*precision_pair, runs=1000, seed=5, horizon_months=24, jobs=2)
+    # aim at 3,000 runs: from the first round's paired differences, n = (Z sd / P)^2
+    a, b = first.base.simulation.replications, first.other.simulation.replications
     d = (b.collapsed & (b.months <= 24)).astype(float) - (a.collapsed & (a.months <= 24)).astype(float)
     P = Z * np.std(d, ddof=1) / math.sqrt(3000)
     (c,) = compare(*precision_pair, runs=1000, seed=5, horizon_months=24, precision=P, max_runs=20_000, jobs=2)
     s = c.stopping
-    assert s["pilot_runs"] == 1000 and s["reason"] == "precision reached"
-    assert s["runs"] == 3000                      # rounded up to whole blocks
-    assert len(c.base.simulation.replications) == 3000
-    # the reported batch does not reuse the pilot's replications: it starts after the pilot's block
-    assert c.base.simulation.first_replication == 1000
+    assert s["first_round_runs"] == 1000 and s["rounds"][0] == 1000 and s["reason"] == "precision reached"
+    assert s["rounds"][1] == 3000                 # the first round's estimate, in whole blocks
+    runs = s["runs"]
+    assert len(c.base.simulation.replications) == runs and c.base.simulation.first_replication == 0
     assert s["headline_half_width"] == c.main_half_width()
-    # the fresh batch's half-width is near P: its sd differs from the pilot's by sampling error only
-    # (a relative standard error of a few per cent at these counts; 25% is over 5 of them)
-    assert c.main_half_width() == pytest.approx(P, rel=0.25)
+    # the half-width on all the runs is near P: the sd of all runs differs from the first round's by sampling
+    # error only (a relative standard error of a few per cent at these counts; 25% is over 5 of them)
+    assert c.main_half_width() == pytest.approx(P * math.sqrt(3000 / runs), rel=0.25)
+    # the rounds keep the earlier replications: the result is the run of that size done at once
+    (once,) = compare(*precision_pair, runs=runs, seed=5, horizon_months=24, jobs=1)
+    x, y = c.as_dict(), once.as_dict()
+    x.pop("stopping"), y.pop("stopping")
+    assert json.dumps(x, sort_keys=True, default=str) == json.dumps(y, sort_keys=True, default=str)
+    for side in ("base", "other"):
+        r, q = getattr(c, side).simulation, getattr(once, side).simulation
+        assert np.array_equal(r.replications.months, q.replications.months)
+        assert list(r.fan.hist) == list(q.fan.hist)
+        assert all(np.array_equal(r.fan.hist[k], q.fan.hist[k]) for k in q.fan.hist)
 
 
 def test_precision_is_capped_by_max_runs(precision_pair):
     (c,) = compare(*precision_pair, runs=1000, seed=5, horizon_months=24, precision=1e-4, max_runs=2000, jobs=2)
     assert c.stopping["reason"] == "max_runs reached"
-    assert c.stopping["runs"] == 2000 and c.as_dict()["runs"] == 2000
+    assert c.stopping["runs"] == 2000 and c.as_dict()["runs"] == 2000 and c.stopping["rounds"] == [1000, 2000]
     assert c.main_half_width() > 1e-4
 
 
