@@ -416,3 +416,22 @@ def test_latin_and_random_designs_are_scipys_numbers_without_importing_scipy_sta
     rng = np.random.default_rng(np.random.SeedSequence(seed))
     expected = qmc.scale(rng.random((n, d)), bounds[:, 0], bounds[:, 1])
     np.testing.assert_array_equal(sample("random", bounds, n=n, seed=seed).points, expected)
+
+
+def test_batched_src_bootstrap_agrees_with_one_fit_per_resample():
+    """The bootstrap fits all resamples from their weighted moments; each must match its own least-squares fit,
+    including resamples that fall back to it (a constant output, a factor that does not vary)."""
+    from sim.sensitivity import _src, _src_resampled
+    rng = np.random.default_rng(8)
+    for m, d in ((300, 3), (40, 5)):
+        x = 0.3 + 0.7 * rng.random((m, d))
+        y = x @ np.arange(1.0, d + 1) + rng.normal(0.0, 0.5, m)
+        idx = rng.integers(0, m, (200, m))
+        expected = np.array([_src(x[i], y[i])[0] for i in idx])
+        np.testing.assert_allclose(_src_resampled(x, y, idx), expected, rtol=0, atol=1e-12)
+    grid = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
+    out = grid @ [1.0, 1.0]
+    degenerate = np.array([[0, 0, 1, 1], [0, 0, 0, 0], [2, 2, 3, 3], [0, 1, 2, 3]])
+    expected = np.array([_src(grid[i], out[i])[0] for i in degenerate])
+    np.testing.assert_allclose(_src_resampled(grid, out, degenerate), expected, rtol=0, atol=1e-12, equal_nan=True)
+    assert np.isnan(expected[1]).all() and not np.isnan(expected[3]).any()
