@@ -773,7 +773,8 @@ class _progress:
             self.bar = tqdm(total=self.total, unit=f" {self.unit}", file=sys.stderr, smoothing=0.1)
         if self.heartbeat:
             self._stop = threading.Event()
-            threading.Thread(target=self._beat, daemon=True).start()
+            self._beater = threading.Thread(target=self._beat, daemon=True)
+            self._beater.start()
         return self.update
 
     def update(self, done: int, total: int | None) -> None:
@@ -806,6 +807,7 @@ class _progress:
     def __exit__(self, *exc):
         if self._stop is not None:
             self._stop.set()
+            self._beater.join()   # gone before the report: its figures' copies are drawn in forked children
         if self.bar is not None:
             self.bar.close()
         elif not self.quiet and self._lock is not None and exc[0] is None and self.lines:

@@ -46,6 +46,7 @@ from typing import Any
 
 from sim import store
 from sim.experiment import outcome_column  # sweep CSV columns of named outcomes
+from sim.figure_copies import PngCopies
 from sim.i18n import DEFAULT_DIGITS, Lang, N_, pN_
 from sim.resultfiles import check_main_file, damaged_if_unreadable, read_json_object
 
@@ -427,7 +428,7 @@ class Page:
     t: Lang
     png: bool
     figures: list[Figure] = field(default_factory=list)
-    pngs: dict[str, bytes] = field(default_factory=dict)
+    png_copies: PngCopies = field(default_factory=PngCopies)
     cited: dict[str, None] = field(default_factory=dict)
     seed_files: dict[str, dict[str, None]] = field(default_factory=dict)
     flags: list[Any] = field(default_factory=list)
@@ -584,11 +585,9 @@ class Page:
         png_name = f"{name}{suffix}.png"
         try:
             plots.localize(fig, self.t)
+            if self.png:   # started first: drawn (in a child where possible) while this process draws the SVG
+                self.png_copies.add(png_name, fig)
             svg = Markup(_svg_text(fig, name, alt))
-            if self.png:
-                buf = io.BytesIO()
-                fig.savefig(buf, format="png", dpi=150, metadata={"Software": None})
-                self.pngs[png_name] = buf.getvalue()
         finally:
             plt.close(fig)
         figure = Figure(name, self.t.fmt(len(self.figures) + 1, "int"), svg, alt, caption, f"{FIGURE_DIR}/{png_name}",
@@ -640,11 +639,12 @@ def _render(directory: Path, lang: Lang, png: bool, brief: bool) -> Rendered:
     kind = detect_kind(directory)
     check_main_file(directory, kind)   # a damaged result: one message naming the file and key (sim.resultfiles)
     page = Page(directory, kind, lang, png)
-    with damaged_if_unreadable(directory, kind):
+    with damaged_if_unreadable(directory, kind), page.png_copies:
         BUILDERS[kind](page)
         html = page.render(f"{kind}.html")
         brief_html = page.render("brief.html") if brief else None
-    return Rendered(html, brief_html, page.pngs)
+        pngs = page.png_copies.result()
+    return Rendered(html, brief_html, pngs)
 
 
 # --- words shared by the kinds ----------------------------------------------------------------------

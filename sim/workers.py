@@ -112,7 +112,9 @@ def import_in_background(target, name: str) -> threading.Thread:
     return thread
 
 
-def _no_background_imports() -> None:
+def join_background_imports() -> None:
+    """Wait for the imports started by :func:`import_in_background` (before a fork: a child must not inherit a
+    module lock held by one of them)."""
     while _IMPORT_THREADS:
         _IMPORT_THREADS.pop().join()
 
@@ -124,7 +126,7 @@ def process_pool(workers: int, warm_up=None) -> ProcessPoolExecutor:
     of the caller begins (a fork during one deadlocks the child)."""
     method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
     if method == "fork":
-        _no_background_imports()
+        join_background_imports()
     pool = ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context(method),
                                initializer=_start_worker, initargs=(os.getpid(), warm_up))
     pool.submit(int)   # with fork, the first submission starts every worker at once
