@@ -46,7 +46,7 @@ from typing import Any
 
 from sim import store
 from sim.experiment import outcome_column  # sweep CSV columns of named outcomes
-from sim.figure_copies import PngCopies
+from sim.figure_drawing import FigureDrawings
 from sim.i18n import DEFAULT_DIGITS, Lang, N_, pN_
 from sim.resultfiles import check_main_file, damaged_if_unreadable, read_json_object
 
@@ -428,7 +428,7 @@ class Page:
     t: Lang
     png: bool
     figures: list[Figure] = field(default_factory=list)
-    png_copies: PngCopies = field(default_factory=PngCopies)
+    drawings: FigureDrawings = field(default_factory=FigureDrawings)
     cited: dict[str, None] = field(default_factory=dict)
     seed_files: dict[str, dict[str, None]] = field(default_factory=dict)
     flags: list[Any] = field(default_factory=list)
@@ -578,22 +578,32 @@ class Page:
     def figure(self, fig, name: str, alt: str, caption: Any, brief: bool = False) -> Figure:
         """Inline SVG (with alt text) plus caption, and the PNG bytes, from one matplotlib figure."""
         import matplotlib.pyplot as plt
-        from markupsafe import Markup
 
         from sim import plots
         suffix = "" if self.t.code == "en" else f".{self.t.code}"
         png_name = f"{name}{suffix}.png"
         try:
             plots.localize(fig, self.t)
-            if self.png:   # started first: drawn (in a child where possible) while this process draws the SVG
-                self.png_copies.add(png_name, fig)
-            svg = Markup(_svg_text(fig, name, alt))
+            # drawn in a child where possible, while this process builds the next figure (see take_drawings)
+            self.drawings.add(name, fig, lambda f: _svg_text(f, name, alt), self.png)
         finally:
             plt.close(fig)
-        figure = Figure(name, self.t.fmt(len(self.figures) + 1, "int"), svg, alt, caption, f"{FIGURE_DIR}/{png_name}",
-                        brief)
+        figure = Figure(name, self.t.fmt(len(self.figures) + 1, "int"), None, alt, caption,
+                        f"{FIGURE_DIR}/{png_name}", brief)
         self.figures.append(figure)
         return figure
+
+    def take_drawings(self) -> dict[str, bytes]:
+        """Wait for the figures' drawings: set each figure's SVG, and return the PNG copies by file name."""
+        from markupsafe import Markup
+        drawn = self.drawings.result()
+        pngs = {}
+        for figure in self.figures:
+            svg, png = drawn[figure.name]
+            figure.svg = Markup(svg)
+            if png is not None:
+                pngs[Path(figure.png).name] = png
+        return pngs
 
     def table(self, head: list[Any], rows: list[list[Any]], caption: Any = "", cls: str = "",
               row_classes: list[str] | None = None, widths: list[int] | None = None,
@@ -639,11 +649,11 @@ def _render(directory: Path, lang: Lang, png: bool, brief: bool) -> Rendered:
     kind = detect_kind(directory)
     check_main_file(directory, kind)   # a damaged result: one message naming the file and key (sim.resultfiles)
     page = Page(directory, kind, lang, png)
-    with damaged_if_unreadable(directory, kind), page.png_copies:
+    with damaged_if_unreadable(directory, kind), page.drawings:
         BUILDERS[kind](page)
+        pngs = page.take_drawings()
         html = page.render(f"{kind}.html")
         brief_html = page.render("brief.html") if brief else None
-        pngs = page.png_copies.result()
     return Rendered(html, brief_html, pngs)
 
 
