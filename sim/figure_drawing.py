@@ -3,8 +3,8 @@
 A report draws each figure twice, SVG for the page and PNG for the copies beside it (slides); drawing, not
 building, is most of a report's time. Drawing a finished figure changes nothing the page needs, so on a machine
 with a second core a forked child draws both from a copy of the figure and sends the SVG text and the PNG bytes
-back through a pipe, while this process goes on building the next figure. Where that cannot be done safely (no
-``fork``, one usable core, another thread running in this process, whose locks a child could inherit held) the
+back through a pipe, while this process goes on building the next figure. Where that cannot be done safely (not
+Linux, one usable core, another thread running in this process, whose locks a child could inherit held) the
 figure is drawn here at once, and a child that fails is replaced by drawing here. Either way the text and bytes
 are the same: the child draws a copy of the same figure with the same code.
 """
@@ -15,6 +15,7 @@ import io
 import os
 import signal
 import struct
+import sys
 import threading
 
 PNG_OPTIONS = {"format": "png", "dpi": 150, "metadata": {"Software": None}}
@@ -27,9 +28,10 @@ def png_bytes(fig) -> bytes:
 
 
 def can_fork() -> bool:
-    """A child may draw: ``fork`` exists, a second core is usable, and no other thread runs here."""
+    """A child may draw: on Linux (elsewhere system libraries may not survive a fork: Python itself starts
+    processes there by spawning them), with a second usable core, and no other thread running here."""
     from sim.workers import join_background_imports, usable_cores
-    if not hasattr(os, "fork") or usable_cores() < 2:
+    if not sys.platform.startswith("linux") or usable_cores() < 2:
         return False
     join_background_imports()    # matplotlib's own import, started while the workers computed: done by now
     return threading.active_count() == 1
