@@ -97,10 +97,24 @@ class BlockStreams:
         # the columns still simulated, per block (blocks with none left are dropped from ``_live``)
         self._live = list(range(len(self.blocks)))
         self._cols = [np.arange(n) for _, n in self.blocks]
-        self._prefix = [True] * len(self.blocks)    # columns are 0 .. n-1: no gathering needed
         self._streams: dict[str, _Stream] = {}
         self.values_drawn = 0
         self.values_used = 0
+        self._lay_out()
+
+    def _lay_out(self) -> None:
+        """What each refill generates, from the live blocks and columns: per live block the count of uniforms
+        (up to its last live column) and where they go in one buffer; and which of the buffer's columns are
+        handed out (None: all of them, in order)."""
+        k = STEPS_PER_DRAW
+        counts = [(int(self._cols[b][-1]) + 1) * k for b in self._live]
+        offsets = np.cumsum([0, *counts]).tolist()
+        self._fill = list(zip(self._live, counts, offsets[:-1], offsets[1:]))
+        self._drawn_per_refill = offsets[-1]
+        if all(self._cols[b].size * k == m for b, m in zip(self._live, counts)):
+            self._gather = None
+        else:
+            self._gather = np.concatenate([offsets[j] // k + self._cols[b] for j, b in enumerate(self._live)])
 
     def _generator(self, name: str, b: int) -> np.random.Generator:
         key = process_key(name)
@@ -111,21 +125,21 @@ class BlockStreams:
         k = STEPS_PER_DRAW
         start = st.group * BLOCK_SIZE * k
         st.group += 1
-        parts = []
-        for b in self._live:
-            gen = st.gens[b]
+        buffer = np.empty(self._drawn_per_refill)
+        gens, pos = st.gens, st.pos
+        for b, m, lo, hi in self._fill:
+            gen = gens[b]
             if gen is None:
-                gen = st.gens[b] = self._generator(name, b)
-            skip = start - st.pos[b]
+                gen = gens[b] = self._generator(name, b)
+            skip = start - pos[b]
             if skip:
                 gen.bit_generator.advance(skip)
-            cols = self._cols[b]
-            m = (int(cols[-1]) + 1) * k
-            values = gen.random(m).reshape(-1, k)
-            st.pos[b] = start + m
-            self.values_drawn += m
-            parts.append(values if self._prefix[b] else values[cols])
-        columns = parts[0] if len(parts) == 1 else np.concatenate(parts)
+            gen.random(out=buffer[lo:hi])
+            pos[b] = start + m
+        self.values_drawn += self._drawn_per_refill
+        columns = buffer.reshape(-1, k)
+        if self._gather is not None:
+            columns = columns[self._gather]
         st.cache = np.ascontiguousarray(columns.T)
         st.row = 0
 
@@ -150,16 +164,15 @@ class BlockStreams:
         keep = np.asarray(keep, dtype=np.int64)
         sizes = [self._cols[b].size for b in self._live]
         bounds = np.cumsum([0, *sizes])
-        live, cols, prefix = [], list(self._cols), list(self._prefix)
+        live, cols = [], list(self._cols)
         for j, b in enumerate(self._live):
             lo, hi = np.searchsorted(keep, bounds[j]), np.searchsorted(keep, bounds[j + 1])
             if hi == lo:
                 continue
-            kept = self._cols[b][keep[lo:hi] - bounds[j]]
             live.append(b)
-            cols[b] = kept
-            prefix[b] = bool(kept[-1] + 1 == kept.size)
-        self._live, self._cols, self._prefix = live, cols, prefix
+            cols[b] = self._cols[b][keep[lo:hi] - bounds[j]]
+        self._live, self._cols = live, cols
+        self._lay_out()
         for st in self._streams.values():
             if st.cache is not None and st.row < STEPS_PER_DRAW:
                 st.cache = np.ascontiguousarray(st.cache[:, keep])
