@@ -5,7 +5,6 @@ parameters (credible) and over the scenario's uncertain settings."""
 from __future__ import annotations
 
 import copy
-from collections import Counter
 from dataclasses import dataclass
 
 import numpy as np
@@ -84,32 +83,42 @@ class RunResult(RunNotebook):
         return med if np.isfinite(med) else None
 
     def initiator_share(self) -> dict[str, float]:
-        return self._shares(self.simulation.replications.initiator_labels())
+        r = self.simulation.replications
+        return self._shares(r.initiator, r.initiators)
 
     def trigger_share(self) -> dict[str, float]:
-        return self._shares(self.simulation.replications.trigger_labels())
+        from sim.outcomes import TRIGGERS
+        return self._shares(self.simulation.replications.trigger, TRIGGERS)
 
     def initiator_counts(self) -> dict[str, int]:
         r = self.simulation.replications
-        counts = Counter(r.initiator_labels()[r.collapsed])
-        return {k: int(counts.get(k, 0)) for k in r.initiators}
+        counts = self._counts(r.initiator, r.initiators)
+        return {k: counts.get(k, 0) for k in r.initiators}
 
-    def _shares(self, labels) -> dict[str, float]:
+    def _counts(self, codes: np.ndarray, names) -> dict[str, int]:
+        """Collapsed replications by label (code -1 is NOT_COLLAPSED): only the labels that occur."""
+        from sim.outcomes import NOT_COLLAPSED
         r = self.simulation.replications
-        collapsed = labels[r.collapsed]
-        total = collapsed.size
-        counts = Counter(collapsed)
-        keys = sorted(counts)
-        return {k: counts[k] / total for k in keys} if total else {}
+        tally = np.bincount(codes[r.collapsed].astype(np.int64) + 1, minlength=len(names) + 1)
+        counts: dict[str, int] = {}
+        for label, n in zip([NOT_COLLAPSED, *names], tally.tolist()):
+            if n:
+                counts[label] = counts.get(label, 0) + n
+        return counts
+
+    def _shares(self, codes: np.ndarray, names) -> dict[str, float]:
+        counts = self._counts(codes, names)
+        total = sum(counts.values())
+        return {k: counts[k] / total for k in sorted(counts)} if total else {}
 
     def initiator_share_intervals(self) -> dict[str, dict]:
         """Per initiator: Monte Carlo interval of its share of collapses, and its spread over groups."""
         r = self.simulation.replications
-        labels = r.initiator_labels()
+        code = {name: i for i, name in enumerate(r.initiators)}
         total = int(r.collapsed.sum())
         out = {}
         for who, share in self.initiator_share().items():
-            hit = r.collapsed & (labels == who)
+            hit = r.collapsed & (r.initiator == code.get(who, -1))
             entry = {"estimate": share}
             entry["ci_low"], entry["ci_high"] = wilson(int(hit.sum()), total)
             spread = self._spread(lambda groups, n: uncertainty.ratio_interval(hit, r.collapsed, groups, n))
