@@ -427,8 +427,9 @@ def cmd_run(args) -> int:
     default = args.out is None
     with ExitStack() as held:
         executor = held.enter_context(LocalExecutor(jobs))
-        # the workers start now and import the engine while this process reads the scenario
-        executor.start(len(task_chunks(blocks_for(args.runs), executor.jobs)))
+        # the workers start now and import the engine while this process reads the scenario (and, for a report,
+        # imports matplotlib: even a single task then runs in a worker where a second core is allowed)
+        executor.start(len(task_chunks(blocks_for(args.runs), executor.jobs)), beside=not args.no_report)
         from sim.api import posterior_of, run
         scenario = _with_step(load_scenario(args.scenario), args)
         posterior_of(scenario, not args.no_posterior)  # a bad posterior file: exit 2 before anything is written

@@ -241,10 +241,20 @@ class LocalExecutor:
         self.jobs = default_jobs() if jobs is None else workers.cap_jobs(jobs)
         self._pool: ProcessPoolExecutor | None = None
         self._workers = 0
+        self._beside = False    # a one-worker pool started for a single task (start(beside=True))
         self.stats = {"jobs": self.jobs, "workers": 0, "tasks": 0, "task_seconds": 0.0, "map_seconds": 0.0}
 
-    def start(self, tasks: int) -> None:
-        """Start the workers for ``tasks`` tasks now (none if they would run in this process)."""
+    def start(self, tasks: int, *, beside: bool = False) -> None:
+        """Start the workers for ``tasks`` tasks now (none if they would run in this process). With ``beside``, a
+        single task too runs in a worker when a second core is allowed (``jobs`` at least 2), so that this
+        process can do other work meanwhile (import matplotlib for the report) instead of sharing its
+        interpreter with the engine."""
+        if beside and tasks == 1 and self.jobs >= 2 and self._pool is None:
+            self._pool = workers.process_pool(1, warm_up=_warm_up)
+            self._workers = 1
+            self._beside = True
+            self.stats["workers"] = max(self.stats["workers"], 1)
+            return
         self._pool_for(tasks)
 
     def _pool_for(self, tasks: int) -> ProcessPoolExecutor | None:
@@ -286,7 +296,7 @@ class LocalExecutor:
     def map(self, fn, tasks):
         """Results of ``fn(*task)`` in task order; yields as soon as the next one in order is ready."""
         tasks = list(tasks)
-        pool = self._pool_for(len(tasks)) if len(tasks) > 1 else None
+        pool = self._pool_for(len(tasks)) if len(tasks) > 1 else (self._pool if self._beside else None)
         if pool is None:
             yield from self._inline(fn, tasks)
             return
@@ -306,6 +316,7 @@ class LocalExecutor:
             workers.stop_pool(self._pool, abrupt=abrupt)
             self._pool = None
             self._workers = 0
+            self._beside = False
 
     def __enter__(self):
         return self

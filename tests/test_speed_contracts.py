@@ -218,6 +218,11 @@ def test_a_finished_model_is_freed_so_a_worker_s_memory_stays_flat(scenario):
 
 # --- workers ---------------------------------------------------------------------------------------
 
+def _pid():
+    import os
+    return os.getpid()
+
+
 def _square(x):
     return x * x
 
@@ -232,6 +237,31 @@ def test_more_jobs_than_tasks_starts_no_idle_workers():
     with LocalExecutor(4) as ex:
         ex.start(1)                       # one task runs in this process: no pool at all
         assert ex._pool is None and list(ex.map(_square, [(5,)])) == [25]
+
+
+def test_a_single_task_runs_beside_this_process_only_where_a_second_core_is_allowed():
+    """start(1, beside=True) (a run with a report): one worker, so that this process imports matplotlib meanwhile;
+    with --jobs 1 the task stays in this process."""
+    import os
+
+    from sim.montecarlo import LocalExecutor
+    with LocalExecutor(2) as ex:
+        ex.start(1, beside=True)
+        assert ex.stats["workers"] == 1
+        (pid,) = ex.map(_pid, [()])
+        assert pid != os.getpid() and ex.stats["tasks"] == 1
+    with LocalExecutor(1) as ex:
+        ex.start(1, beside=True)
+        assert ex._pool is None and list(ex.map(_pid, [()])) == [os.getpid()]
+
+
+def test_a_run_with_one_task_beside_this_process_gives_the_same_result(tmp_path):
+    from sim.cli import main
+    for jobs in ("1", "2"):
+        assert main(["run", "tests/data/two_sided.toml", "--runs", "300", "--jobs", jobs, "--quiet", "--seed", "4",
+                     "--out", str(tmp_path / jobs)]) == 0
+    for name in ("runs.csv", "summary.json", "timeseries.csv"):
+        assert (tmp_path / "1" / name).read_bytes() == (tmp_path / "2" / name).read_bytes(), name
 
 
 @pytest.mark.parametrize("runs,jobs", [(160_000, 2), (100_000, 16), (10_000, 2), (2_500, 4), (999, 3)])
