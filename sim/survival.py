@@ -205,8 +205,19 @@ def sign_test(wins: int, losses: int) -> float:
     n = wins + losses
     if n == 0:
         return 1.0
-    from scipy import stats
-    return float(min(1.0, 2 * stats.binom.cdf(min(wins, losses), n, 0.5)))
+    return float(min(1.0, 2 * binomial_cdf(min(wins, losses), n, 0.5)))
+
+
+def binomial_cdf(k: int, n: int, p: float) -> float:
+    """``scipy.stats.binom.cdf(k, n, p)`` for 0 <= k < n, without importing scipy.stats (half a second, most of
+    a comparison's statistics): the same special function it calls, clipped as it clips. A test checks that the
+    two agree bit for bit; should a SciPy release drop the function, scipy.stats is used."""
+    try:
+        from scipy.special._ufuncs import _binom_cdf
+    except ImportError:     # pragma: no cover - depends on the SciPy release
+        from scipy import stats
+        return float(stats.binom.cdf(k, n, p))
+    return float(np.clip(_binom_cdf(float(np.floor(k)), n, p), 0.0, 1.0))
 
 
 def paired_tests(base_times, base_events, other_times, other_events, base_labels=None, other_labels=None,
@@ -312,6 +323,21 @@ def initiator_test(base_counts: dict[str, int], other_counts: dict[str, int]) ->
     if len(labels) < 2 or (table.sum(axis=1) == 0).any():
         return {**out, "chi2": None, "dof": 0, "p_value": None,
                 "note": "fewer than two initiators or no collapses in one scenario: no test"}
-    from scipy import stats
-    res = stats.chi2_contingency(table, correction=False)
-    return {**out, "chi2": float(res.statistic), "dof": int(res.dof), "p_value": float(res.pvalue), "note": None}
+    chi2, dof, p = pearson_chi2(table)
+    return {**out, "chi2": chi2, "dof": dof, "p_value": p, "note": None}
+
+
+def pearson_chi2(table: np.ndarray) -> tuple[float, int, float]:
+    """Pearson's chi-square test of independence of a two-way table with no empty row or column: (statistic,
+    degrees of freedom, p-value), computed as ``scipy.stats.chi2_contingency(table, correction=False)`` computes
+    them, operation for operation, without importing scipy.stats (half a second of a comparison). A test checks
+    that the two agree bit for bit."""
+    from scipy import special
+    observed = np.asarray(table)
+    f_obs = observed.astype(np.float64)
+    expected = (f_obs.sum(axis=1, keepdims=True) * f_obs.sum(axis=0, keepdims=True)) / f_obs.sum()
+    dof = (observed.shape[0] - 1) * (observed.shape[1] - 1)
+    if dof == 0:
+        return 0.0, 0, 1.0
+    chi2 = np.sum((observed - expected) ** 2 / expected)
+    return float(chi2), int(dof), float(special.chdtrc(dof, chi2))

@@ -266,3 +266,26 @@ def test_compare_attribution_sums_to_the_difference_and_flags_an_inert_change():
     for key in ("actors.turkey.deterrence", "actors.russia.interest_in_guarantor"):
         assert entries[key]["effect"] == "increases"
     assert c.as_dict()["attribution"] == c.attribution["entries"]
+
+
+def test_the_binomial_cdf_of_the_sign_test_is_scipy_stats_bit_for_bit():
+    from scipy import stats
+
+    from sim.survival import binomial_cdf, sign_test
+    for n in [*range(1, 120), 999, 4000, 20001]:
+        for k in sorted({0, 1, n // 3, n // 2 - 1, n // 2, n - 1} & set(range(n))):
+            assert binomial_cdf(k, n, 0.5) == float(stats.binom.cdf(k, n, 0.5)), (k, n)
+    assert sign_test(0, 0) == 1.0 and sign_test(10, 10) == 1.0
+    assert sign_test(0, 10) == 2 * 0.5 ** 10
+
+
+def test_the_chi_square_of_the_initiator_test_is_scipy_stats_bit_for_bit():
+    from scipy import stats
+
+    from sim.survival import pearson_chi2
+    rng = np.random.default_rng(12)
+    for _ in range(400):
+        cols = int(rng.integers(2, 8))
+        table = rng.integers(1, int(rng.choice([5, 50, 5000, 200000])), size=(2, cols))
+        res = stats.chi2_contingency(table, correction=False)
+        assert pearson_chi2(table) == (float(res.statistic), int(res.dof), float(res.pvalue)), table
