@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 
 from sim.draws import DrawPlan, PosteriorDraws, group_counts, read_posterior, setting_distributions
-from sim.montecarlo import LocalExecutor, simulate
+from sim.montecarlo import LocalExecutor, simulate, simulate_scenarios, task_chunks
 from sim.results import RunResult
-from sim.rng import BLOCK_SIZE
+from sim.rng import BLOCK_SIZE, blocks_for
 from sim.scenario import InputError
 from sim.schema import Scenario
 
@@ -62,7 +62,7 @@ def comparison_plans(scenarios: list[Scenario], *, seed: int, use_posterior: boo
 def compare(base: Scenario, others: list[Scenario] | Scenario, *, runs: int = 1000, seed: int = 0,
             jobs: int | None = None, horizon_months: float | None = None, precision: float | None = None,
             max_runs: int | None = None, progress=None, use_posterior: bool = True, attribute: bool = False,
-            permutations: int = 64):
+            permutations: int = 64, preload_figures: bool = False):
     """Paired comparisons of each scenario in ``others`` with ``base`` on common random numbers.
 
     With ``precision``, ``runs`` is the first round (in whole blocks): rounds are added, each keeping the
@@ -70,7 +70,8 @@ def compare(base: Scenario, others: list[Scenario] | Scenario, *, runs: int = 10
     is at most ``precision`` or ``max_runs`` (default 100 times ``runs``) have run (``sim.precision``). The
     result is exactly that of the final run count done at once.
     With ``attribute``, the headline difference is split into the Shapley contributions of the settings
-    that differ (``sim.attribution``). Returns a list of :class:`sim.comparison.Comparison`.
+    that differ (``sim.attribution``). ``preload_figures`` imports matplotlib in the background once the workers
+    are started (for a report). Returns a list of :class:`sim.comparison.Comparison`.
     """
     from sim.comparison import Comparison
 
@@ -83,6 +84,14 @@ def compare(base: Scenario, others: list[Scenario] | Scenario, *, runs: int = 10
     scenarios = [base, *others]
     stopping = {"runs": runs, "reason": "fixed run count", "precision": precision, "max_runs": max_runs}
     with LocalExecutor(jobs) as executor:
+        # the workers first (a fork must not meet a background import), then, while they compute, the imports
+        # this process needs afterwards: the statistics' special functions and, for a report, matplotlib
+        executor.start(len(scenarios) * len(task_chunks(blocks_for(runs), executor.jobs)))
+        from sim.workers import import_in_background
+        import_in_background(_import_statistics, "preload-statistics")
+        if preload_figures:
+            from sim.plots import preload
+            preload()
         if precision is None:
             results = _simulate_all(scenarios, runs, seed, horizon, executor, use_posterior, 0, progress)
         else:
@@ -106,12 +115,15 @@ def compare(base: Scenario, others: list[Scenario] | Scenario, *, runs: int = 10
     return comparisons
 
 
+def _import_statistics() -> None:
+    import scipy.special  # noqa: F401  (the comparison's tests: sim.survival)
+
+
 def _simulate_all(scenarios, runs, seed, horizon, executor, use_posterior, first, progress):
     plans = comparison_plans(scenarios, seed=seed, use_posterior=use_posterior)
-    total = len(scenarios) * runs
-    return [RunResult(simulate(s, runs=runs, seed=seed, horizon_months=horizon, executor=executor,
-                               first_replication=first, plan=plan, progress=_offset(progress, i * runs, total)))
-            for i, (s, plan) in enumerate(zip(scenarios, plans))]
+    return [RunResult(r) for r in simulate_scenarios(list(zip(scenarios, plans)), runs=runs, seed=seed,
+                                                     horizon_months=horizon, executor=executor,
+                                                     first_replication=first, progress=progress)]
 
 
 def _simulate_until_precise(scenarios, first_round, cap, precision, seed, horizon, executor, use_posterior,
@@ -124,11 +136,9 @@ def _simulate_until_precise(scenarios, first_round, cap, precision, seed, horizo
     plans = comparison_plans(scenarios, seed=seed, use_posterior=use_posterior)
 
     def more(start: int, stop: int) -> list[np.ndarray]:
-        total = len(scenarios) * stop
-        new = [simulate(s, runs=stop - start, seed=seed, horizon_months=horizon, executor=executor,
-                        first_replication=start, plan=plan,
-                        progress=_offset(progress, len(scenarios) * start + i * (stop - start), total))
-               for i, (s, plan) in enumerate(zip(scenarios, plans))]
+        new = simulate_scenarios(list(zip(scenarios, plans)), runs=stop - start, seed=seed, horizon_months=horizon,
+                                 executor=executor, first_replication=start,
+                                 progress=_offset(progress, len(scenarios) * start, len(scenarios) * stop))
         if sims:
             for i, run in enumerate(new):
                 sims[i] = _joined(sims[i], run)

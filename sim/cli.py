@@ -500,7 +500,7 @@ def cmd_compare(args) -> int:
             comparisons = compare(base, others, runs=args.runs, seed=args.seed, jobs=jobs,
                                   horizon_months=args.horizon, precision=args.precision, max_runs=args.max_runs,
                                   progress=progress, use_posterior=not args.no_posterior, attribute=args.attribute,
-                                  permutations=args.permutations)
+                                  permutations=args.permutations, preload_figures=not args.no_report)
         reported = True
         for c, out in zip(comparisons, targets):
             store.save_comparison(c, out)

@@ -431,39 +431,58 @@ def simulate(scenario: Scenario, *, runs: int, seed: int, horizon_months: float 
     rows is part of the parallel work, not of this process's). ``first_collapse_only`` stops each replication
     at its first collapse and records no fan chart: for callers that read only the time to the first collapse.
     """
+    (run,) = simulate_scenarios([(scenario, plan)], runs=runs, seed=seed, horizon_months=horizon_months,
+                                executor=executor, progress=progress, first_replication=first_replication,
+                                on_batch=on_batch, first_collapse_only=first_collapse_only, render_batch=render_batch)
+    return run
+
+
+def simulate_scenarios(scenarios: list[tuple[Scenario, DrawPlan | None]], *, runs: int, seed: int,
+                       horizon_months: float | None = None, executor: LocalExecutor | None = None, progress=None,
+                       first_replication: int = 0, on_batch=None, first_collapse_only: bool = False,
+                       render_batch=None) -> list[SimulationRun]:
+    """``simulate`` for several (scenario, plan) pairs on the same replications, their tasks in one parallel map
+    (a comparison's scenarios run side by side rather than one after the other). Each scenario's result is exactly
+    what ``simulate`` gives it alone; ``progress(done, total)`` counts the replications of all of them."""
     if runs < 1:
         raise ValueError("runs must be at least 1")
     if seed is None or seed < 0:
         raise ValueError("seed must be a non-negative integer")
-    horizon = float(scenario.horizon_months if horizon_months is None else horizon_months)
     own = executor is None
     executor = executor or LocalExecutor(1)
     started = time.perf_counter()
-    if plan is None:
-        plan = DrawPlan.for_run(scenario, seed=seed, posterior=None)
-    blocks = blocks_for(runs, first_replication)
-    tasks = [(scenario, seed, chunk, horizon, None, not first_collapse_only, plan, first_collapse_only, render_batch)
-             for chunk in task_chunks(blocks, executor.jobs)]
-    outputs = []
-    fan = MonthlyFan(int(math.floor(horizon + 1e-9)))
+    chunks = task_chunks(blocks_for(runs, first_replication), executor.jobs)
+    plans, horizons, tasks, owner = [], [], [], []
+    for i, (scenario, plan) in enumerate(scenarios):
+        plan = plan if plan is not None else DrawPlan.for_run(scenario, seed=seed, posterior=None)
+        horizon = float(scenario.horizon_months if horizon_months is None else horizon_months)
+        plans.append(plan)
+        horizons.append(horizon)
+        tasks += [(scenario, seed, chunk, horizon, None, not first_collapse_only, plan, first_collapse_only,
+                   render_batch) for chunk in chunks]
+        owner += [i] * len(chunks)
+    outputs: list[list] = [[] for _ in scenarios]
+    fans = [MonthlyFan(int(math.floor(h + 1e-9))) for h in horizons]
     done = 0
     try:
-        for out in executor.map(simulate_batch, tasks):
+        for i, out in zip(owner, executor.map(simulate_batch, tasks)):
             if out.fan is not None:
-                fan.merge(out.fan)
+                fans[i].merge(out.fan)
             out.fan = None
-            outputs.append(out)
+            outputs[i].append(out)
             if on_batch is not None:
                 on_batch(out)
             out.rendered = None
             done += out.months.size
             if progress is not None:
-                progress(done, runs)
+                progress(done, runs * len(scenarios))
     finally:
         if own:
             executor.close()
-    return SimulationRun(scenario, seed, horizon, Replications.from_outputs(outputs), fan,
-                         time.perf_counter() - started, executor.jobs, plan, first_replication)
+    wall = time.perf_counter() - started
+    return [SimulationRun(scenario, seed, horizons[i], Replications.from_outputs(outputs[i]), fans[i], wall,
+                          executor.jobs, plans[i], first_replication)
+            for i, (scenario, _) in enumerate(scenarios)]
 
 
 def replay(scenario: Scenario, *, seed: int, replication: int, horizon_months: float | None = None,
