@@ -228,9 +228,9 @@ def sweep_points_per_second(experiment_path: Path | None, jobs: int) -> dict | N
     return out
 
 
-def precision_overhead(base: Path, other: Path, precision: float, pilot: int, horizon: float | None,
+def precision_overhead(base: Path, other: Path, precision: float, first_round: int, horizon: float | None,
                        repeats: int) -> dict | None:
-    """Time of ``compare --precision`` (rounds from a first one of ``pilot`` runs until the half-width is
+    """Time of ``compare --precision`` (rounds from a first one of ``first_round`` runs until the half-width is
     reached) over the time of the same final run count done at once."""
     from sim.api import compare
     from sim.scenario import load_scenario
@@ -240,16 +240,16 @@ def precision_overhead(base: Path, other: Path, precision: float, pilot: int, ho
     found = {}
 
     def adaptive():
-        (c,) = compare(a, [b], runs=pilot, seed=11, jobs=1, horizon_months=horizon, precision=precision)
+        (c,) = compare(a, [b], runs=first_round, seed=11, jobs=1, horizon_months=horizon, precision=precision)
         found["runs"], found["rounds"] = c.stopping["runs"], c.stopping["rounds"]
 
     adaptive()      # warm: imports and caches paid once, by neither of the timed variants
     t_adaptive = median_time(adaptive, repeats)
     t_once = median_time(lambda: compare(a, [b], runs=found["runs"], seed=11, jobs=1, horizon_months=horizon),
                          repeats)
-    return {"base": Path(base).name, "other": Path(other).name, "precision": precision, "pilot_runs": pilot,
-            "final_runs": found["runs"], "rounds": found["rounds"], "seconds_precision": t_adaptive, "seconds_at_once": t_once,
-            "overhead": t_adaptive / t_once}
+    return {"base": Path(base).name, "other": Path(other).name, "precision": precision,
+            "first_round_runs": first_round, "final_runs": found["runs"], "rounds": found["rounds"],
+            "seconds_precision": t_adaptive, "seconds_at_once": t_once, "overhead": t_adaptive / t_once}
 
 
 def compile_bytecode() -> bool:
@@ -314,7 +314,7 @@ def bench(scenario, scenario_path: Path, *, runs: int, repeats: int = 3, single_
         report(f"sweep jobs ratio    {ratio:.2f}x")
 
     if compare_pair:
-        prec = precision_overhead(*compare_pair, precision=0.01, pilot=1000, horizon=None, repeats=repeats)
+        prec = precision_overhead(*compare_pair, precision=0.01, first_round=1000, horizon=None, repeats=repeats)
         if prec:
             results["precision"] = prec
             results["precision_overhead"] = prec["overhead"]

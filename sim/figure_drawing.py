@@ -3,10 +3,10 @@
 A report draws each figure twice, SVG for the page and PNG for the copies beside it (slides); drawing, not
 building, is most of a report's time. Drawing a finished figure changes nothing the page needs, so on a machine
 with a second core forked children draw them from a copy of the figure, one child per output, and send the SVG
-text and the PNG bytes back through pipes, while this process goes on building the next figure. Where that cannot be done safely (not
-Linux, one usable core, another thread running in this process, whose locks a child could inherit held) the
-figure is drawn here at once, and a child that fails is replaced by drawing here. Either way the text and bytes
-are the same: the child draws a copy of the same figure with the same code.
+text and the PNG bytes back through pipes, while this process goes on building the next figure. Where that
+cannot be done safely (not Linux, one usable core, another thread running in this process, whose locks a child
+could inherit held) the figure is drawn here at once, and a child that fails is replaced by drawing here. Either
+way the text and bytes are the same: the child draws a copy of the same figure with the same code.
 """
 
 from __future__ import annotations
