@@ -19,7 +19,8 @@ def poisson_from_uniform(u: np.ndarray, mean) -> np.ndarray:
     mean = np.asarray(mean, dtype=float)
     if not mean.ndim or u.size < 2:
         return _poisson_one_mean(u, mean.reshape(-1)[0] if mean.ndim else mean)
-    mean = np.broadcast_to(mean, u.shape)
+    if mean.shape != u.shape:
+        mean = np.broadcast_to(mean, u.shape)
     counts = np.zeros(u.shape, dtype=np.int32)
     # exp(-mean) >= 1 - mean: below that (less a margin far wider than rounding) the count is 0, which
     # spares the exponential for most values at small means
@@ -34,12 +35,18 @@ def poisson_from_uniform(u: np.ndarray, mean) -> np.ndarray:
         return counts
     cdf = p.copy()
     n = np.zeros(todo.size, dtype=np.int32)     # terms added while still below u
+    still = np.empty(todo.size, dtype=bool)
+    positive = np.empty(todo.size, dtype=bool)
     k = 0
     while True:
         k += 1
-        p = p * mu / k
-        cdf += p
-        still = (uu > cdf) & (p > 0)
+        # in place, the same operations in the same order: p = p * mean / k, cdf += p
+        np.multiply(p, mu, out=p)
+        np.divide(p, k, out=p)
+        np.add(cdf, p, out=cdf)
+        np.greater(uu, cdf, out=still)
+        np.greater(p, 0.0, out=positive)
+        np.logical_and(still, positive, out=still)
         n += still
         left = int(np.count_nonzero(still))
         if not left:
@@ -48,6 +55,8 @@ def poisson_from_uniform(u: np.ndarray, mean) -> np.ndarray:
             counts[todo] = n + 1
             todo, uu, mu, p, cdf = todo[still], uu[still], mu[still], p[still], cdf[still]
             n = np.full(todo.size, k, dtype=np.int32)
+            still = np.empty(todo.size, dtype=bool)
+            positive = np.empty(todo.size, dtype=bool)
     counts[todo] = n + 1
     return counts
 
