@@ -19,6 +19,7 @@ import sys
 import threading
 
 PNG_OPTIONS = {"format": "png", "dpi": 150, "metadata": {"Software": None}}
+CHILD_SECONDS = 120.0    # a drawing takes well under a second; past this a child is given up and drawn here
 
 
 def png_bytes(fig) -> bytes:
@@ -83,10 +84,12 @@ class FigureDrawings:
     def result(self) -> dict[str, tuple[str, bytes | None]]:
         """Every figure's (SVG text, PNG bytes or None), in the order they were added."""
         for key, (pid, read, draw) in list(self._pending.items()):
-            with os.fdopen(read, "rb") as pipe:
-                message = pipe.read()
+            message = _read_until_closed(read, CHILD_SECONDS)
+            if message is None:     # a child that hangs (it should never): stopped, and drawn here instead
+                os.kill(pid, signal.SIGKILL)
             _, status = os.waitpid(pid, 0)
             del self._pending[key]
+            message = message or b""
             name, kind = key
             # a child that failed, or whose message is cut short: drawn here instead
             self._done[name][kind] = _payload(message) if status == 0 and _payload(message) is not None else draw()
@@ -110,6 +113,26 @@ def _start_child(draw) -> tuple[int, int]:
             os._exit(status)
     os.close(write)
     return pid, read
+
+
+def _read_until_closed(fd: int, seconds: float) -> bytes | None:
+    """Everything written to the pipe ``fd`` until its writer closes it (then ``fd`` is closed too), or None if
+    that takes longer than ``seconds``."""
+    import select
+    import time
+    deadline = time.monotonic() + seconds
+    parts = []
+    try:
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([fd], [], [], left)[0]:
+                return None
+            chunk = os.read(fd, 1 << 20)
+            if not chunk:
+                return b"".join(parts)
+            parts.append(chunk)
+    finally:
+        os.close(fd)
 
 
 def _payload(message: bytes) -> bytes | None:

@@ -79,3 +79,24 @@ def test_a_page_that_fails_leaves_no_child():
     for pid in pids:
         with pytest.raises(ChildProcessError):
             os.waitpid(pid, os.WNOHANG)     # reaped: no such child any more
+
+
+def test_a_child_that_hangs_is_stopped_and_its_figure_drawn_here(monkeypatch):
+    import time
+
+    import sim.figure_drawing as drawing
+    monkeypatch.setattr(drawing, "CHILD_SECONDS", 1.0)
+    parent = os.getpid()
+
+    def svg(fig):
+        if os.getpid() != parent:
+            time.sleep(60)          # the child never answers
+        return "drawn here"
+    started = time.monotonic()
+    with FigureDrawings(parallel=True) as drawings:
+        drawings.add("x", _figure("hangs"), svg, png=False)
+        (pid, *_), = drawings._pending.values()
+        got = drawings.result()
+    assert got["x"] == ("drawn here", None) and time.monotonic() - started < 30
+    with pytest.raises(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)
