@@ -1,12 +1,12 @@
-"""Drawing a report's figures in child processes while this one builds the next figure and the page.
+"""Building and drawing a report's figures in child processes while this one builds the page.
 
-A report draws each figure twice, SVG for the page and PNG for the copies beside it (slides); drawing, not
-building, is most of a report's time. Drawing a finished figure changes nothing the page needs, so on a machine
-with a second core forked children draw them from a copy of the figure, one child per output, and send the SVG
-text and the PNG bytes back through pipes, while this process goes on building the next figure. Where that
-cannot be done safely (not Linux, one usable core, another thread running in this process, whose locks a child
-could inherit held) the figure is drawn here at once, and a child that fails is replaced by drawing here. Either
-way the text and bytes are the same: the child draws a copy of the same figure with the same code.
+A report draws each figure twice, SVG for the page and PNG for the copies beside it (slides); building and
+drawing the figures is most of a report's time, and none of it changes what the page needs. So on a machine with
+a second core each figure has a forked child that builds it and draws its SVG while a grandchild draws its PNG
+from a copy, and the two outputs come back through pipes; this process goes on with the page. Where that cannot be
+done safely (not Linux, one usable core, another thread running in this process, whose locks a child could
+inherit held) the figure is built and drawn here at once, and a child that fails or does not answer is replaced by
+doing so here. Either way the text and bytes are the same: the same code builds and draws the same figure.
 """
 
 from __future__ import annotations
@@ -39,30 +39,33 @@ def can_fork() -> bool:
 
 
 class FigureDrawings:
-    """Each figure's SVG text (``svg(fig)``) and PNG bytes (``png=True``) by name; :meth:`result` waits for them.
-    In parallel, each output of each figure has its own child, so that the longest figure's two drawings too
-    run side by side."""
+    """Each figure's SVG text and PNG bytes by name; :meth:`result` waits for them."""
 
     def __init__(self, parallel: bool | None = None):
         self.parallel = parallel
         self._order: list[str] = []
-        self._done: dict[str, dict[str, bytes]] = {}
-        self._pending: dict[tuple[str, str], tuple[int, int, object]] = {}   # (name, kind) -> (pid, read end, draw)
+        self._done: dict[str, tuple[str, bytes | None]] = {}
+        self._pending: dict[str, tuple[int, int, object]] = {}   # name -> (pid, read end, how to do it here)
 
-    def add(self, name: str, fig, svg, png: bool) -> None:
-        """Draw ``fig``: ``svg(fig)`` gives the page's text; with ``png``, also the PNG copy. Do not change the
-        figure afterwards (a child may be drawing it)."""
+    def add(self, name: str, make, svg, png: bool) -> None:
+        """Build the figure (``make()``) and draw it: ``svg(fig)`` gives the page's text; with ``png``, the PNG
+        copy too."""
         self._order.append(name)
-        self._done[name] = {}
-        outputs = {"svg": lambda: svg(fig).encode("utf-8")}
-        if png:
-            outputs["png"] = lambda: png_bytes(fig)
-        parallel = self.parallel if self.parallel is not None else can_fork()
-        for kind, draw in outputs.items():
-            if parallel:
-                self._pending[(name, kind)] = (*_start_child(draw), draw)
-            else:
-                self._done[name][kind] = draw()
+
+        def here() -> tuple[str, bytes | None]:
+            import matplotlib.pyplot as plt
+            fig = make()
+            try:
+                return svg(fig), (png_bytes(fig) if png else None)
+            finally:
+                plt.close(fig)
+
+        if not (self.parallel if self.parallel is not None else can_fork()):
+            self._done[name] = here()
+            return
+        from sim.plots import _pyplot
+        _pyplot()       # imported once here, not once in every child
+        self._pending[name] = (*_start_child(lambda: _built_and_drawn(make, svg, png)), here)
 
     def __enter__(self):
         return self
@@ -83,17 +86,45 @@ class FigureDrawings:
 
     def result(self) -> dict[str, tuple[str, bytes | None]]:
         """Every figure's (SVG text, PNG bytes or None), in the order they were added."""
-        for key, (pid, read, draw) in list(self._pending.items()):
+        for name, (pid, read, here) in list(self._pending.items()):
             message = _read_until_closed(read, CHILD_SECONDS)
-            if message is None:     # a child that hangs (it should never): stopped, and drawn here instead
+            if message is None:     # a child that hangs (it should never): stopped, and done here instead
                 os.kill(pid, signal.SIGKILL)
             _, status = os.waitpid(pid, 0)
-            del self._pending[key]
-            message = message or b""
-            name, kind = key
-            # a child that failed, or whose message is cut short: drawn here instead
-            self._done[name][kind] = _payload(message) if status == 0 and _payload(message) is not None else draw()
-        return {name: (self._done[name]["svg"].decode("utf-8"), self._done[name].get("png")) for name in self._order}
+            del self._pending[name]
+            outputs = _outputs(_payload(message or b"")) if status == 0 else None
+            self._done[name] = outputs if outputs is not None else here()
+        return {name: self._done[name] for name in self._order}
+
+
+def _built_and_drawn(make, svg, png: bool) -> bytes:
+    """In a child: build the figure, draw its PNG in a grandchild while drawing its SVG here; both as one message
+    (the SVG's length, the SVG, the PNG)."""
+    fig = make()
+    drawing_png = _start_child(lambda: png_bytes(fig)) if png else None
+    text = svg(fig).encode("utf-8")
+    data = b""
+    if drawing_png is not None:
+        pid, read = drawing_png
+        message = _read_until_closed(read, CHILD_SECONDS)
+        if message is None:
+            os.kill(pid, signal.SIGKILL)
+        _, status = os.waitpid(pid, 0)
+        data = _payload(message or b"") if status == 0 else None
+        if data is None:
+            data = png_bytes(fig)
+    return struct.pack("<QB", len(text), bool(png)) + text + data
+
+
+def _outputs(message: bytes | None) -> tuple[str, bytes | None] | None:
+    head = struct.calcsize("<QB")
+    if message is None or len(message) < head:
+        return None
+    n_text, has_png = struct.unpack("<QB", message[:head])
+    if len(message) < head + n_text:
+        return None
+    text = message[head:head + n_text].decode("utf-8")
+    return text, (message[head + n_text:] if has_png else None)
 
 
 def _start_child(draw) -> tuple[int, int]:

@@ -40,7 +40,7 @@ import shutil
 import subprocess
 import tempfile
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import lru_cache, partial
 from pathlib import Path
 from typing import Any
 
@@ -575,19 +575,20 @@ class Page:
         return self.m.cite(key, label + (f", {locator}" if locator else ""), entry is not None)
 
     # figures
-    def figure(self, fig, name: str, alt: str, caption: Any, brief: bool = False) -> Figure:
-        """Inline SVG (with alt text) plus caption, and the PNG bytes, from one matplotlib figure."""
-        import matplotlib.pyplot as plt
-
+    def figure(self, build, name: str, alt: str, caption: Any, brief: bool = False) -> Figure:
+        """Inline SVG (with alt text) plus caption, and the PNG bytes, of the matplotlib figure ``build()`` makes
+        (a ``functools.partial`` of a plotting function: its arguments are bound now, so that a figure built later,
+        should its child fail, is the same); built and drawn in a child where possible, while this process goes on
+        with the page (see take_drawings)."""
         from sim import plots
         suffix = "" if self.t.code == "en" else f".{self.t.code}"
         png_name = f"{name}{suffix}.png"
-        try:
+
+        def make():
+            fig = build()
             plots.localize(fig, self.t)
-            # drawn in a child where possible, while this process builds the next figure (see take_drawings)
-            self.drawings.add(name, fig, lambda f: _svg_text(f, name, alt), self.png)
-        finally:
-            plt.close(fig)
+            return fig
+        self.drawings.add(name, make, lambda f: _svg_text(f, name, alt), self.png)
         figure = Figure(name, self.t.fmt(len(self.figures) + 1, "int"), None, alt, caption,
                         f"{FIGURE_DIR}/{png_name}", brief)
         self.figures.append(figure)
@@ -1226,9 +1227,9 @@ def _run_report(page: Page) -> None:
             cap += page._(" Dotted lines: scheduled events, numbered as in the key under the chart.")
         if observed:
             cap += page._(" Dashed line: the observed collapse.")
-        page.figure(plots.report_survival_figure([(page.t._("share of runs still holding"), surv)],
-                                                 page.t._("Survival of the ceasefire"), page.t,
-                                                 events=events, observed=observed),
+        page.figure(partial(plots.report_survival_figure, [(page.t._("share of runs still holding"), surv)],
+                            page.t._("Survival of the ceasefire"), page.t,
+                            events=events, observed=observed),
                     "survival",
                     page.t._("Survival curve: the probability that the ceasefire still holds, by month, falling from "
                              "100%% at the start to %(end)s at month %(m)s.")
@@ -1242,8 +1243,8 @@ def _run_report(page: Page) -> None:
         if trig:
             panels.append((page.t._("What triggered it"), [(title, {_trigger(page, k): v for k, v in trig.items()})]))
         top = max(init, key=init.get) if init else None
-        page.figure(plots.shares_figure(panels, page.t._("Who broke the ceasefire, and what triggered it"),
-                                        page.t._("share of the collapses"), page.t),
+        page.figure(partial(plots.shares_figure, panels, page.t._("Who broke the ceasefire, and what triggered it"),
+                            page.t._("share of the collapses"), page.t),
                     "collapses",
                     page.t._("Bar charts of who started the collapse and of its trigger, as shares of the %(n)s "
                              "collapses; the largest initiator is %(who)s with %(share)s.")
@@ -1257,8 +1258,8 @@ def _run_report(page: Page) -> None:
         hmonths, hz = hazard_by_month(surv)
         finite = [(mm, v) for mm, v in zip(hmonths, hz) if math.isfinite(v)]
         peak = max(finite, key=lambda x: x[1]) if finite else (0, 0.0)
-        page.figure(plots.hazard_figure(hmonths, hz, page.t._("Risk of collapse month by month"), page.t,
-                                        events=events),
+        page.figure(partial(plots.hazard_figure, hmonths, hz, page.t._("Risk of collapse month by month"), page.t,
+                            events=events),
                     "hazard",
                     page.t._("Bar chart of the monthly risk of collapse: of the ceasefires still holding at the start "
                              "of each month, the share that collapse during it. The highest is %(peak)s in month "
@@ -1274,7 +1275,8 @@ def _run_report(page: Page) -> None:
                          "steps compare.")
             if skipped:
                 cap += page._(" Not shown: %(list)s.", list=page.join(skipped))
-            page.figure(plots.fan_figure(panels, page.t._("State of the conflict while the ceasefire holds"), page.t),
+            page.figure(partial(plots.fan_figure, panels, page.t._("State of the conflict while the ceasefire holds"),
+                                page.t),
                         "state",
                         page.t._("Fan charts of %(n)s state variables by month: median line with the middle 50%% and "
                                  "90%% of replications shaded.") % {"n": page.t.fmt(len(panels), "int")},
@@ -1536,9 +1538,9 @@ def _compare_report(page: Page) -> None:
             cap += page._(" Dotted lines: scheduled events, numbered as in the key under the chart.")
         if observed:
             cap += page._(" Dashed line: the observed collapse.")
-        page.figure(plots.report_survival_figure([(btitle, sb), (otitle, so)],
-                                                 page.t._("Survival of the ceasefire under both scenarios"), page.t,
-                                                 events=events, observed=observed),
+        page.figure(partial(plots.report_survival_figure, [(btitle, sb), (otitle, so)],
+                            page.t._("Survival of the ceasefire under both scenarios"), page.t,
+                            events=events, observed=observed),
                     "survival_compare",
                     page.t._("Two survival curves with 95%% bands. At month %(m)s the ceasefire still holds in %(a)s "
                              "of replications under %(base)s and %(b)s under %(other)s.")
@@ -1546,11 +1548,11 @@ def _compare_report(page: Page) -> None:
                        "b": page.t.fmt(so[-1][1], "pct"), "other": otitle}, cap, brief=True)
     mnum = [_float(k) for k in months]
     last = diffs[months[-1]]
-    page.figure(plots.difference_figure(mnum, [diffs[k]["estimate"] for k in months],
-                                        [diffs[k].get("ci_low") for k in months],
-                                        [diffs[k].get("ci_high") for k in months],
-                                        page.t._("Paired difference in P(collapse by month): other minus base"), page.t,
-                                        credible=([diffs[k].get("credible_low") for k in months],
+    page.figure(partial(plots.difference_figure, mnum, [diffs[k]["estimate"] for k in months],
+                        [diffs[k].get("ci_low") for k in months],
+                        [diffs[k].get("ci_high") for k in months],
+                        page.t._("Paired difference in P(collapse by month): other minus base"), page.t,
+                        credible=([diffs[k].get("credible_low") for k in months],
                                                   [diffs[k].get("credible_high") for k in months])
                                         if any_credible else None),
                 "difference",
@@ -1562,7 +1564,8 @@ def _compare_report(page: Page) -> None:
                        "95%% simulation interval. The grey band marks differences under 2 points (negligible); the "
                        "dotted lines 5 and 15 points (small up to 5, moderate up to 15, large beyond)."), brief=True)
     if attribution:
-        page.figure(plots.attribution_figure(
+        page.figure(partial(
+            plots.attribution_figure,
             [(a.get("setting", ""), a.get("contribution"), a.get("ci_low"), a.get("ci_high")) for a in attribution],
             page.t._("What makes the difference: contribution of each differing setting"), page.t),
             "attribution",
@@ -1588,9 +1591,9 @@ def _compare_report(page: Page) -> None:
                 panels.append((page.t._("What triggered it"),
                                [(btitle, {_trigger(page, k): v for k, v in tb.items()}),
                                 (otitle, {_trigger(page, k): v for k, v in to.items()})]))
-        page.figure(plots.shares_figure(panels,
-                                        page.t._("Who broke the ceasefire, and what triggered it, side by side"),
-                                        page.t._("share of the collapses"), page.t),
+        page.figure(partial(plots.shares_figure, panels,
+                            page.t._("Who broke the ceasefire, and what triggered it, side by side"),
+                            page.t._("share of the collapses"), page.t),
                     "collapses_compare",
                     page.t._("Grouped bar charts of who started the collapse and of its trigger under each scenario: "
                              "%(list)s.") % {"list": "; ".join(
@@ -1939,8 +1942,8 @@ def _sweep_report(page: Page) -> None:
     ok = np.isfinite(y)
     top = names[res["ranking"][0]] if res.get("ranking") else names[0]
     if method is not None:
-        page.figure(plots.index_figure(res["factors"], [labels[n] for n in names], method, olabel,
-                                       page.t._("Which factor matters most"), page.t),
+        page.figure(partial(plots.index_figure, res["factors"], [labels[n] for n in names], method, olabel,
+                            page.t._("Which factor matters most"), page.t),
                     "indices",
                     page.t._("Horizontal bar chart of the sensitivity indices of %(outcome)s for %(n)s factors with "
                              "95%% "
@@ -1959,8 +1962,8 @@ def _sweep_report(page: Page) -> None:
         swings.sort(key=lambda t: -abs(t[2] - t[1]) if math.isfinite(t[2] - t[1]) else 0)
         centre = float(np.mean(y[ok]))
         s0 = swings[0]
-        page.figure(plots.tornado_figure(swings, centre, olabel, page.t._("Tornado: conditional means"), percent,
-                                         page.t),
+        page.figure(partial(plots.tornado_figure, swings, centre, olabel, page.t._("Tornado: conditional means"),
+                            percent, page.t),
                     "tornado",
                     page.t._("Tornado chart: mean %(outcome)s with each factor in its lowest and highest fifth, around "
                              "the overall mean %(centre)s; the widest swing is %(factor)s, from %(lo)s to %(hi)s.")
@@ -1988,11 +1991,11 @@ def _sweep_report(page: Page) -> None:
                     "outcome": olabel, "x": labels[names[0]]}
                 cap = page._("%(outcome)s against %(x)s, with the 95%% interval at each point.", outcome=olabel,
                              x=labels[names[0]])
-            page.figure(plots.grid_figure(values, y, low, high, axis_labels, olabel, olabel, percent, page.t),
+            page.figure(partial(plots.grid_figure, values, y, low, high, axis_labels, olabel, olabel, percent, page.t),
                         "grid", alt, cap, brief=True)
         else:
-            page.figure(plots.partial_dependence_figure(values, y, axis_labels, olabel,
-                                                        page.t._("Partial dependence"), percent, page.t),
+            page.figure(partial(plots.partial_dependence_figure, values, y, axis_labels, olabel,
+                                page.t._("Partial dependence"), percent, page.t),
                         "partial_dependence",
                         page.t._("Partial dependence of %(outcome)s on each of the %(n)s factors: the mean outcome in "
                                  "five quantile bins of each factor.") % {"outcome": olabel,
@@ -2285,9 +2288,9 @@ def _calibration_report(page: Page) -> None:
     plot_cases = _plot_cases(page, cases)
     within = sum(1 for c in cases if _within_90(c))
     if plot_cases:
-        page.figure(plots.backtest_figure(plot_cases,
-                                          page.t._("Fitted model: predicted survival and observed duration"), page.t,
-                                          curve_label=page.t._("predicted P(still holding), all cases in the fit")),
+        page.figure(partial(plots.backtest_figure, plot_cases,
+                            page.t._("Fitted model: predicted survival and observed duration"), page.t,
+                            curve_label=page.t._("predicted P(still holding), all cases in the fit")),
                     "fit",
                     page.t._("%(n)s small charts, one per past ceasefire, each with the fitted model's predicted "
                              "survival curve and a dashed line at the observed duration; %(k)s of %(n)s observations "
@@ -2299,8 +2302,8 @@ def _calibration_report(page: Page) -> None:
                            "gives the out-of-sample version."), brief=True)
     panels = _posterior_panels(page, d, params, dyn)
     if panels:
-        page.figure(plots.posterior_figure(panels, page.t._("Posterior of the free rates over the prior ranges"),
-                                           page.t),
+        page.figure(partial(plots.posterior_figure, panels,
+                            page.t._("Posterior of the free rates over the prior ranges"), page.t),
                     "posterior",
                     page.t._("%(n)s histograms, one per fitted rate, of the posterior weight across its prior range, "
                              "with the fitted value and its 90%% interval.") % {"n": page.t.fmt(len(panels), "int")},
@@ -2447,8 +2450,8 @@ def _backtest_report(page: Page) -> None:
     plot_cases = _plot_cases(page, cases)
     within = sum(1 for c in cases if _within_90(c))
     if plot_cases:
-        page.figure(plots.backtest_figure(plot_cases,
-                                          page.t._("Predicted survival and observed duration, case by case"), page.t),
+        page.figure(partial(plots.backtest_figure, plot_cases,
+                            page.t._("Predicted survival and observed duration, case by case"), page.t),
                     "backtest",
                     page.t._("%(n)s small charts, one per past ceasefire, each with the predicted survival curve and a "
                              "dashed line at the observed duration; %(k)s of %(n)s observations fall within the "

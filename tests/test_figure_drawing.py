@@ -1,6 +1,8 @@
-"""Figures drawn in forked children (sim.figure_drawing): the same SVG and PNG as drawn here, no child left."""
+"""Figures built and drawn in forked children (sim.figure_drawing): the same SVG and PNG as built and drawn here,
+no child left behind, and a child that fails or hangs replaced by doing it here."""
 
 import os
+import time
 
 import pytest
 
@@ -23,67 +25,80 @@ def _svg(fig) -> str:
     return _svg_text(fig, "f", "a figure")
 
 
-def test_children_draw_the_same_text_and_bytes_as_this_process():
-    figs = {f"f{i}": _figure(f"figure {i}") for i in range(3)}
+def _here(title: str, png: bool):
+    fig = _figure(title)
+    return _svg(fig), (png_bytes(fig) if png else None)
+
+
+def test_children_build_and_draw_the_same_text_and_bytes_as_this_process():
+    titles = [f"figure {i}" for i in range(3)]
     with FigureDrawings(parallel=True) as drawings:
-        for i, (name, fig) in enumerate(figs.items()):
-            drawings.add(name, fig, _svg, png=i != 1)
+        for i, title in enumerate(titles):
+            drawings.add(title, lambda t=title: _figure(t), _svg, png=i != 1)
+        assert len(drawings._pending) == 3
         got = drawings.result()
-    assert list(got) == list(figs)
-    for i, (name, fig) in enumerate(figs.items()):
-        svg, png = got[name]
-        assert svg == _svg(fig) and svg.startswith("<svg")
-        if i == 1:
-            assert png is None
-        else:
-            assert png == png_bytes(fig) and png.startswith(b"\x89PNG")
+    assert list(got) == titles
+    for i, title in enumerate(titles):
+        svg, png = got[title]
+        assert (svg, png) == _here(title, png=i != 1) and svg.startswith("<svg")
+        assert png is None if i == 1 else png.startswith(b"\x89PNG")
 
 
-def test_drawn_here_when_children_may_not_be_used():
-    fig = _figure("here")
+def test_built_and_drawn_here_when_children_may_not_be_used():
     with FigureDrawings(parallel=False) as drawings:
-        drawings.add("x", fig, _svg, png=True)
+        drawings.add("x", lambda: _figure("here"), _svg, png=True)
         assert not drawings._pending
         got = drawings.result()
-    assert got["x"] == (_svg(fig), png_bytes(fig))
+    assert got["x"] == _here("here", png=True)
 
 
-class _FailsInChild:
-    """Draws only in the process that made it: a child's drawing fails, as a broken one would."""
+def test_a_failed_child_is_replaced_by_building_and_drawing_here():
+    parent = os.getpid()
 
-    def __init__(self):
-        self.parent = os.getpid()
-        self.fig = _figure("fallback")
-
-    def savefig(self, buf, **options):
-        if os.getpid() != self.parent:
+    def make():
+        if os.getpid() != parent:
             raise RuntimeError("child failed")
-        self.fig.savefig(buf, **options)
-
-
-def test_a_failed_child_is_drawn_here_instead():
-    fig = _FailsInChild()
+        return _figure("fallback")
     with FigureDrawings(parallel=True) as drawings:
-        drawings.add("x", fig, lambda f: "text", png=True)
+        drawings.add("x", make, _svg, png=True)
         got = drawings.result()
-    assert got["x"] == ("text", png_bytes(fig.fig))
+    assert got["x"] == _here("fallback", png=True)
+
+
+def test_a_failed_grandchild_s_png_is_drawn_by_the_child():
+    parent = os.getpid()
+
+    class FailsInGrandchild:
+        def __init__(self):
+            self.fig = _figure("png here")
+            self.child = None
+
+        def savefig(self, buf, **options):
+            if options.get("format") == "png" and os.getpid() not in (parent, self.child):
+                raise RuntimeError("grandchild failed")
+            self.fig.savefig(buf, **options)
+
+    def make():
+        fig = FailsInGrandchild()
+        fig.child = os.getpid()
+        return fig
+    with FigureDrawings(parallel=True) as drawings:
+        drawings.add("x", make, lambda f: _svg(f.fig), png=True)
+        got = drawings.result()
+    assert got["x"] == _here("png here", png=True)
 
 
 def test_a_page_that_fails_leaves_no_child():
     with pytest.raises(ValueError):
         with FigureDrawings(parallel=True) as drawings:
-            drawings.add("x", _figure("abandoned"), _svg, png=True)
-            pids = [pid for pid, *_ in drawings._pending.values()]
-            assert len(pids) == 2       # one child for the SVG, one for the PNG
+            drawings.add("x", lambda: _figure("abandoned"), _svg, png=True)
+            (pid, *_), = drawings._pending.values()
             raise ValueError("the page failed")
-    for pid in pids:
-        with pytest.raises(ChildProcessError):
-            os.waitpid(pid, os.WNOHANG)     # reaped: no such child any more
+    with pytest.raises(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)     # reaped: no such child any more
 
 
-def test_a_child_that_hangs_is_stopped_and_its_figure_drawn_here(monkeypatch):
-    import time
-
+def test_a_child_that_hangs_is_stopped_and_its_figure_done_here(monkeypatch):
     import sim.figure_drawing as drawing
     monkeypatch.setattr(drawing, "CHILD_SECONDS", 1.0)
     parent = os.getpid()
@@ -94,7 +109,7 @@ def test_a_child_that_hangs_is_stopped_and_its_figure_drawn_here(monkeypatch):
         return "drawn here"
     started = time.monotonic()
     with FigureDrawings(parallel=True) as drawings:
-        drawings.add("x", _figure("hangs"), svg, png=False)
+        drawings.add("x", lambda: _figure("hangs"), svg, png=False)
         (pid, *_), = drawings._pending.values()
         got = drawings.result()
     assert got["x"] == ("drawn here", None) and time.monotonic() - started < 30
