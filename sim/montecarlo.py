@@ -250,16 +250,12 @@ class LocalExecutor:
         process can do other work meanwhile (import matplotlib for the report) instead of sharing its
         interpreter with the engine."""
         if beside and tasks == 1 and self.jobs >= 2 and self._pool is None:
-            self._pool = workers.process_pool(1, warm_up=_warm_up)
-            self._workers = 1
             self._beside = True
-            self.stats["workers"] = max(self.stats["workers"], 1)
-            return
         self._pool_for(tasks)
 
     def _pool_for(self, tasks: int) -> ProcessPoolExecutor | None:
         wanted = min(self.jobs, tasks)
-        if wanted < 2:
+        if wanted < (1 if self._beside else 2):     # a single task runs here, unless started beside this process
             return self._pool
         if self._pool is not None and self._workers < wanted:
             self.close()    # more tasks than workers now: a bigger pool
@@ -296,7 +292,7 @@ class LocalExecutor:
     def map(self, fn, tasks):
         """Results of ``fn(*task)`` in task order; yields as soon as the next one in order is ready."""
         tasks = list(tasks)
-        pool = self._pool_for(len(tasks)) if len(tasks) > 1 else (self._pool if self._beside else None)
+        pool = self._pool_for(len(tasks)) if len(tasks) > 1 or self._beside else None
         if pool is None:
             yield from self._inline(fn, tasks)
             return
