@@ -17,6 +17,7 @@ import signal
 import struct
 import sys
 import threading
+from contextlib import suppress
 
 PNG_OPTIONS = {"format": "png", "dpi": 150, "metadata": {"Software": None}}
 CHILD_SECONDS = 120.0    # a drawing takes well under a second; past this a child is given up and drawn here
@@ -76,23 +77,20 @@ class FigureDrawings:
     def abandon(self) -> None:
         """Stop and reap the children not yet collected (the page failed): none is left behind."""
         for pid, read, _ in self._pending.values():
-            try:
+            # an interruption inside result() may have closed the pipe or reaped the child already
+            with suppress(OSError):
                 os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            os.waitpid(pid, 0)
-            os.close(read)
+            with suppress(OSError):
+                os.waitpid(pid, 0)
+            with suppress(OSError):
+                os.close(read)
         self._pending.clear()
 
     def result(self) -> dict[str, tuple[str, bytes | None]]:
         """Every figure's (SVG text, PNG bytes or None), in the order they were added."""
         for name, (pid, read, here) in list(self._pending.items()):
-            message = _read_until_closed(read, CHILD_SECONDS)
-            if message is None:     # a child that hangs (it should never): stopped, and done here instead
-                os.kill(pid, signal.SIGKILL)
-            _, status = os.waitpid(pid, 0)
-            del self._pending[name]
-            outputs = _outputs(_payload(message or b"")) if status == 0 else None
+            outputs = _outputs(_collect(pid, read))
+            del self._pending[name]     # reaped (until then, abandon() would stop it)
             self._done[name] = outputs if outputs is not None else here()
         return {name: self._done[name] for name in self._order}
 
@@ -105,18 +103,14 @@ def _built_and_drawn(make, svg, png: bool) -> bytes:
     text = svg(fig).encode("utf-8")
     data = b""
     if drawing_png is not None:
-        pid, read = drawing_png
-        message = _read_until_closed(read, CHILD_SECONDS)
-        if message is None:
-            os.kill(pid, signal.SIGKILL)
-        _, status = os.waitpid(pid, 0)
-        data = _payload(message or b"") if status == 0 else None
+        data = _collect(*drawing_png)
         if data is None:
             data = png_bytes(fig)
     return struct.pack("<QB", len(text), bool(png)) + text + data
 
 
 def _outputs(message: bytes | None) -> tuple[str, bytes | None] | None:
+    """The SVG text and PNG bytes of a message of :func:`_built_and_drawn` (None: no usable message)."""
     head = struct.calcsize("<QB")
     if message is None or len(message) < head:
         return None
@@ -144,6 +138,16 @@ def _start_child(draw) -> tuple[int, int]:
             os._exit(status)
     os.close(write)
     return pid, read
+
+
+def _collect(pid: int, read: int) -> bytes | None:
+    """What the child ``pid`` of :func:`_start_child` sent, once it has ended; None if it failed, sent a message
+    cut short, or did not answer within ``CHILD_SECONDS`` (it should never hang: it is then stopped)."""
+    message = _read_until_closed(read, CHILD_SECONDS)
+    if message is None:
+        os.kill(pid, signal.SIGKILL)
+    _, status = os.waitpid(pid, 0)
+    return _payload(message) if status == 0 and message is not None else None
 
 
 def _read_until_closed(fd: int, seconds: float) -> bytes | None:
