@@ -611,14 +611,15 @@ def _src_resampled(x: np.ndarray, y: np.ndarray, idx: np.ndarray) -> np.ndarray:
         rows = idx[start:start + step]
         b = rows.shape[0]
         w = np.bincount((np.arange(b)[:, None] * m + rows).ravel(), minlength=b * m).reshape(b, m).astype(float)
-        sx, sy = w @ xg, w @ yg
+        sx, sy, y2 = w @ xg, w @ yg, w @ (yg * yg)
         xx = (w @ outer).reshape(b, d, d) - sx[:, :, None] * sx[:, None, :] / m
         xy = w @ cross - sx * sy[:, None] / m
-        yy = w @ (yg * yg) - sy * sy / m
+        yy = y2 - sy * sy / m
         var_x = np.diagonal(xx, axis1=1, axis2=2)
-        alone = ~(yy > 1e-12 * (w @ (yg * yg) + 1e-300)) | ~(var_x.min(axis=1) > 0)
-        alone |= ~(np.linalg.cond(np.where(alone[:, None, None], np.eye(d), xx)) < 1e10)
+        alone = ~(yy > 1e-12 * (y2 + 1e-300)) | ~(var_x.min(axis=1) > 0)
         safe = np.where(alone[:, None, None], np.eye(d), xx)
+        alone |= ~(np.linalg.cond(safe) < 1e10)
+        safe[alone] = np.eye(d)
         coef = np.linalg.solve(safe, np.where(alone[:, None], 0.0, xy)[..., None])[..., 0]
         block = coef * np.sqrt(np.where(alone[:, None], 1.0, var_x)) / np.sqrt(np.where(alone, 1.0, yy))[:, None]
         for j in np.flatnonzero(alone):
