@@ -46,9 +46,6 @@ class RunningDifferences:
         """Run count whose normal 95% half-width on the mean difference is ``precision``, at the current sd."""
         return max(1, math.ceil((Z95 * self.sd() / precision) ** 2))
 
-    def half_width(self) -> float:
-        return Z95 * self.sd() / math.sqrt(max(self.n, 1))
-
 
 def whole_units(n: int, unit: int) -> int:
     return -(-int(n) // unit) * unit
