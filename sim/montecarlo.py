@@ -88,15 +88,17 @@ class Work:
     """Replication-steps and random numbers spent by the batches advanced in this process (for the benchmark).
 
     ``holding_steps`` are the replication-steps of runs still holding when the step began; ``values_used`` the
-    uniforms handed to the model out of ``values_drawn`` generated."""
+    uniforms handed to the model out of ``values_drawn`` generated, ``values_in_gaps`` those generated between
+    the columns still simulated (see ``sim.rng.BlockStreams``)."""
 
     replication_steps: int = 0
     holding_steps: int = 0
     values_drawn: int = 0
     values_used: int = 0
+    values_in_gaps: int = 0
 
     def reset(self) -> None:
-        self.replication_steps = self.holding_steps = self.values_drawn = self.values_used = 0
+        self.replication_steps = self.holding_steps = self.values_drawn = self.values_used = self.values_in_gaps = 0
 
 
 WORK = Work()
@@ -175,6 +177,7 @@ def advance_to_horizon(model: CeasefireModel, blocks, record_fan: bool = True, c
     WORK.holding_steps += holding_steps
     WORK.values_drawn += getattr(model.streams, "values_drawn", 0)
     WORK.values_used += getattr(model.streams, "values_used", 0)
+    WORK.values_in_gaps += getattr(model.streams, "values_in_gaps", 0)
     outcomes.harvest(model, np.ones(model.replications, dtype=bool))
     collapsed = ~np.isnan(outcomes.collapse_month)
     return BatchOutput(

@@ -81,8 +81,10 @@ class BlockStreams:
 
     A block is named by an int (the blocks of a run) or a tuple of ints (e.g. a sweep point's
     blocks); its name and the process name make the stream's ``spawn_key``. ``values_drawn`` and
-    ``values_used`` count the uniforms generated and handed out (the difference is what thinning by
-    ``select`` leaves between the columns still simulated).
+    ``values_used`` count the uniforms generated and handed out. Every unused one belongs to a replication
+    dropped by ``select``: ``values_in_gaps`` counts those generated because they lie between the columns still
+    simulated (one call per block costs less than skipping them), and the rest were generated for a replication
+    that was dropped before the end of the group of ``STEPS_PER_DRAW`` calls they belonged to.
     """
 
     def __init__(self, seed: int, blocks: list[tuple[int | tuple[int, ...], int]]):
@@ -100,6 +102,7 @@ class BlockStreams:
         self._streams: dict[str, _Stream] = {}
         self.values_drawn = 0
         self.values_used = 0
+        self.values_in_gaps = 0
         self._lay_out()
 
     def _lay_out(self) -> None:
@@ -111,6 +114,7 @@ class BlockStreams:
         offsets = np.cumsum([0, *counts]).tolist()
         self._fill = list(zip(self._live, counts, offsets[:-1], offsets[1:]))
         self._drawn_per_refill = offsets[-1]
+        self._gaps_per_refill = offsets[-1] - k * sum(self._cols[b].size for b in self._live)
         if all(self._cols[b].size * k == m for b, m in zip(self._live, counts)):
             self._gather = None
         else:
@@ -137,6 +141,7 @@ class BlockStreams:
             gen.random(out=buffer[lo:hi])
             pos[b] = start + m
         self.values_drawn += self._drawn_per_refill
+        self.values_in_gaps += self._gaps_per_refill
         columns = buffer.reshape(-1, k)
         if self._gather is not None:
             columns = columns[self._gather]

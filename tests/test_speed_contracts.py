@@ -149,6 +149,20 @@ def test_a_replication_draws_the_same_numbers_in_full_partial_and_thinned_blocks
     assert partial.values_used == calls * 137
 
 
+def test_unused_draws_are_counted_as_gaps_or_as_the_rest_of_a_dropped_replications_group():
+    k = STEPS_PER_DRAW
+    s = BlockStreams(3, [(0, 10)])
+    s.uniform("x")                         # one group generated for all 10 columns, one call handed out
+    s.select(np.array([0, 5]))             # columns 1-4 lie between the two left; 6-9 lie past the last one
+    for _ in range(2 * k - 1):             # the rest of this group, and the whole next one
+        s.uniform("x")
+    assert s.values_drawn == 10 * k + 6 * k          # the next group stops at column 5
+    assert s.values_in_gaps == 4 * k                 # and generates columns 1-4 only because they are in the way
+    assert s.values_used == 10 + 2 * (2 * k - 1)
+    # the rest: the 8 dropped columns' values for the k - 1 calls of the first group they did not reach
+    assert s.values_drawn - s.values_used - s.values_in_gaps == 8 * (k - 1)
+
+
 def test_normals_are_the_inverse_normal_cdf_of_the_same_uniforms():
     calls = STEPS_PER_DRAW + 2
     full = _uniforms(6, 0, "tension", calls)
