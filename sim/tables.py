@@ -146,10 +146,12 @@ def comparison_text(c) -> str:
     base, other = d["scenarios"]["base"]["name"], d["scenarios"]["other"]["name"]
     lines = [f"{other} compared with {base}: {d['runs']:,} paired replications, seed {d['seed']}, "
              f"horizon {d['horizon_months']:g} months ({d['stopping']['reason']}).", ""]
-    lines.append(f"  {'P(collapse by)':<16}{base[:22]:>24}{other[:22]:>24}   difference [95% CI]")
+    head_a, head_b = _column_head(base), _column_head(other)
+    w = max(22, len(head_a), len(head_b)) + 2      # whole names where they fit: scenario names share long prefixes
+    lines.append(f"  {'P(collapse by)':<16}{head_a:>{w}}{head_b:>{w}}   difference [95% CI]")
     for month, diffd in d["differences"]["p_collapse"].items():
         pa, pb = d["p_collapse"]["base"].get(month), d["p_collapse"]["other"].get(month)
-        lines.append(f"  {month + ' months':<16}{pct(pa['estimate']):>24}{pct(pb['estimate']):>24}   "
+        lines.append(f"  {month + ' months':<16}{pct(pa['estimate']):>{w}}{pct(pb['estimate']):>{w}}   "
                      f"{_signed_points(diffd['estimate'])} [{_signed_points(diffd['ci_low'])}, "
                      f"{_signed_points(diffd['ci_high'])}]")
     r = d["differences"]["rmst"]
@@ -174,7 +176,7 @@ def comparison_text(c) -> str:
     for month, diffd in d["differences"]["p_collapse"].items():
         lines.append("  " + _difference_sentence(base, other, f"within {month} months", diffd,
                                                  d["p_collapse"]["base"][month], d["p_collapse"]["other"][month]))
-    lines.append("  " + _rmst_sentence(r, d["horizon_months"]))
+    lines.append("  " + _rmst_sentence(r, d["horizon_months"], base, other))
     if d["parameter_diff"]:
         lines += ["", f"  What differs ({len(d['parameter_diff'])} parameters after inheritance):"]
         for row in d["parameter_diff"][:25]:
@@ -209,15 +211,19 @@ def _difference_sentence(base, other, when, diffd, pa, pb) -> str:
     return head + f"{_signed_points(est)} [{_signed_points(low)}, {_signed_points(high)}], {verdict}."
 
 
-def _rmst_sentence(r, horizon) -> str:
+def _rmst_sentence(r, horizon, base: str, other: str) -> str:
     if r["ci_low"] is not None and r["ci_low"] > 0:
         verdict = "lasts longer"
     elif r["ci_high"] is not None and r["ci_high"] < 0:
         verdict = "collapses sooner"
     else:
         verdict = "lasts about as long"
-    return (f"Over {horizon:g} months, the ceasefire {verdict} on average under the other scenario "
-            f"({r['estimate']:+.2f} months [{r['ci_low']:+.2f}, {r['ci_high']:+.2f}]).")
+    return (f"Over {horizon:g} months, the ceasefire {verdict} on average under {other} than under {base} "
+            f"({r['estimate']:+.2f} months holding [{r['ci_low']:+.2f}, {r['ci_high']:+.2f}]).")
+
+
+def _column_head(name: str, limit: int = 40) -> str:
+    return name if len(name) <= limit else name[: limit - 1] + "\u2026"
 
 
 def short(value, limit: int = 60) -> str:

@@ -138,6 +138,20 @@ def test_paired_interval_is_narrower_than_unpaired(pair24):
     assert vr["variance_reduction"] == pytest.approx(1 - vr["width_ratio"] ** 2, rel=1e-12)
 
 
+def test_the_printed_comparison_names_each_scenario_in_its_columns_and_its_rmst_sentence(pair24):
+    c = pair24
+    d = c.as_dict()
+    base, other = d["scenarios"]["base"]["name"], d["scenarios"]["other"]["name"]
+    lines = comparison_text(c).splitlines()
+    head = next(line for line in lines if line.strip().startswith("P(collapse by)"))
+    assert base in head and other in head and head.index(base) < head.index(other)
+    (rmst,) = [line.strip() for line in lines if line.strip().startswith("Over ")]
+    r = d["differences"]["rmst"]
+    verdict = ("lasts longer" if r["ci_low"] > 0 else "collapses sooner" if r["ci_high"] < 0
+               else "lasts about as long")
+    assert rmst.startswith(f"Over 24 months, the ceasefire {verdict} on average under {other} than under {base} ")
+
+
 def test_pair_widths_recomputed_from_the_replications(pair24):
     c = pair24
     ia, ib = _indicators(c, 24)
