@@ -357,22 +357,26 @@ def conditions(box: Box, bounds: np.ndarray, labels: list[str]) -> str:
 def sentence(box: Box, bounds, labels, *, phrase: str, share: bool, threshold: float | None, below: bool,
              kind: str, first: bool = True) -> str:
     pct = lambda v: f"{100 * v:.0f}%"  # noqa: E731
-    where = conditions(box, bounds, labels)
+    subject = phrase[0].upper() + phrase[1:]
+    # a box that restricts no factor is the whole space (or what the earlier boxes left): say so, not "when ..."
+    where = f"when {conditions(box, bounds, labels)}" if box.restricted else (
+        "across the whole space swept" if first else "across the rest of the space swept")
     if kind == "probability":
-        head = (f"{phrase[0].upper()}{phrase[1:]} is {'least' if below else 'most'} likely when {where}: "
-                f"there its probability averages {pct(1 - box.density if below else box.density)}")
-        tail = f"; this box holds {pct(box.coverage)} of all such {'non-' if below else ''}events"
+        average = pct(1 - box.density if below else box.density)
+        head = f"{subject} is {'least' if below else 'most'} likely {where}"
+        body = (f": there its probability averages {average}; this box holds {pct(box.coverage)} of all such "
+                f"{'non-' if below else ''}events" if box.restricted else f": its probability averages {average} there")
     else:
         if share:
             level = f"{'unlikely' if below else 'likely'} ({'<' if below else '≥'} {pct(threshold)})"
         else:
             level = f"{'below' if below else 'at least'} {threshold:g}"
-        head = f"{phrase[0].upper()}{phrase[1:]} is {level} when {where}"
-        tail = (f"; this box holds {pct(box.coverage)} of such cases, and {pct(box.density)} of the points in it "
-                f"are such cases")
+        head = f"{subject} is {level} {where}"
+        body = (f"; this box holds {pct(box.coverage)} of such cases, and {pct(box.density)} of the points in it "
+                f"are such cases" if box.restricted else f": {pct(box.density)} of its points are such cases")
     extra = f" ({pct(box.mass)} of the points swept{'' if first else ', outside the earlier boxes'})"
     warn = "" if box.meets_min_density else " [below the density asked for: no box is clearly that likely]"
-    return head + tail + extra + "." + warn
+    return head + body + extra + "." + warn
 
 
 # --- a sweep directory ----------------------------------------------------------------------------

@@ -92,6 +92,23 @@ def test_covering_finds_a_second_region():
     assert res.boxes[1].coverage == pytest.approx(y[second].sum() / y.sum())
 
 
+def test_a_box_restricting_no_factor_is_described_as_the_whole_space():
+    """Where collapse is likely everywhere, PRIM's box keeps every factor's whole range: the sentence says so
+    (not "when anywhere") and gives the share of points that are such cases."""
+    from sim.discovery import sentence
+    rng = np.random.default_rng(5)
+    x = rng.uniform(0, 1, (300, 2))
+    y = (rng.uniform(size=300) < 0.97).astype(float)
+    bounds = np.array([[0.0, 1.0], [0.0, 1.0]])
+    box = prim(x, y, bounds=bounds).boxes[0]
+    assert not box.restricted
+    text = sentence(box, bounds, ["a", "b"], phrase="collapse within 24 months", share=True, threshold=0.5,
+                    below=False, kind="share")
+    assert text.startswith(f"Collapse within 24 months is likely (≥ 50%) across the whole space swept: "
+                           f"{100 * box.density:.0f}% of its points are such cases (100% of the points swept).")
+    assert "when" not in text
+
+
 def test_soft_labels_are_posterior_probabilities_not_0_1():
     n = 50
     est = np.array([36, 34, 50, 0]) / n        # 72%, 68%, 100%, 0%
