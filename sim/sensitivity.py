@@ -83,6 +83,79 @@ def _latin_hypercube(rng: np.random.Generator, n: int, d: int) -> np.ndarray:
     return (strata.T - jitter) / n
 
 
+SOBOL_BITS = 30      # scipy.stats.qmc.Sobol's default: points are multiples of 2**-30
+
+
+def _sobol_direction_numbers(dim: int):
+    """The first ``dim`` primitive polynomials and initial direction numbers of Joe & Kuo's table (search
+    criterion D(6), [@joe-kuo-2008]), read from the file scipy.stats ships them in, without importing
+    scipy.stats; None where that file is not found (the caller then uses scipy.stats.qmc itself)."""
+    import importlib.util
+    from pathlib import Path
+    spec = importlib.util.find_spec("scipy")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    path = Path(next(iter(spec.submodule_search_locations))) / "stats" / "_sobol_direction_numbers.npz"
+    if not path.is_file():
+        return None
+    with np.load(path) as table:
+        poly, vinit = table["poly"], table["vinit"]
+        if poly.shape[0] < dim:
+            return None
+        return [int(v) for v in poly[:dim]], vinit[:dim].astype(np.int64)
+
+
+def _sobol_directions(poly: list[int], vinit: np.ndarray, bits: int) -> np.ndarray:
+    """Direction numbers, (dim, bits), scaled so that column ``j`` carries bit ``bits - 1 - j`` first
+    (Bratley & Fox's recurrence, [@bratley-fox-1988]; the first dimension all ones)."""
+    out = np.zeros((len(poly), bits), dtype=np.int64)
+    out[0, :] = 1
+    for dim, p in enumerate(poly[1:], start=1):
+        degree = p.bit_length() - 1
+        row = [int(v) for v in vinit[dim, :degree]]
+        for j in range(degree, bits):
+            value = row[j - degree]
+            for k in range(degree):
+                if (p >> (degree - 1 - k)) & 1:
+                    value ^= row[j - k - 1] << (k + 1)
+            row.append(value)
+        out[dim, :] = row[:bits]
+    return out << np.arange(bits - 1, -1, -1, dtype=np.int64)
+
+
+def _sobol_unit(rng: np.random.Generator, n: int, dim: int) -> np.ndarray | None:
+    """``scipy.stats.qmc.Sobol(dim, scramble=True, rng=rng).random_base2(log2 n)`` written out: the same numbers
+    (a test compares them), so that a Sobol sweep need not import scipy.stats, about a second before its first
+    point could run. Like scipy's engine it draws from a child of ``rng``'s seed sequence: a random digital
+    shift, then a random lower-triangular binary matrix per dimension (linear matrix scrambling, [@matousek-1998])
+    applied to the direction numbers; point ``i`` is the shift XOR the scrambled directions of the bits of
+    ``i``'s Gray code. None where the direction numbers cannot be read."""
+    table = _sobol_direction_numbers(dim)
+    if table is None:
+        return None
+    bits = SOBOL_BITS
+    directions = _sobol_directions(*table, bits)
+    bit = rng.bit_generator
+    child = np.random.Generator(type(bit)(bit.seed_seq.spawn(1)[0]))
+    shift_bits = child.integers(0, 2, size=(dim, bits), dtype=np.uint32).astype(np.int64)
+    shift = shift_bits @ (np.int64(1) << np.arange(bits, dtype=np.int64))
+    lower = np.tril(child.integers(0, 2, size=(dim, bits, bits), dtype=np.uint32).astype(np.int64))
+    lower[:, np.arange(bits), np.arange(bits)] = 1
+    # scrambled bit (bits - 1 - p) of a direction = parity of (row p of its dimension's matrix, read with its
+    # first entry as the highest bit) AND the direction
+    positions = np.arange(bits, dtype=np.int64)
+    direction_bits = (directions[:, :, None] >> positions) & 1                   # (dim, bits, k)
+    row_bits = lower[:, :, ::-1]                                                  # (dim, p, k): bit k of row p
+    parity = np.einsum("djk,dpk->djp", direction_bits, row_bits) & 1
+    scrambled = parity @ (np.int64(1) << (bits - 1 - positions))                  # (dim, bits)
+    index = np.arange(n, dtype=np.int64)
+    gray = index ^ (index >> 1)
+    quasi = np.broadcast_to(shift, (n, dim)).copy()
+    for b in range(max(int(n - 1).bit_length(), 0)):
+        quasi ^= ((gray >> b) & 1)[:, None] * scrambled[:, b][None, :]
+    return quasi.astype(np.uint32) * (1.0 / 2 ** bits)
+
+
 # --- design ----------------------------------------------------------------------------------
 
 @dataclass(frozen=True, eq=False)
@@ -224,8 +297,10 @@ def sample(sampler: str, bounds: np.ndarray, *, n: int, seed: int, levels: int =
     if sampler == "sobol":
         if n < 2 or n & (n - 1):
             raise ValueError(f"n must be a power of 2 (at least 2) for the sobol sampler; got {n}")
-        qmc, qmc_rng_kw = _qmc()
-        base = qmc.Sobol(2 * d, scramble=True, **{qmc_rng_kw: rng}).random_base2(n.bit_length() - 1)
+        base = _sobol_unit(rng, n, 2 * d)
+        if base is None:     # scipy's table not where it used to be: its own engine, whatever the import costs
+            qmc, qmc_rng_kw = _qmc()
+            base = qmc.Sobol(2 * d, scramble=True, **{qmc_rng_kw: rng}).random_base2(n.bit_length() - 1)
         a, b = base[:, :d], base[:, d:]
         blocks = [a, b]
         for i in range(d):

@@ -3,6 +3,8 @@ implementation, failure and noise handling, determinism and error messages."""
 
 import inspect
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -416,6 +418,36 @@ def test_latin_and_random_designs_are_scipys_numbers_without_importing_scipy_sta
     rng = np.random.default_rng(np.random.SeedSequence(seed))
     expected = qmc.scale(rng.random((n, d)), bounds[:, 0], bounds[:, 1])
     np.testing.assert_array_equal(sample("random", bounds, n=n, seed=seed).points, expected)
+
+
+@pytest.mark.parametrize("n,d,seed", [(2, 1, 0), (8, 2, 3), (2048, 5, 2021), (256, 20, 123), (1 << 14, 3, 7)])
+def test_sobol_design_is_scipys_numbers_without_importing_scipy_stats(n, d, seed):
+    """The Saltelli design's base, a scrambled Sobol' sequence of 2d dimensions, is written out with numpy from
+    the direction numbers scipy ships; the points must be scipy.stats.qmc.Sobol's, bit for bit, or every committed
+    Sobol sweep would move."""
+    from scipy.stats import qmc
+    rng_kw = "rng" if "rng" in inspect.signature(qmc.Sobol).parameters else "seed"
+    bounds = np.column_stack([np.linspace(-1.0, 2.0, d), np.linspace(0.5, 7.0, d)])
+    rng = np.random.default_rng(np.random.SeedSequence(seed))
+    base = qmc.Sobol(2 * d, scramble=True, **{rng_kw: rng}).random_base2(n.bit_length() - 1)
+    design = sample("sobol", bounds, n=n, seed=seed)
+    a, b = base[:, :d], base[:, d:]
+    expected = [a, b]
+    for i in range(d):
+        ab = a.copy()
+        ab[:, i] = b[:, i]
+        expected.append(ab)
+    np.testing.assert_array_equal(design.points, qmc.scale(np.concatenate(expected), bounds[:, 0], bounds[:, 1]))
+
+
+def test_a_sobol_sweep_design_does_not_import_scipy_stats():
+    experiment = str(Path(__file__).parent.parent / "experiments" / "four_factors_sobol.toml")
+    code = ("import sys\n"
+            "from sim.experiment import load_experiment\n"
+            "from sim.sweep import design_for\n"
+            f"design_for(load_experiment({experiment!r}))\n"
+            "assert 'scipy.stats' not in sys.modules, 'scipy.stats was imported'\n")
+    subprocess.run([sys.executable, "-c", code], check=True)
 
 
 def test_batched_src_bootstrap_agrees_with_one_fit_per_resample():
