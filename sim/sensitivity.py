@@ -69,13 +69,18 @@ def _scale(unit: np.ndarray, bounds: np.ndarray) -> np.ndarray:
     return unit * (upper - lower) + lower
 
 
+def _child_generator(rng: np.random.Generator) -> np.random.Generator:
+    """A generator on the next child of ``rng``'s seed sequence, as scipy.stats.qmc's engines make their own."""
+    bit = rng.bit_generator
+    return np.random.Generator(type(bit)(bit.seed_seq.spawn(1)[0]))
+
+
 def _latin_hypercube(rng: np.random.Generator, n: int, d: int) -> np.ndarray:
     """``scipy.stats.qmc.LatinHypercube(d, rng=rng).random(n)`` (scrambled, strength 1, no optimisation)
     written out, the same numbers (a test compares them), so that a Latin-hypercube sweep need not import
     scipy.stats: about 0.7 s before the first point could run. Like scipy's engine, it draws from a child of
     ``rng``'s seed sequence: one uniform per cell, then one shuffle of the strata per factor."""
-    bit = rng.bit_generator
-    child = np.random.Generator(type(bit)(bit.seed_seq.spawn(1)[0]))
+    child = _child_generator(rng)
     jitter = child.uniform(size=(n, d))
     strata = np.tile(np.arange(1, n + 1), (d, 1))
     for i in range(d):
@@ -135,8 +140,7 @@ def _sobol_unit(rng: np.random.Generator, n: int, dim: int) -> np.ndarray | None
         return None
     bits = SOBOL_BITS
     directions = _sobol_directions(*table, bits)
-    bit = rng.bit_generator
-    child = np.random.Generator(type(bit)(bit.seed_seq.spawn(1)[0]))
+    child = _child_generator(rng)
     shift_bits = child.integers(0, 2, size=(dim, bits), dtype=np.uint32).astype(np.int64)
     shift = shift_bits @ (np.int64(1) << np.arange(bits, dtype=np.int64))
     lower = np.tril(child.integers(0, 2, size=(dim, bits, bits), dtype=np.uint32).astype(np.int64))
