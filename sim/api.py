@@ -213,9 +213,7 @@ def sweep(loaded, directory, *, jobs: int | None = None, scheduler: str | None =
         except ImportError:
             raise ImportError('Parquet output needs pyarrow: pip install ".[parquet]"') from None
     from sim.store import SweepStore
-    import math
-
-    from sim.sweep import analyse_outcomes, design_for, evaluate_points, make_tasks, points_per_task, sweep_plan
+    from sim.sweep import analyse_outcomes, design_for, evaluate_points, make_tasks, sweep_plan, task_count
 
     if scheduler is not None:  # before anything is written: an unusable cluster leaves no trace
         design, values = design_for(loaded)
@@ -228,7 +226,7 @@ def sweep(loaded, directory, *, jobs: int | None = None, scheduler: str | None =
             # a fresh sweep has at least the experiment's ``points``: start that many tasks' workers now, so
             # that they import the engine while this process draws the design
             points = loaded.experiment.points
-            executor.start(math.ceil(points / points_per_task(loaded, points, executor.jobs)))
+            executor.start(task_count(loaded, points, executor.jobs))
         design, values = design_for(loaded)
     if preload_figures:   # matplotlib for the report's figures, imported while the workers compute (after
         from sim.plots import preload   # they are forked: sim.workers.import_in_background)

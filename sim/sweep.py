@@ -146,10 +146,21 @@ def points_per_task(loaded: LoadedExperiment, pending: int, jobs: int) -> int:
     return max(1, min(per_task, math.ceil(pending / max(1, TASKS_PER_WORKER * jobs))))
 
 
+def task_count(loaded: LoadedExperiment, pending: int, jobs: int) -> int:
+    """How many tasks ``pending`` points make: at most ``points_per_task`` points each, and a whole number of rounds
+    of one task per worker where there are more tasks than workers, so that no worker starts a last round alone
+    while the others wait (with 16 workers, 90 tasks would leave 6 idle for the whole of the sixth round; 96
+    slightly smaller ones do not)."""
+    n = math.ceil(pending / points_per_task(loaded, pending, jobs))
+    if n > jobs:
+        n = min(pending, jobs * math.ceil(n / jobs))
+    return n
+
+
 def make_tasks(loaded: LoadedExperiment, values: np.ndarray, pending: list[int], jobs: int,
                plan: DrawPlan | None = None) -> list[PointTask]:
     e = loaded.experiment
-    n_tasks = math.ceil(len(pending) / points_per_task(loaded, len(pending), jobs))
+    n_tasks = task_count(loaded, len(pending), jobs)
     paths = tuple(f.path for f in e.factors.values())
     tasks = []
     # Points are dealt out in turn: neighbouring points (a grid row, say) often cost alike, so

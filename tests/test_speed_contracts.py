@@ -321,3 +321,27 @@ def test_bench_times_the_package_from_compiled_bytecode_even_where_the_interpret
     assert out.stdout.strip() == "True"
     cached = Path(importlib.util.cache_from_source(str(copy / "cli.py")))
     assert cached.exists(), "the CLI module was not compiled"
+
+
+@pytest.mark.parametrize("points,replications,jobs", [(14_336, 100, 2), (14_336, 100, 16), (500, 100, 2),
+                                                      (81, 400, 16), (7, 100, 16), (1000, 1, 3)])
+def test_sweep_tasks_come_in_whole_rounds_of_one_task_per_worker(points, replications, jobs):
+    """A last round with fewer tasks than workers leaves the others idle for a whole task; tasks of a sweep come
+    in whole rounds wherever there are more than the workers, every task within the batch size, sizes within
+    one point of each other, every pending point in exactly one task."""
+    from types import SimpleNamespace
+
+    from sim.sweep import REPLICATIONS_PER_TASK, make_tasks, task_count
+    loaded = SimpleNamespace(experiment=SimpleNamespace(replications=replications, seed=1, horizon_months=24.0,
+                                                        factors={}, outcomes=["p_collapse"], keep_replications=False),
+                             scenario=None)
+    pending = list(range(points))
+    n = task_count(loaded, points, jobs)
+    tasks = make_tasks(loaded, np.zeros((points, 0)), pending, jobs)
+    assert len(tasks) == n
+    sizes = [len(t.points) for t in tasks]
+    assert sorted(p for t in tasks for p in t.points) == pending
+    assert max(sizes) - min(sizes) <= 1
+    assert max(sizes) * replications <= max(REPLICATIONS_PER_TASK, replications)
+    if n > jobs:
+        assert n % jobs == 0 or n == points
