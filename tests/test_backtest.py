@@ -297,6 +297,28 @@ def test_calibration_is_identical_on_one_or_two_workers(calibration):
     assert a.stages == a2.stages
 
 
+def test_likelihood_tasks_are_handed_out_costliest_first(calibration):
+    """The chunk that runs last, while the other workers may wait, should be a short one: tasks go out in decreasing
+    runs x months, every (case, chunk) once, whatever the cases' order."""
+    from sim.calibration import _expected_cost, simulate_cases
+
+    class Recorder:
+        def map_unordered(self, fn, tasks):
+            self.tasks = list(tasks)
+            return iter(())
+
+    a, cases = calibration["a"], calibration["cases"]
+    recorder = Recorder()
+    horizons = [2.0 + 3.0 * i for i in range(len(cases))]      # in case order, each case costs more than the last
+    simulate_cases(cases, a.space, a.particles, seed=1, evaluation=0, replications=[8, 200, 8][:len(cases)],
+                   horizons=horizons, executor=recorder)
+    costs = [_expected_cost(t) for t in recorder.tasks]
+    assert costs == sorted(costs, reverse=True) and costs[0] > costs[-1]
+    pairs = [(t.case_index, t.chunk) for t in recorder.tasks]
+    assert len(set(pairs)) == len(pairs) and {c for c, _ in pairs} == set(range(len(cases)))
+    assert [c for c, _ in pairs] != sorted(c for c, _ in pairs)    # not simply case order
+
+
 def test_runs_shared_out_by_noise_are_identical_on_one_or_two_workers(calibration):
     one, two = calibration["noisy"]
     np.testing.assert_array_equal(one.particles, two.particles)
