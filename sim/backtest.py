@@ -25,7 +25,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy import stats
 
 from sim import scoring
 from sim.calibration import CALIBRATION_TAG, SMCResult, simulate_cases
@@ -92,6 +91,7 @@ def psis_weights(log_ratios: np.ndarray) -> tuple[np.ndarray, float]:
     exceed = w[order[-tail:]] - cut
     if np.all(exceed <= 0):
         return w / w.sum(), 0.0
+    from scipy import stats   # here: `ceasefire calibrate` imports this module, and scipy.stats takes about a second
     k, _, scale = stats.genpareto.fit(exceed, floc=0)
     probs = (np.arange(1, tail + 1) - 0.5) / tail
     smoothed = cut + stats.genpareto.ppf(probs, k, loc=0, scale=scale)

@@ -44,6 +44,16 @@ def test_a_parallel_run_without_a_report_keeps_the_heavy_imports_out_of_the_main
     assert (tmp_path / "r" / "summary.json").is_file()
 
 
+def test_what_calibrate_imports_before_its_workers_start_leaves_out_scipy_stats():
+    """`ceasefire calibrate` imports the calibration, the backtest's predictive runs and the tables before its first
+    likelihood evaluation: scipy.stats (about a second) must wait until something needs it."""
+    code = ("from sim.calibration import calibration_report, fit_report, load_calibration, reproducibility, run_smc\n"
+            "from sim.backtest import predictive_runs\n"
+            "from sim.tables import calibration_text\n"
+            "load_calibration('experiments/calibration_cases.toml')")
+    assert "scipy.stats" not in _modules_after(code)
+
+
 def test_import_sim_is_light_and_its_names_still_work():
     assert _modules_after("import sim") == []
     import sim
