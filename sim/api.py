@@ -93,7 +93,7 @@ def compare(base: Scenario, others: list[Scenario] | Scenario, *, runs: int = 10
             from sim.plots import preload
             preload()
         if precision is None:
-            results = _simulate_all(scenarios, runs, seed, horizon, executor, use_posterior, 0, progress)
+            results = _simulate_all(scenarios, runs, seed, horizon, executor, use_posterior, progress)
         else:
             cap = max_runs or 100 * runs
             sims, rounds = _simulate_until_precise(scenarios, runs, cap, precision, seed, horizon, executor,
@@ -119,11 +119,10 @@ def _import_statistics() -> None:
     import scipy.special  # noqa: F401  (the comparison's tests: sim.survival)
 
 
-def _simulate_all(scenarios, runs, seed, horizon, executor, use_posterior, first, progress):
+def _simulate_all(scenarios, runs, seed, horizon, executor, use_posterior, progress):
     plans = comparison_plans(scenarios, seed=seed, use_posterior=use_posterior)
     return [RunResult(r) for r in simulate_scenarios(list(zip(scenarios, plans)), runs=runs, seed=seed,
-                                                     horizon_months=horizon, executor=executor,
-                                                     first_replication=first, progress=progress)]
+                                                     horizon_months=horizon, executor=executor, progress=progress)]
 
 
 def _simulate_until_precise(scenarios, first_round, cap, precision, seed, horizon, executor, use_posterior,
@@ -163,7 +162,7 @@ def _joined(before, after):
 
 
 def attribute_difference(base: Scenario, other: Scenario, *, runs: int, seed: int, horizon: float, executor,
-                         use_posterior: bool = True, first_replication: int = 0, permutations: int = 64) -> dict:
+                         use_posterior: bool = True, permutations: int = 64) -> dict:
     """Shapley attribution of P(collapse by the horizon), other minus base, to the settings that differ."""
     from sim.attribution import changed_settings, hybrid, shapley
     from sim.survival import collapse_indicator
@@ -175,8 +174,7 @@ def attribute_difference(base: Scenario, other: Scenario, *, runs: int, seed: in
     def evaluate(subset) -> np.ndarray:
         scenario = hybrid(base, settings, subset, f"{base.name}-hybrid{len(subset)}")
         plan = DrawPlan.for_run(scenario, seed=seed, posterior=posterior, setting_groups=s_groups)
-        r = simulate(scenario, runs=runs, seed=seed, horizon_months=horizon, executor=executor,
-                     first_replication=first_replication, plan=plan).replications
+        r = simulate(scenario, runs=runs, seed=seed, horizon_months=horizon, executor=executor, plan=plan).replications
         return collapse_indicator(r.months, r.collapsed, horizon)
 
     result = shapley(settings, evaluate, permutations=permutations, seed=seed)

@@ -418,8 +418,7 @@ class SimulationRun:
 
 def simulate(scenario: Scenario, *, runs: int, seed: int, horizon_months: float | None = None,
              executor: LocalExecutor | None = None, progress=None, first_replication: int = 0,
-             plan: DrawPlan | None = None, on_batch=None, first_collapse_only: bool = False,
-             render_batch=None) -> SimulationRun:
+             plan: DrawPlan | None = None, on_batch=None, render_batch=None) -> SimulationRun:
     """Run ``runs`` replications (starting at ``first_replication``) and gather their outcomes.
 
     ``plan`` says which parameter and setting draws each replication uses (default: the scenario's
@@ -427,19 +426,17 @@ def simulate(scenario: Scenario, *, runs: int, seed: int, horizon_months: float 
     ``on_batch(batch)`` with each ``BatchOutput`` in replication order as soon as it is in (e.g. to write
     ``runs.csv`` while the workers go on); ``render_batch(batch)`` (a module-level function) runs in the worker
     on each batch before it is sent back, and its text is ``batch.rendered`` for ``on_batch`` (so that formatting
-    rows is part of the parallel work, not of this process's). ``first_collapse_only`` stops each replication
-    at its first collapse and records no fan chart: for callers that read only the time to the first collapse.
+    rows is part of the parallel work, not of this process's).
     """
     (run,) = simulate_scenarios([(scenario, plan)], runs=runs, seed=seed, horizon_months=horizon_months,
                                 executor=executor, progress=progress, first_replication=first_replication,
-                                on_batch=on_batch, first_collapse_only=first_collapse_only, render_batch=render_batch)
+                                on_batch=on_batch, render_batch=render_batch)
     return run
 
 
 def simulate_scenarios(scenarios: list[tuple[Scenario, DrawPlan | None]], *, runs: int, seed: int,
                        horizon_months: float | None = None, executor: LocalExecutor | None = None, progress=None,
-                       first_replication: int = 0, on_batch=None, first_collapse_only: bool = False,
-                       render_batch=None) -> list[SimulationRun]:
+                       first_replication: int = 0, on_batch=None, render_batch=None) -> list[SimulationRun]:
     """``simulate`` for several (scenario, plan) pairs on the same replications, their tasks in one parallel map
     (a comparison's scenarios run side by side rather than one after the other). Each scenario's result is exactly
     what ``simulate`` gives it alone; ``progress(done, total)`` counts the replications of all of them."""
@@ -457,8 +454,7 @@ def simulate_scenarios(scenarios: list[tuple[Scenario, DrawPlan | None]], *, run
         horizon = float(scenario.horizon_months if horizon_months is None else horizon_months)
         plans.append(plan)
         horizons.append(horizon)
-        tasks += [(scenario, seed, chunk, horizon, None, not first_collapse_only, plan, first_collapse_only,
-                   render_batch) for chunk in chunks]
+        tasks += [(scenario, seed, chunk, horizon, None, True, plan, False, render_batch) for chunk in chunks]
         owner += [i] * len(chunks)
     outputs: list[list] = [[] for _ in scenarios]
     fans = [MonthlyFan(int(math.floor(h + 1e-9))) for h in horizons]
