@@ -162,7 +162,7 @@ _FLOAT_TYPES = (float, np.floating)
 
 
 def _cells(row: Iterable[Any]) -> list:
-    return [f"{float(v):.6g}" if isinstance(v, _FLOAT_TYPES) else v for v in row]
+    return [fmt(v) if isinstance(v, _FLOAT_TYPES) else v for v in row]
 
 
 def write_csv(path: Path, header: list[str], rows: Iterable[Iterable[Any]]) -> None:
