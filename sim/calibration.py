@@ -428,16 +428,19 @@ class CaseTask:
     replications: int
     values: dict            # path -> tuple of values, one per particle of the chunk
 
+    @property
+    def particles(self) -> int:
+        return len(next(iter(self.values.values())))
+
 
 def _expected_cost(task: CaseTask) -> float:
     """Runs times months: what a chunk costs to simulate, up to the runs that end early."""
-    particles = len(next(iter(task.values.values()), ()))
-    return max(particles, 1) * task.replications * task.horizon_months
+    return task.particles * task.replications * task.horizon_months
 
 
 def simulate_chunk(task: CaseTask):
     """Times, collapse flags and initiator labels of every run, shape (particles, replications)."""
-    k = len(next(iter(task.values.values())))
+    k = task.particles
     reps = task.replications
     n = k * reps
     blocks = [((CALIBRATION_TAG, task.evaluation, task.case_index, task.chunk, j), min(BLOCK_SIZE, n - j * BLOCK_SIZE))

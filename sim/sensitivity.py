@@ -155,7 +155,7 @@ def _sobol_unit(rng: np.random.Generator, n: int, dim: int) -> np.ndarray | None
     index = np.arange(n, dtype=np.int64)
     gray = index ^ (index >> 1)
     quasi = np.broadcast_to(shift, (n, dim)).copy()
-    for b in range(max(int(n - 1).bit_length(), 0)):
+    for b in range((n - 1).bit_length()):
         quasi ^= ((gray >> b) & 1)[:, None] * scrambled[:, b][None, :]
     return quasi.astype(np.uint32) * (1.0 / 2 ** bits)
 
