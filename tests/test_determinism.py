@@ -292,6 +292,35 @@ def test_poisson_from_uniform_with_a_mean_per_replication():
     np.testing.assert_array_equal(poisson_from_uniform(u, mean), stats.poisson.ppf(u, mean).astype(np.int64))
 
 
+def test_poisson_counts_term_by_term_in_python_equal_the_vectorised_rounds(monkeypatch):
+    """Few values or small means are counted one value at a time in Python, the rest in vectorised rounds; both
+    must give the same count for every value (same IEEE operations, same order), whichever the cost rule picks:
+    means from 0 to past the underflow of exp(-mean), a few values to thousands, uniforms at the edges."""
+    import sim.incidents as incidents
+    rng = np.random.default_rng(13)
+    cases = []
+    for n in (2, 3, 10, 100, 1000, 5000):
+        for scale in (0.01, 1.0, 12.0, 60.0, 800.0):
+            cases.append((rng.random(n), rng.random(n) * scale))
+    cases.append((np.array([1e-300, 0.5, 1.0 - 2 ** -53, 0.999999]), np.array([3.0, 745.2, 0.0, 1e-300])))
+    counted = {}
+    for one_by_one in (True, False):
+        monkeypatch.setattr(incidents, "_terms_one_by_one_cost_less", lambda mu, pick=one_by_one: pick)
+        counted[one_by_one] = [incidents.poisson_from_uniform(u, mean) for u, mean in cases]
+    for (u, mean), a, b in zip(cases, counted[True], counted[False]):
+        np.testing.assert_array_equal(a, b, err_msg=f"{u.size} values, means up to {mean.max():.3g}")
+        assert a.dtype == b.dtype
+    assert sum(int(c.sum()) for c in counted[True]) > 0
+
+
+def test_the_poisson_cost_rule_sums_in_python_only_where_that_is_cheaper():
+    from sim.incidents import _terms_one_by_one_cost_less
+    assert _terms_one_by_one_cost_less(np.full(10, 12.0))         # ten values: ~130 terms against ~25 rounds
+    assert not _terms_one_by_one_cost_less(np.full(1000, 12.0))   # a thousand: ~13,000 terms
+    assert _terms_one_by_one_cost_less(np.full(20, 0.05))           # the 2% of 1,000 values left at a small mean
+    assert not _terms_one_by_one_cost_less(np.full(1000, 1.0))
+
+
 def test_poisson_from_uniform_is_monotone_in_u_and_in_the_mean():
     u = np.linspace(0.001, 0.999, 999)
     counts = poisson_from_uniform(u, 6.0)
