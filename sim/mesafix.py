@@ -1,4 +1,4 @@
-"""Two fixes to how Mesa is loaded and run, installed on import; the model imports Mesa through here.
+"""Three fixes to how Mesa is loaded and run, installed on import; the model imports Mesa through here.
 
 Light import: Mesa's package ``__init__`` imports its data collector (pandas), its continuous space
 (scipy.spatial) and networkx, about a second of start-up that every command paid and the model never
@@ -6,6 +6,11 @@ uses. Only ``mesa.agent`` and ``mesa.model`` are imported, under a package modul
 ``__init__`` the first time anything else is asked of it (``mesa.DataCollector``, ``from mesa import
 space``), so other code sees the whole package. If Mesa was imported already, or is not laid out as
 expected, the ordinary import is used.
+
+Cheap logger names: Mesa names a module's logger from ``inspect.stack()``, which reads the source file of
+every frame on the stack and stats every loaded module's file (30-40 ms in a process that has the report's
+modules loaded, once per process: each worker too). The same name, the caller's ``__name__``, is read from the
+caller's frame instead.
 
 Weak model counters: ``mesa.Agent._ids`` is a class-level ``defaultdict`` keyed by the model, so each
 finished batch's model, its agents and their arrays stay in memory (about 0.45 KB per replication;
@@ -45,6 +50,27 @@ class _WholeOnDemand(types.ModuleType):
         return getattr(self, name)
 
 
+def _caller_module_logger(name: str | None = None):
+    """``mesa.mesa_logging.create_module_logger`` naming the logger after the calling module as Mesa does, from
+    the caller's globals instead of ``inspect.stack()``, which reads the source of every frame on the stack."""
+    if name is None:
+        name = sys._getframe(1).f_globals["__name__"]
+    return _mesa_logging_create(name)
+
+
+_mesa_logging_create = None
+
+
+def _name_loggers_cheaply() -> None:
+    global _mesa_logging_create
+    logging_module = importlib.import_module("mesa.mesa_logging")
+    create = getattr(logging_module, "create_module_logger", None)
+    if create is None or create is _caller_module_logger:
+        return
+    _mesa_logging_create = create
+    logging_module.create_module_logger = _caller_module_logger
+
+
 def _load_mesa():
     if "mesa" in sys.modules:
         return sys.modules["mesa"]
@@ -59,6 +85,7 @@ def _load_mesa():
     package.__loader__ = spec.loader
     sys.modules["mesa"] = package
     try:
+        _name_loggers_cheaply()
         package.__dict__["Agent"] = importlib.import_module("mesa.agent").Agent
         package.__dict__["Model"] = importlib.import_module("mesa.model").Model
     except Exception:      # a Mesa laid out differently: the ordinary import, whatever it costs

@@ -78,6 +78,30 @@ def test_the_engine_loads_mesas_agent_and_model_only_and_the_rest_of_mesa_on_dem
     assert light == [] and whole and runs == 50
 
 
+def test_mesas_module_loggers_keep_their_names_without_inspecting_the_stack():
+    """Mesa names each module's logger from ``inspect.stack()``, which reads the source of every frame (tens of
+    milliseconds in a process with many modules loaded). The engine's import names them from the caller's
+    globals instead: the same loggers, also for the rest of Mesa loaded on demand, and no stack inspected."""
+    probe = ("import sys, json, inspect, logging\n"
+             "calls = []\n"
+             "original = inspect.stack\n"
+             "inspect.stack = lambda *a, **k: calls.append(1) or original(*a, **k)\n"
+             "import sim.model\n"
+             "light = sorted(n for n in logging.root.manager.loggerDict if n.startswith('MESA.'))\n"
+             "import mesa\n"
+             "from mesa import DataCollector\n"
+             "whole = sorted(n for n in logging.root.manager.loggerDict if n.startswith('MESA.'))\n"
+             "print(json.dumps([light, whole, len(calls)]))")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    light, whole, stack_calls = json.loads(out.stdout.strip().splitlines()[-1])
+    plain = ("import json, logging, mesa, mesa.model\n"      # Mesa's own way, without the engine's import
+             "print(json.dumps(sorted(n for n in logging.root.manager.loggerDict if n.startswith('MESA.'))))")
+    out = subprocess.run([sys.executable, "-c", plain], capture_output=True, text=True, check=True)
+    mesas_own = json.loads(out.stdout.strip().splitlines()[-1])
+    assert "MESA.mesa.model" in light and stack_calls == 0
+    assert whole == mesas_own
+
+
 def test_a_failed_load_of_the_rest_of_mesa_is_retried_and_dunder_probes_load_nothing():
     probe = ("import sys, json\n"
              "import sim.model\n"
