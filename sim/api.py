@@ -116,7 +116,8 @@ def compare(base: Scenario, others: list[Scenario] | Scenario, *, runs: int = 10
 
 
 def _import_statistics() -> None:
-    import scipy.special  # noqa: F401  (the comparison's tests: sim.survival)
+    from sim.lightimport import special_functions
+    special_functions()     # the comparison's tests (sim.survival)
 
 
 def _simulate_all(scenarios, runs, seed, horizon, executor, use_posterior, progress):

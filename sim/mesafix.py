@@ -4,8 +4,8 @@ Light import: Mesa's package ``__init__`` imports its data collector (pandas), i
 (scipy.spatial) and networkx, about a second of start-up that every command paid and the model never
 uses. Only ``mesa.agent`` and ``mesa.model`` are imported, under a package module that runs Mesa's own
 ``__init__`` the first time anything else is asked of it (``mesa.DataCollector``, ``from mesa import
-space``), so other code sees the whole package. If Mesa was imported already, or is not laid out as
-expected, the ordinary import is used.
+space``), so other code sees the whole package (``sim.lightimport``). If Mesa was imported already, or is
+not laid out as expected, the ordinary import is used.
 
 Cheap logger names: Mesa names a module's logger from ``inspect.stack()``, which reads the source file of
 every frame on the stack and stats every loaded module's file (30-40 ms in a process that has the report's
@@ -22,32 +22,11 @@ references, so a model is freed when its batch is done. Agents' ids, and so resu
 from __future__ import annotations
 
 import importlib
-import importlib.util
 import itertools
 import sys
-import types
 import weakref
 
-
-_INIT_DUNDERS = frozenset({"__all__", "__version__", "__title__", "__license__", "__copyright__"})
-
-
-class _WholeOnDemand(types.ModuleType):
-    """The ``mesa`` package with only its agent and model modules loaded; anything else it is asked for
-    runs Mesa's own ``__init__`` first, once. Probes for other dunder names (``__warningregistry__``,
-    ``__wrapped__``: tools sweeping every module) answer "none" without loading the rest of Mesa."""
-
-    def __getattr__(self, name):
-        if self.__dict__.get("_whole_loaded") or (
-                name.startswith("__") and name.endswith("__") and name not in _INIT_DUNDERS):
-            raise AttributeError(f"module 'mesa' has no attribute {name!r}")
-        self.__dict__["_whole_loaded"] = True
-        try:
-            self.__spec__.loader.exec_module(self)
-        except BaseException:     # a missing dependency, Ctrl-C: the next access tries again and says why
-            self.__dict__["_whole_loaded"] = False
-            raise
-        return getattr(self, name)
+from sim.lightimport import discard, on_demand_package
 
 
 def _caller_module_logger(name: str | None = None):
@@ -74,23 +53,15 @@ def _name_loggers_cheaply() -> None:
 def _load_mesa():
     if "mesa" in sys.modules:
         return sys.modules["mesa"]
-    spec = importlib.util.find_spec("mesa")
-    if spec is None or spec.loader is None or not spec.submodule_search_locations:
+    package = on_demand_package("mesa")
+    if package is None:
         return importlib.import_module("mesa")
-    package = _WholeOnDemand("mesa")
-    package.__spec__ = spec
-    package.__file__ = spec.origin
-    package.__path__ = list(spec.submodule_search_locations)
-    package.__package__ = "mesa"
-    package.__loader__ = spec.loader
-    sys.modules["mesa"] = package
     try:
         _name_loggers_cheaply()
         package.__dict__["Agent"] = importlib.import_module("mesa.agent").Agent
         package.__dict__["Model"] = importlib.import_module("mesa.model").Model
     except Exception:      # a Mesa laid out differently: the ordinary import, whatever it costs
-        for name in [m for m in sys.modules if m == "mesa" or m.startswith("mesa.")]:
-            del sys.modules[name]
+        discard("mesa")
         return importlib.import_module("mesa")
     return package
 

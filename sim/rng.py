@@ -58,9 +58,15 @@ def _spawn_key(block) -> tuple[int, ...]:
 
 
 def normal_from_uniform(u: np.ndarray) -> np.ndarray:
-    """Standard normal variates by inversion: one uniform per value."""
-    from scipy.special import ndtri   # here: processes that never draw need not import scipy.special
-    return ndtri(np.maximum(u, _SMALLEST_UNIFORM))
+    """Standard normal variates by inversion (scipy's ``ndtri``): one uniform per value."""
+    global _ndtri
+    if _ndtri is None:      # here: processes that never draw need not import scipy
+        from sim.lightimport import special_functions
+        _ndtri = special_functions().ndtri
+    return _ndtri(np.maximum(u, _SMALLEST_UNIFORM))
+
+
+_ndtri = None
 
 
 class _Stream:

@@ -19,8 +19,8 @@ def normal_quantile_for(level: float) -> float:
     """The two-sided normal quantile of a confidence level: Z95 for 0.95, else scipy's ndtri."""
     if level == 0.95:
         return Z95
-    from scipy import special
-    return float(special.ndtri(0.5 + level / 2))
+    from sim.lightimport import special_functions
+    return float(special_functions().ndtri(0.5 + level / 2))
 
 
 @dataclass(frozen=True)
@@ -212,9 +212,10 @@ def binomial_cdf(k: int, n: int, p: float) -> float:
     """``scipy.stats.binom.cdf(k, n, p)`` for 0 <= k < n, without importing scipy.stats (half a second, most of
     a comparison's statistics): the same special function it calls, clipped as it clips. A test checks that the
     two agree bit for bit; should a SciPy release drop the function, scipy.stats is used."""
+    from sim.lightimport import special_functions
     try:
-        from scipy.special._ufuncs import _binom_cdf
-    except ImportError:     # pragma: no cover - depends on the SciPy release
+        _binom_cdf = special_functions()._binom_cdf
+    except AttributeError:     # pragma: no cover - depends on the SciPy release
         from scipy import stats
         return float(stats.binom.cdf(k, n, p))
     return float(np.clip(_binom_cdf(float(np.floor(k)), n, p), 0.0, 1.0))
@@ -310,8 +311,8 @@ def logrank(base_times, base_events, other_times, other_events) -> tuple[float, 
     if v <= 0:
         return 0.0, 1.0
     chi2 = float((d1.sum() - expected.sum()) ** 2 / v)
-    from scipy import special
-    return chi2, float(special.chdtrc(1, chi2))   # = scipy.stats.chi2.sf(chi2, 1)
+    from sim.lightimport import special_functions
+    return chi2, float(special_functions().chdtrc(1, chi2))   # = scipy.stats.chi2.sf(chi2, 1)
 
 
 def initiator_test(base_counts: dict[str, int], other_counts: dict[str, int]) -> dict:
@@ -332,7 +333,7 @@ def pearson_chi2(table: np.ndarray) -> tuple[float, int, float]:
     degrees of freedom, p-value), computed as ``scipy.stats.chi2_contingency(table, correction=False)`` computes
     them, operation for operation, without importing scipy.stats (half a second of a comparison). A test checks
     that the two agree bit for bit."""
-    from scipy import special
+    from sim.lightimport import special_functions
     observed = np.asarray(table)
     f_obs = observed.astype(np.float64)
     expected = (f_obs.sum(axis=1, keepdims=True) * f_obs.sum(axis=0, keepdims=True)) / f_obs.sum()
@@ -340,4 +341,4 @@ def pearson_chi2(table: np.ndarray) -> tuple[float, int, float]:
     if dof == 0:
         return 0.0, 0, 1.0
     chi2 = np.sum((observed - expected) ** 2 / expected)
-    return float(chi2), int(dof), float(special.chdtrc(dof, chi2))
+    return float(chi2), int(dof), float(special_functions().chdtrc(dof, chi2))

@@ -102,6 +102,43 @@ def test_mesas_module_loggers_keep_their_names_without_inspecting_the_stack():
     assert whole == mesas_own
 
 
+def test_normals_and_test_statistics_use_scipys_compiled_functions_without_scipy_special_s_init():
+    """``scipy.special``'s ``__init__`` (about 0.3 s: it walks numpy, importing numpy.f2py, and parses every
+    docstring) is not run to draw normals or compute a comparison's tests; the functions are the same compiled
+    ufuncs, so the numbers are bit for bit scipy's; and code asking for the rest of scipy.special, or for
+    scipy.stats, afterwards gets the whole package."""
+    probe = ("import sys, json\n"
+             "import numpy as np\n"
+             "from sim.rng import _SMALLEST_UNIFORM, normal_from_uniform\n"
+             "from sim.survival import pearson_chi2\n"
+             "u = np.random.default_rng(3).random(10_000)\n"
+             "z = normal_from_uniform(u)\n"
+             "chi2, dof, p = pearson_chi2(np.array([[30, 12], [25, 20]]))\n"
+             "light = [m for m in ('numpy.f2py', 'scipy.special._support_alternative_backends', 'scipy.stats')\n"
+             "         if m in sys.modules]\n"
+             "import scipy.special\n"
+             "same = bool(np.array_equal(z, scipy.special.ndtri(np.maximum(u, _SMALLEST_UNIFORM))))\n"
+             "from scipy import stats\n"
+             "same_p = p == stats.chi2_contingency(np.array([[30, 12], [25, 20]]), correction=False)[1]\n"
+             "print(json.dumps([light, same, bool(same_p), float(scipy.special.gamma(5.0))]))")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    light, same, same_p, gamma5 = json.loads(out.stdout.strip().splitlines()[-1])
+    assert light == [] and same and same_p and gamma5 == 24.0
+
+
+def test_special_functions_fall_back_to_the_ordinary_import_where_scipy_is_laid_out_differently():
+    probe = ("import sys, json\n"
+             "sys.modules['scipy.special._ufuncs'] = None   # as if the compiled module could not be loaded alone\n"
+             "from sim.lightimport import special_functions, WholeOnDemand\n"
+             "ufuncs = special_functions()\n"
+             "import scipy.special\n"
+             "print(json.dumps([float(ufuncs.ndtri(0.975)), isinstance(scipy.special, WholeOnDemand),\n"
+             "                  scipy.special.ndtri is not None]))")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    z, placeholder, whole = json.loads(out.stdout.strip().splitlines()[-1])
+    assert z == 1.959963984540054 and not placeholder and whole
+
+
 def test_a_failed_load_of_the_rest_of_mesa_is_retried_and_dunder_probes_load_nothing():
     probe = ("import sys, json\n"
              "import sim.model\n"
