@@ -17,7 +17,7 @@ dir)``): each module makes itself callable when imported (``sim._callable``).
 __version__ = "0.1.0"
 
 _LAZY = {"run": "sim.api", "compare": "sim.api", "save": "sim.api", "variant": "sim.api",
-         "InputError": "sim.scenario", "load_scenario": "sim.scenario", "load_experiment": "sim.experiment"}
+         "InputError": "sim.errors", "load_scenario": "sim.scenario", "load_experiment": "sim.experiment"}
 _MODULES = ("report", "sweep")
 
 __all__ = ["InputError", "compare", "load_experiment", "load_scenario", "report", "run", "save", "sweep",

@@ -9,7 +9,7 @@ import sys
 import threading
 from pathlib import Path
 
-from sim.scenario import InputError
+from sim.errors import InputError
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 EXIT_TERMINATED = 128 + signal.SIGTERM
@@ -228,7 +228,7 @@ def _write_report(directory: Path, args) -> bool:
         path = write_report(directory)
     except Exception as exc:  # noqa: BLE001 - the results are written; say why the page is not
         from sim import store
-        log = write_crash_log(exc, store.command_line)
+        log = write_crash_log(exc, command_line)
         print(f"{directory}: report.html not written ({exc.__class__.__name__}: {_short(exc)}); the results are "
               f"complete, run 'ceasefire report {directory}' to try again"
               + (f"; details in {log}" if log else ""), file=sys.stderr)
@@ -266,17 +266,18 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _main(argv: list[str] | None = None) -> int:
-    from sim import store
     from sim.limits import shown_problems
     parser = build_parser()
     args = None
     argv = sys.argv[1:] if argv is None else list(argv)
-    store.command_line = " ".join(["ceasefire", *map(str, argv)])
+    command_line = " ".join(["ceasefire", *map(str, argv)])
     previous = None
     if threading.current_thread() is threading.main_thread():
         previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         args = parser.parse_args(argv)
+        from sim import store    # after the arguments: --help and a usage error need neither it nor numpy
+        store.command_line = command_line
         if getattr(args, "json", False):
             return _with_json(args)
         return COMMANDS[args.command](args)
@@ -303,7 +304,7 @@ def _main(argv: list[str] | None = None) -> int:
         raise  # main() ends quietly with 141
     except Exception as exc:  # noqa: BLE001 - a genuine internal error: one line here, the traceback in a log
         from sim.crashlog import write_crash_log
-        log = write_crash_log(exc, store.command_line)
+        log = write_crash_log(exc, command_line)
         where = f"the traceback is in {log}" if log else "no log could be written"
         print(f"ceasefire: internal error ({exc.__class__.__name__}: {_short(exc)}); nothing half-written was "
               f"left; {where}", file=sys.stderr)

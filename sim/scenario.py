@@ -15,20 +15,11 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from sim.errors import InputError  # noqa: F401  (raised here, and imported from here by most modules)
 from sim.filekinds import wrong_kind
 from sim.limits import (MAX_BASE_DEPTH, MAX_BASE_FILES, MAX_PROBLEMS_FORMATTED, FileRefused, depth_problem,
                         nesting_problem, read_text, slug_problem)
 from sim.schema import ROLE_CLASSES, Distribution, Event, Scenario, actor_class, roles_in
-
-
-class InputError(Exception):
-    """Bad user input: one line per problem, each naming the file and the key path."""
-
-    def __init__(self, problems: list[str], more: int = 0):
-        self.problems = list(problems)
-        self.more = more
-        """Problems found but not formatted (a file with thousands of errors)."""
-        super().__init__("\n".join(self.problems))
 
 
 def read_toml(path: Path, referrer: str | None = None) -> dict[str, Any]:

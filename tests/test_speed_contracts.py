@@ -33,6 +33,23 @@ def test_help_and_validate_import_neither_mesa_nor_scipy_stats_nor_matplotlib(ar
     assert _modules_after(code) == []
 
 
+@pytest.mark.parametrize("argv, code", [(["--help"], 0), (["sweep", "--help"], 0), (["--version"], 0), (["run"], 2),
+                                        (["run", "x.toml", "--runs", "0"], 2)])
+def test_help_version_and_usage_errors_import_neither_numpy_nor_pydantic(argv, code):
+    """They answer from the argument parser alone (about 0.1 s rather than 0.4)."""
+    probe = ("import sys, json, contextlib, io\n"
+             "from sim.cli import main\n"
+             "with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):\n"
+             "    try:\n"
+             f"        rc = main({argv!r})\n"
+             "    except SystemExit as exc:\n"
+             "        rc = exc.code\n"
+             "print(json.dumps([rc, [m for m in ('numpy', 'pydantic', 'sim.scenario') if m in sys.modules]]))")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    rc, heavy = json.loads(out.stdout.strip().splitlines()[-1])
+    assert heavy == [] and rc == code
+
+
 def test_a_parallel_run_without_a_report_keeps_the_heavy_imports_out_of_the_main_process(tmp_path):
     """With workers, the main process only reads, merges and writes: the engine (Mesa), scipy and matplotlib
     are imported in the workers or not at all, so they are not part of the command's serial time."""
