@@ -228,7 +228,7 @@ def _write_report(directory: Path, args) -> bool:
         path = write_report(directory)
     except Exception as exc:  # noqa: BLE001 - the results are written; say why the page is not
         from sim import store
-        log = write_crash_log(exc, command_line)
+        log = write_crash_log(exc, store.command_line)
         print(f"{directory}: report.html not written ({exc.__class__.__name__}: {_short(exc)}); the results are "
               f"complete, run 'ceasefire report {directory}' to try again"
               + (f"; details in {log}" if log else ""), file=sys.stderr)

@@ -376,6 +376,21 @@ def test_an_internal_error_is_exit_1_with_a_log_and_leaves_nothing(tmp_path, mon
     assert os.listdir(out.parent) == []  # the partial directory and the lock are gone
 
 
+def test_a_report_that_fails_after_the_results_keeps_them_says_so_and_logs_the_command(tmp_path, monkeypatch):
+    monkeypatch.setenv("CEASEFIRE_LOG_DIR", str(tmp_path / "logs"))
+    import sim.report
+
+    def broken(directory, *args, **kwargs):
+        raise ZeroDivisionError("a bug in the page")
+    monkeypatch.setattr(sim.report, "write_report", broken)
+    out = tmp_path / "r"
+    rc, stdout, err = cli("run", SCENARIO, "--runs", "100", "--horizon", "6", "--jobs", "1", "--out", out)
+    assert rc == 1 and "report.html not written (ZeroDivisionError: a bug in the page)" in err
+    assert (out / "summary.json").exists() and (out / "runs.csv").exists() and not (out / "report.html").exists()
+    [log] = (tmp_path / "logs").iterdir()
+    assert str(log) in err and "ceasefire run" in log.read_text() and "--runs 100" in log.read_text()
+
+
 def test_validate_tells_the_kinds_of_file_apart(tmp_path):
     exp = write_experiment(tmp_path)
     rc, out, err = cli("validate", SCENARIO, exp, REPO / "experiments" / "calibration_cases.toml",
