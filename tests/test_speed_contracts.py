@@ -17,11 +17,15 @@ from sim.rng import BLOCK_SIZE, STEPS_PER_DRAW, BlockStreams, process_key
 HEAVY = ("mesa", "scipy.stats", "matplotlib", "sim.model")
 
 
-def _modules_after(code: str) -> list[str]:
-    probe = (f"import sys\n{code}\n"
-             f"import json; print(json.dumps([m for m in {HEAVY!r} if m in sys.modules]))")
+def _printed(probe: str):
+    """What the Python code ``probe``, run in a fresh interpreter, printed as JSON on its last line."""
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def _modules_after(code: str) -> list[str]:
+    return _printed(f"import sys\n{code}\n"
+                    f"import json; print(json.dumps([m for m in {HEAVY!r} if m in sys.modules]))")
 
 
 @pytest.mark.parametrize("argv", [["--help"], ["run", "--help"], ["validate", "tests/data/two_sided.toml"],
@@ -45,8 +49,7 @@ def test_help_version_and_usage_errors_import_neither_numpy_nor_pydantic(argv, c
              "    except SystemExit as exc:\n"
              "        rc = exc.code\n"
              "print(json.dumps([rc, [m for m in ('numpy', 'pydantic', 'sim.scenario') if m in sys.modules]]))")
-    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
-    rc, heavy = json.loads(out.stdout.strip().splitlines()[-1])
+    rc, heavy = _printed(probe)
     assert heavy == [] and rc == code
 
 
@@ -90,8 +93,7 @@ def test_the_engine_loads_mesas_agent_and_model_only_and_the_rest_of_mesa_on_dem
              "from sim.actors.base import ActorAgent\n"
              "whole = issubclass(ActorAgent, mesa.Agent) and mesa.__version__ and 'pandas' in sys.modules\n"
              "print(json.dumps([light, bool(whole), len(result.simulation.replications.months)]))")
-    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
-    light, whole, runs = json.loads(out.stdout.strip().splitlines()[-1])
+    light, whole, runs = _printed(probe)
     assert light == [] and whole and runs == 50
 
 
@@ -109,12 +111,10 @@ def test_mesas_module_loggers_keep_their_names_without_inspecting_the_stack():
              "from mesa import DataCollector\n"
              "whole = sorted(n for n in logging.root.manager.loggerDict if n.startswith('MESA.'))\n"
              "print(json.dumps([light, whole, len(calls)]))")
-    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
-    light, whole, stack_calls = json.loads(out.stdout.strip().splitlines()[-1])
+    light, whole, stack_calls = _printed(probe)
     plain = ("import json, logging, mesa, mesa.model\n"      # Mesa's own way, without the engine's import
              "print(json.dumps(sorted(n for n in logging.root.manager.loggerDict if n.startswith('MESA.'))))")
-    out = subprocess.run([sys.executable, "-c", plain], capture_output=True, text=True, check=True)
-    mesas_own = json.loads(out.stdout.strip().splitlines()[-1])
+    mesas_own = _printed(plain)
     assert "MESA.mesa.model" in light and stack_calls == 0
     assert whole == mesas_own
 
@@ -138,8 +138,7 @@ def test_normals_and_test_statistics_use_scipys_compiled_functions_without_scipy
              "from scipy import stats\n"
              "same_p = p == stats.chi2_contingency(np.array([[30, 12], [25, 20]]), correction=False)[1]\n"
              "print(json.dumps([light, same, bool(same_p), float(scipy.special.gamma(5.0))]))")
-    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
-    light, same, same_p, gamma5 = json.loads(out.stdout.strip().splitlines()[-1])
+    light, same, same_p, gamma5 = _printed(probe)
     assert light == [] and same and same_p and gamma5 == 24.0
 
 
@@ -151,8 +150,7 @@ def test_special_functions_fall_back_to_the_ordinary_import_where_scipy_is_laid_
              "import scipy.special\n"
              "print(json.dumps([float(ufuncs.ndtri(0.975)), isinstance(scipy.special, WholeOnDemand),\n"
              "                  scipy.special.ndtri is not None]))")
-    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
-    z, placeholder, whole = json.loads(out.stdout.strip().splitlines()[-1])
+    z, placeholder, whole = _printed(probe)
     assert z == 1.959963984540054 and not placeholder and whole
 
 
@@ -172,8 +170,7 @@ def test_a_failed_load_of_the_rest_of_mesa_is_retried_and_dunder_probes_load_not
              "del sys.modules['mesa.datacollection']\n"
              "from mesa import DataCollector\n"
              "print(json.dumps([probe, light, errors, DataCollector.__name__]))")
-    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
-    probe_found, light, errors, name = json.loads(out.stdout.strip().splitlines()[-1])
+    probe_found, light, errors, name = _printed(probe)
     assert probe_found is False and light
     assert errors == ["ModuleNotFoundError", "ModuleNotFoundError"]
     assert name == "DataCollector"
