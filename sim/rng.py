@@ -59,14 +59,8 @@ def _spawn_key(block) -> tuple[int, ...]:
 
 def normal_from_uniform(u: np.ndarray) -> np.ndarray:
     """Standard normal variates by inversion (scipy's ``ndtri``): one uniform per value."""
-    global _ndtri
-    if _ndtri is None:      # here: processes that never draw need not import scipy
-        from sim.lightimport import special_functions
-        _ndtri = special_functions().ndtri
-    return _ndtri(np.maximum(u, _SMALLEST_UNIFORM))
-
-
-_ndtri = None
+    from sim.lightimport import special_functions   # here: processes that never draw need not import scipy
+    return special_functions().ndtri(np.maximum(u, _SMALLEST_UNIFORM))
 
 
 class _Stream:
