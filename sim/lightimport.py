@@ -19,26 +19,37 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import sys
+import threading
 import types
 
 _INIT_DUNDERS = frozenset({"__all__", "__version__", "__title__", "__license__", "__copyright__"})
+# held while a placeholder is set up or a package's ``__init__`` runs in it (an RLock: that ``__init__`` may ask
+# the package for names it has not defined yet, in the same thread)
+_LOADING = threading.RLock()
 
 
 class WholeOnDemand(types.ModuleType):
     """A package with only some submodules loaded; anything else it is asked for runs its own ``__init__``
     first, once. Probes for other dunder names (``__warningregistry__``, ``__wrapped__``: tools sweeping every
-    module) answer "none" without loading the rest."""
+    module) answer "none" without loading the rest. A thread that asks while another runs the ``__init__`` waits
+    for it to finish instead of finding the package half made."""
 
     def __getattr__(self, name):
-        if self.__dict__.get("_whole_loaded") or (
-                name.startswith("__") and name.endswith("__") and name not in _INIT_DUNDERS):
+        state = self.__dict__.get("_whole_state")
+        if state == "loaded" or (name.startswith("__") and name.endswith("__") and name not in _INIT_DUNDERS):
             raise AttributeError(f"module {self.__name__!r} has no attribute {name!r}")
-        self.__dict__["_whole_loaded"] = True
-        try:
-            self.__spec__.loader.exec_module(self)
-        except BaseException:     # a missing dependency, Ctrl-C: the next access tries again and says why
-            self.__dict__["_whole_loaded"] = False
-            raise
+        with _LOADING:
+            state = self.__dict__.get("_whole_state")
+            if state == "loading":      # asked by the package's own ``__init__``, still running in this thread
+                raise AttributeError(f"partially initialised module {self.__name__!r} has no attribute {name!r}")
+            if state is None:
+                self.__dict__["_whole_state"] = "loading"
+                try:
+                    self.__spec__.loader.exec_module(self)
+                except BaseException:     # a missing dependency, Ctrl-C: the next access tries again and says why
+                    self.__dict__["_whole_state"] = None
+                    raise
+                self.__dict__["_whole_state"] = "loaded"
         return getattr(self, name)
 
 
@@ -78,12 +89,21 @@ def discard(package: str) -> None:
 def special_functions() -> types.ModuleType:
     """scipy's compiled special functions (``scipy.special._ufuncs``: ``ndtri``, ``chdtrc``, ``_binom_cdf``),
     without running ``scipy.special``'s ``__init__`` if it has not run yet."""
-    module = sys.modules.get("scipy.special._ufuncs")
-    if module is not None:
+    return submodule_alone("scipy.special", "_ufuncs")
+
+
+def submodule_alone(package: str, submodule: str) -> types.ModuleType:
+    """``package.submodule``, imported without ``package``'s ``__init__`` where that has not run yet (else the
+    ordinary import). Safe from several threads (a command imports the statistics in the background while its
+    engine draws): a module that another thread is still initialising is waited for, never returned half made."""
+    name = f"{package}.{submodule}"
+    module = sys.modules.get(name)
+    if module is not None and not getattr(getattr(module, "__spec__", None), "_initializing", False):
         return module
-    if on_demand_package("scipy.special") is not None:
-        try:
-            return importlib.import_module("scipy.special._ufuncs")
-        except Exception:      # laid out differently: the ordinary import, whatever it costs
-            discard("scipy.special")
-    return importlib.import_module("scipy.special._ufuncs")
+    with _LOADING:
+        if on_demand_package(package) is not None:
+            try:
+                return importlib.import_module(name)
+            except Exception:      # laid out differently: the ordinary import, whatever it costs
+                discard(package)
+        return importlib.import_module(name)     # waits for a module another thread is importing

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import threading
 
 import numpy as np
 import pytest
@@ -152,6 +153,76 @@ def test_special_functions_fall_back_to_the_ordinary_import_where_scipy_is_laid_
              "                  scipy.special.ndtri is not None]))")
     z, placeholder, whole = _printed(probe)
     assert z == 1.959963984540054 and not placeholder and whole
+
+
+def _blocking_package(root, name: str, init: str, submodule: str | None = None):
+    """A package ``name`` under ``root`` whose ``__init__`` (or ``submodule``) stops half way until the test says go:
+    the code runs ``init`` after it. The events are in ``sys.modules['_lightimport_sync']``."""
+    import types
+    sync = types.SimpleNamespace(started=threading.Event(), go=threading.Event())
+    sys.modules["_lightimport_sync"] = sync
+    pause = ("import sys\nsync = sys.modules['_lightimport_sync']\nsync.started.set()\n"
+             "assert sync.go.wait(30)\n")
+    (root / name).mkdir()
+    (root / name / "__init__.py").write_text(pause + init if submodule is None else "")
+    if submodule is not None:
+        (root / name / f"{submodule}.py").write_text(pause + init)
+    return sync
+
+
+def _in_thread(fn) -> tuple[threading.Thread, dict]:
+    out = {}
+
+    def target():
+        try:
+            out["value"] = fn()
+        except Exception as exc:  # noqa: BLE001 - the test reports it
+            out["error"] = exc
+    thread = threading.Thread(target=target, daemon=True)
+    thread.start()
+    return thread, out
+
+
+def test_a_submodule_another_thread_is_importing_is_waited_for_not_returned_half_made(tmp_path, monkeypatch):
+    """``compare`` imports the statistics' special functions in a background thread while its engine, in the main
+    thread, draws normals from the same module: the second caller must get the whole module."""
+    from sim.lightimport import submodule_alone
+    monkeypatch.syspath_prepend(str(tmp_path))
+    sync = _blocking_package(tmp_path, "halfmade_pkg", "value = 42\n", submodule="_slow")
+    try:
+        first, first_out = _in_thread(lambda: submodule_alone("halfmade_pkg", "_slow"))
+        assert sync.started.wait(30)
+        second, second_out = _in_thread(lambda: submodule_alone("halfmade_pkg", "_slow").value)
+        second.join(0.3)        # long enough for a caller that does not wait to come back with a half-made module
+        sync.go.set()
+        first.join(30)
+        second.join(30)
+        assert "error" not in first_out and "error" not in second_out, (first_out, second_out)
+        assert second_out["value"] == 42 and first_out["value"].value == 42
+    finally:
+        for name in [m for m in sys.modules if m.startswith("halfmade_pkg") or m == "_lightimport_sync"]:
+            del sys.modules[name]
+
+
+def test_a_thread_asking_a_package_whose_init_another_thread_runs_waits_for_it(tmp_path, monkeypatch):
+    from sim.lightimport import on_demand_package
+    monkeypatch.syspath_prepend(str(tmp_path))
+    sync = _blocking_package(tmp_path, "ondemand_pkg", "X = 1\nY = 2\n")
+    try:
+        package = on_demand_package("ondemand_pkg")
+        first, first_out = _in_thread(lambda: package.X)
+        assert sync.started.wait(30)
+        second, second_out = _in_thread(lambda: package.Y)
+        second.join(0.3)
+        sync.go.set()
+        first.join(30)
+        second.join(30)
+        assert first_out == {"value": 1} and second_out == {"value": 2}, (first_out, second_out)
+        with pytest.raises(AttributeError):
+            package.Z       # loaded: a missing name is missing, without running the __init__ again
+    finally:
+        for name in [m for m in sys.modules if m.startswith("ondemand_pkg") or m == "_lightimport_sync"]:
+            del sys.modules[name]
 
 
 def test_a_failed_load_of_the_rest_of_mesa_is_retried_and_dunder_probes_load_nothing():
