@@ -124,8 +124,8 @@ def machine() -> dict:
 
 _PROBE = (
     "import json, sys, time\n"
-    "from sim.cli import main\n"
-    "rc = main(json.loads(sys.argv[1]))\n"
+    "from sim.cli import command\n"
+    "rc = command(json.loads(sys.argv[1]))   # as the installed command runs it\n"
     "from sim.montecarlo import EXECUTOR_STATS\n"
     "print('EXECUTORS ' + json.dumps(EXECUTOR_STATS), file=sys.stderr)\n"
     "sys.exit(rc)\n")

@@ -155,6 +155,22 @@ def test_special_functions_fall_back_to_the_ordinary_import_where_scipy_is_laid_
     assert z == 1.959963984540054 and not placeholder and whole
 
 
+def test_the_installed_command_skips_the_final_collection_and_main_leaves_the_collector_alone():
+    """``ceasefire`` (``sim.cli:command``) freezes what is alive before Python exits, so that the exit's full
+    collection does not scan it; ``main``, which tests and notebooks call many times in one process, does not."""
+    probe = ("import gc, json\n"
+             "from importlib.metadata import entry_points\n"
+             "from sim.cli import command, main\n"
+             "codes = [main(['--version'])]\n"
+             "after_main = gc.get_freeze_count()\n"
+             "codes.append(command(['--version']))\n"
+             "(entry,) = entry_points(group='console_scripts', name='ceasefire')\n"
+             "print(json.dumps([codes, after_main, gc.get_freeze_count(), entry.value]))")
+    codes, after_main, after_command, entry = _printed(probe)
+    assert codes == [0, 0] and after_main == 0 and after_command > 1000
+    assert entry == "sim.cli:command"
+
+
 def _blocking_package(root, name: str, init: str, submodule: str | None = None):
     """A package ``name`` under ``root`` whose ``__init__`` (or ``submodule``) stops half way until the test says go:
     the code runs ``init`` after it. The events are in ``sys.modules['_lightimport_sync']``."""
