@@ -53,6 +53,28 @@ class MonthlyFan:
                 self.hist[name] = table[:, : used[-1] + 1].copy()
         return self
 
+    def __getstate__(self) -> dict:
+        """Pickled (a task's fan, sent back from its worker) as the non-zero cells of each table: about a fifth
+        of them, so a 16-block task sends some 0.4 MB instead of 3 MB of int64 zeros and counts, which the worker
+        would spend its time writing to the pipe between tasks. The counts come back exactly, as int64."""
+        cells = {}
+        for name, table in self.hist.items():
+            flat = table.reshape(-1)
+            where = np.flatnonzero(flat)
+            values = flat[where]
+            small = np.min_scalar_type(int(values.max())) if values.size else np.uint8
+            cells[name] = (table.shape, where.astype(np.min_scalar_type(max(flat.size - 1, 0))),
+                           values.astype(small) if values.size and values.min() >= 0 else values)
+        return {"months": self.months, "cells": cells}
+
+    def __setstate__(self, state: dict) -> None:
+        self.months = state["months"]
+        self.hist = {}
+        for name, (shape, where, values) in state["cells"].items():
+            table = np.zeros(shape, dtype=np.int64)
+            table.reshape(-1)[where] = values
+            self.hist[name] = table
+
     def rows(self):
         """(month, variable, n, q05, q25, q50, q75, q95) for every month with replications."""
         for name in sorted(self.hist):

@@ -378,6 +378,21 @@ def test_compaction_changes_no_outcome_and_no_fan_chart(scenario):
     assert list(a.fan.rows()) == list(b.fan.rows())
 
 
+def test_a_fan_sent_between_processes_comes_back_exactly_and_smaller_than_its_tables(scenario):
+    import pickle
+    fan = _batch(scenario, compact=True).fan
+    fan.hist["count:large"] = np.zeros((fan.months + 1, 3), dtype=np.int64)
+    fan.hist["count:large"][2, 1] = 2**40        # counts beyond 32 bits survive too
+    fan.hist["count:empty"] = np.zeros((fan.months + 1, 1), dtype=np.int64)
+    sent = pickle.dumps(fan, protocol=pickle.HIGHEST_PROTOCOL)
+    back = pickle.loads(sent)
+    assert back.months == fan.months and list(back.hist) == list(fan.hist)
+    for name, table in fan.hist.items():
+        assert back.hist[name].dtype == np.int64
+        np.testing.assert_array_equal(back.hist[name], table, err_msg=name)
+    assert len(sent) < sum(t.nbytes for t in fan.hist.values()) / 3
+
+
 def test_stopping_at_the_first_collapse_keeps_every_first_collapse_outcome(scenario):
     a = _batch(scenario, compact=True, record_fan=False)
     b = _batch(scenario, compact=True, first_only=True, record_fan=False)
