@@ -49,10 +49,15 @@ class RunResult(RunNotebook):
 
     # --- groups of replications ------------------------------------------------------------
     def _groups(self):
-        """(parameter groups, G, setting groups, S) of the replications, from the run's draw plan."""
-        plan = self.simulation.plan
-        idx = self.simulation.first_replication + np.arange(self.runs)
-        return plan.parameter_group(idx), plan.parameter_groups, plan.setting_group(idx), plan.setting_groups
+        """(parameter groups, G, setting groups, S) of the replications, from the run's draw plan; worked out once
+        (every figure's spread asks for them: six times for a summary, a few ms each at 160,000 runs)."""
+        cached = self.__dict__.get("_group_arrays")
+        if cached is None:
+            plan = self.simulation.plan
+            idx = self.simulation.first_replication + np.arange(self.runs)
+            cached = self.__dict__["_group_arrays"] = (plan.parameter_group(idx), plan.parameter_groups,
+                                                       plan.setting_group(idx), plan.setting_groups)
+        return cached
 
     def _spread(self, fn) -> dict:
         """``fn(groups, n_groups)`` over parameter groups (credible) and setting groups (settings)."""

@@ -47,6 +47,30 @@ def shrunk(estimates: np.ndarray, noise: np.ndarray) -> np.ndarray:
     return centre + factor * (estimates - centre)
 
 
+def shrunk_rows(estimates: np.ndarray, noise: np.ndarray) -> np.ndarray:
+    """:func:`shrunk` applied to each row of ``estimates`` with the same row of ``noise``, in a few array
+    operations instead of a loop over rows; the same numbers (each row's mean and variance are reduced along
+    the row, as they are for the row alone)."""
+    if estimates.shape[1] < 2:
+        return estimates
+    centre = estimates.mean(axis=1)
+    total = estimates.var(axis=1, ddof=1)
+    mean_noise = noise.mean(axis=1)
+    between = np.maximum(total - mean_noise, 0.0)
+    whole = between + mean_noise
+    factor = np.sqrt(np.divide(between, whole, out=np.zeros_like(whole), where=whole > 0))
+    return centre[:, None] + factor[:, None] * (estimates - centre[:, None])
+
+
+def distinct_sorted(values: np.ndarray) -> np.ndarray:
+    """``np.unique(values)`` for values without NaN, by sorting: numpy's own imports ``numpy.ma`` at its first
+    call (about 13 ms of a command's serial time)."""
+    ordered = np.sort(values)
+    if ordered.size < 2:
+        return ordered
+    return ordered[np.concatenate(([True], ordered[1:] != ordered[:-1]))]
+
+
 def interval(values: np.ndarray, groups: np.ndarray, n_groups: int, level: float = LEVEL):
     """(low, high) of the quantity over groups, or None with fewer than 5 usable groups."""
     if n_groups < 5:
@@ -107,13 +131,13 @@ def median_interval(times: np.ndarray, events: np.ndarray, horizon: float, group
     """
     if n_groups < 5:
         return None
-    grid = np.unique(np.concatenate([times[events], [horizon]]))
+    grid = distinct_sorted(np.concatenate([times[events], [horizon]]))
     counts = np.bincount(groups, minlength=n_groups).astype(float)
     keep = counts >= 2
     n = counts[keep]
     hits = _cumulative_hits(times, events, grid, groups, n_groups)[:, keep].astype(float)
     mean, noise = _mean_and_noise(hits, hits, n)   # for 0/1 values the sum of squares is the sum
-    curves = np.array([shrunk(mean[i], noise[i]) for i in range(grid.size)]).reshape(grid.size, -1)
+    curves = shrunk_rows(mean, noise)
     curves = np.maximum.accumulate(curves, axis=0)   # (grid, groups), kept non-decreasing
     if curves.shape[1] < 5:
         return None

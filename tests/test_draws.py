@@ -249,3 +249,17 @@ def test_the_median_interval_from_cumulative_counts_is_the_definition_exactly():
         groups[groups == 0] = 1 if trial % 3 == 0 else groups[groups == 0]
         assert (uncertainty.median_interval(times, events, horizon, groups, n_groups)
                 == _median_interval_by_definition(times, events, horizon, groups, n_groups)), trial
+
+
+def test_shrinking_rows_at_once_and_distinct_sorted_values_are_the_loop_and_np_unique_bit_for_bit():
+    rng = np.random.default_rng(8)
+    for trial in range(40):
+        rows, cols = int(rng.integers(1, 400)), int(rng.integers(1, 200))
+        est = rng.random((rows, cols)) * rng.choice([1e-6, 1.0, 30.0])
+        noise = rng.random((rows, cols)) * rng.choice([0.0, 1e-4, 0.2])
+        if trial % 5 == 0:
+            est[0] = est[0, 0]      # a row without spread
+        expected = np.array([uncertainty.shrunk(est[i], noise[i]) for i in range(rows)]).reshape(rows, -1)
+        np.testing.assert_array_equal(uncertainty.shrunk_rows(est, noise), expected)
+        values = rng.choice(np.round(rng.random(50) * 60, 2), int(rng.integers(0, 3000)))
+        np.testing.assert_array_equal(uncertainty.distinct_sorted(values), np.unique(values))
