@@ -55,7 +55,7 @@ class MonthlyFan:
 
     def __getstate__(self) -> dict:
         """Pickled (a task's fan, sent back from its worker) as the non-zero cells of each table: about a fifth
-        of them, so a 16-block task sends some 0.4 MB instead of 3 MB of int64 zeros and counts, which the worker
+        of them, so a 16-block task sends about 0.3 MB instead of 3 MB of int64 zeros and counts, which the worker
         would spend its time writing to the pipe between tasks. The counts come back exactly, as int64."""
         cells = {}
         for name, table in self.hist.items():
