@@ -510,6 +510,23 @@ def test_bench_times_the_package_from_compiled_bytecode_even_where_the_interpret
     assert cached.exists(), "the CLI module was not compiled"
 
 
+def test_amdahl_s_prediction_comes_from_the_median_repetition_with_the_range_of_single_ones(monkeypatch):
+    from sim import bench
+    samples = iter([{"wall_seconds": w, "task_seconds": t, "map_seconds": t / 2, "workers": 2, "tasks": 14}
+                    for w, t in ((7.0, 13.0), (7.3, 13.2), (6.9, 12.9))])
+    monkeypatch.setattr(bench, "command_seconds", lambda argv: next(samples))
+    got = bench.amdahl(["run", "x.toml"], 2, 3)
+
+    def predicted(wall, task):
+        serial = wall - task / 2
+        return (serial + task) / (serial + task / 16)
+    assert got["serial_seconds"] == pytest.approx(7.0 - 13.0 / 2)      # the medians: 7.0 s wall, 13.0 s of tasks
+    assert got["predicted_speedup_16"] == pytest.approx(predicted(7.0, 13.0))
+    low, high = got["predicted_speedup_16_range"]
+    assert low == pytest.approx(predicted(7.3, 13.2)) and high == pytest.approx(predicted(6.9, 12.9))
+    assert low < got["predicted_speedup_16"] < high
+
+
 @pytest.mark.parametrize("points,replications,jobs", [(14_336, 100, 2), (14_336, 100, 16), (500, 100, 2),
                                                       (81, 400, 16), (7, 100, 16), (1000, 1, 3)])
 def test_sweep_tasks_come_in_whole_rounds_of_one_task_per_worker(points, replications, jobs):
