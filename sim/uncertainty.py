@@ -107,8 +107,10 @@ def _cumulative_hits(times: np.ndarray, events: np.ndarray, grid: np.ndarray, gr
                      n_groups: int) -> np.ndarray:
     """(len(grid), n_groups): each group's count of collapses by each grid time (``times <= m + 1e-9``), from one
     pass over the runs instead of one per grid time."""
-    first = np.searchsorted(grid + 1e-9, times[events], side="left")   # the first grid time that counts each
-    counts = np.bincount(first * n_groups + groups[events], minlength=(grid.size + 1) * n_groups)
+    hit_times = times[events]
+    order = np.argsort(hit_times)    # sorted, they are found in the grid several times faster (the counts are the same)
+    first = np.searchsorted(grid + 1e-9, hit_times[order], side="left")   # the first grid time that counts each
+    counts = np.bincount(first * n_groups + groups[events][order], minlength=(grid.size + 1) * n_groups)
     return np.cumsum(counts.reshape(grid.size + 1, n_groups)[:-1], axis=0)
 
 
