@@ -62,9 +62,9 @@ class MonthlyFan:
             flat = table.reshape(-1)
             where = np.flatnonzero(flat)
             values = flat[where]
-            small = np.min_scalar_type(int(values.max())) if values.size else np.uint8
-            cells[name] = (table.shape, where.astype(np.min_scalar_type(max(flat.size - 1, 0))),
-                           values.astype(small) if values.size and values.min() >= 0 else values)
+            if values.size and values.min() >= 0:
+                values = values.astype(np.min_scalar_type(int(values.max())))
+            cells[name] = (table.shape, where.astype(np.min_scalar_type(max(flat.size - 1, 0))), values)
         return {"months": self.months, "cells": cells}
 
     def __setstate__(self, state: dict) -> None:
