@@ -4,6 +4,7 @@ replications that have ended), and the imports of the command line. No timing he
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 import sys
@@ -171,9 +172,11 @@ def test_the_installed_command_skips_the_final_collection_and_main_leaves_the_co
     assert entry == "sim.cli:command"
 
 
+@contextlib.contextmanager
 def _blocking_package(root, name: str, init: str, submodule: str | None = None):
     """A package ``name`` under ``root`` whose ``__init__`` (or ``submodule``) stops half way until the test says go:
-    the code runs ``init`` after it. The events are in ``sys.modules['_lightimport_sync']``."""
+    the code runs ``init`` after it. Yields the events (also in ``sys.modules['_lightimport_sync']``); the package's
+    modules and the events leave ``sys.modules`` afterwards."""
     import types
     sync = types.SimpleNamespace(started=threading.Event(), go=threading.Event())
     sys.modules["_lightimport_sync"] = sync
@@ -183,20 +186,36 @@ def _blocking_package(root, name: str, init: str, submodule: str | None = None):
     (root / name / "__init__.py").write_text(pause + init if submodule is None else "")
     if submodule is not None:
         (root / name / f"{submodule}.py").write_text(pause + init)
-    return sync
+    try:
+        yield sync
+    finally:
+        for module in [m for m in sys.modules if m.startswith(name) or m == "_lightimport_sync"]:
+            del sys.modules[module]
 
 
-def _in_thread(fn) -> tuple[threading.Thread, dict]:
-    out = {}
+def _asked_while_loading(sync, first, second) -> tuple[dict, dict]:
+    """``first()`` in a thread until the loading it starts pauses, then ``second()`` in another while it is paused;
+    what each returned (``value``) or raised (``error``) once the loading is let go on."""
+    def in_thread(fn) -> tuple[threading.Thread, dict]:
+        out = {}
 
-    def target():
-        try:
-            out["value"] = fn()
-        except Exception as exc:  # noqa: BLE001 - the test reports it
-            out["error"] = exc
-    thread = threading.Thread(target=target, daemon=True)
-    thread.start()
-    return thread, out
+        def target():
+            try:
+                out["value"] = fn()
+            except Exception as exc:  # noqa: BLE001 - the test reports it
+                out["error"] = exc
+        thread = threading.Thread(target=target, daemon=True)
+        thread.start()
+        return thread, out
+
+    first_thread, first_out = in_thread(first)
+    assert sync.started.wait(30)
+    second_thread, second_out = in_thread(second)
+    second_thread.join(0.3)    # long enough for a caller that does not wait to come back with something half made
+    sync.go.set()
+    first_thread.join(30)
+    second_thread.join(30)
+    return first_out, second_out
 
 
 def test_a_submodule_another_thread_is_importing_is_waited_for_not_returned_half_made(tmp_path, monkeypatch):
@@ -204,41 +223,22 @@ def test_a_submodule_another_thread_is_importing_is_waited_for_not_returned_half
     thread, draws normals from the same module: the second caller must get the whole module."""
     from sim.lightimport import submodule_alone
     monkeypatch.syspath_prepend(str(tmp_path))
-    sync = _blocking_package(tmp_path, "halfmade_pkg", "value = 42\n", submodule="_slow")
-    try:
-        first, first_out = _in_thread(lambda: submodule_alone("halfmade_pkg", "_slow"))
-        assert sync.started.wait(30)
-        second, second_out = _in_thread(lambda: submodule_alone("halfmade_pkg", "_slow").value)
-        second.join(0.3)        # long enough for a caller that does not wait to come back with a half-made module
-        sync.go.set()
-        first.join(30)
-        second.join(30)
+    with _blocking_package(tmp_path, "halfmade_pkg", "value = 42\n", submodule="_slow") as sync:
+        first_out, second_out = _asked_while_loading(sync, lambda: submodule_alone("halfmade_pkg", "_slow"),
+                                                     lambda: submodule_alone("halfmade_pkg", "_slow").value)
         assert "error" not in first_out and "error" not in second_out, (first_out, second_out)
         assert second_out["value"] == 42 and first_out["value"].value == 42
-    finally:
-        for name in [m for m in sys.modules if m.startswith("halfmade_pkg") or m == "_lightimport_sync"]:
-            del sys.modules[name]
 
 
 def test_a_thread_asking_a_package_whose_init_another_thread_runs_waits_for_it(tmp_path, monkeypatch):
     from sim.lightimport import on_demand_package
     monkeypatch.syspath_prepend(str(tmp_path))
-    sync = _blocking_package(tmp_path, "ondemand_pkg", "X = 1\nY = 2\n")
-    try:
+    with _blocking_package(tmp_path, "ondemand_pkg", "X = 1\nY = 2\n") as sync:
         package = on_demand_package("ondemand_pkg")
-        first, first_out = _in_thread(lambda: package.X)
-        assert sync.started.wait(30)
-        second, second_out = _in_thread(lambda: package.Y)
-        second.join(0.3)
-        sync.go.set()
-        first.join(30)
-        second.join(30)
+        first_out, second_out = _asked_while_loading(sync, lambda: package.X, lambda: package.Y)
         assert first_out == {"value": 1} and second_out == {"value": 2}, (first_out, second_out)
         with pytest.raises(AttributeError):
             package.Z       # loaded: a missing name is missing, without running the __init__ again
-    finally:
-        for name in [m for m in sys.modules if m.startswith("ondemand_pkg") or m == "_lightimport_sync"]:
-            del sys.modules[name]
 
 
 def test_a_failed_load_of_the_rest_of_mesa_is_retried_and_dunder_probes_load_nothing():
