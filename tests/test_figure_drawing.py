@@ -115,3 +115,19 @@ def test_a_child_that_hangs_is_stopped_and_its_figure_done_here(monkeypatch):
     assert got["x"] == ("drawn here", None) and time.monotonic() - started < 30
     with pytest.raises(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)
+
+
+def test_a_drawing_child_and_its_grandchild_do_not_collect_while_this_process_still_does(monkeypatch):
+    """A child skips garbage collection (a full one walks, and so copies, the whole inherited heap); the PNG's
+    grandchild inherits that; the parent's collector is untouched."""
+    import gc
+
+    import sim.figure_drawing as drawing
+
+    def state(fig):
+        return "enabled" if gc.isenabled() else "disabled"
+    monkeypatch.setattr(drawing, "png_bytes", lambda fig: state(fig).encode())
+    with FigureDrawings(parallel=True) as drawings:
+        drawings.add("x", lambda: _figure("gc"), state, png=True)
+        got = drawings.result()
+    assert got["x"] == ("disabled", b"disabled") and gc.isenabled()
