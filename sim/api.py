@@ -87,11 +87,12 @@ def compare(base: Scenario, others: list[Scenario] | Scenario, *, runs: int = 10
         # the workers first (a fork must not meet a background import), then, while they compute, the imports
         # this process needs afterwards: the statistics' special functions and, for a report, matplotlib
         executor.start(len(scenarios) * len(task_chunks(blocks_for(runs), executor.jobs)))
-        from sim.workers import import_in_background
-        import_in_background(_import_statistics, "preload-statistics")
-        if preload_figures:
-            from sim.plots import preload
-            preload()
+        if executor.computes_elsewhere:   # else they take turns with the engine here: import them when needed
+            from sim.workers import import_in_background
+            import_in_background(_import_statistics, "preload-statistics")
+            if preload_figures:
+                from sim.plots import preload
+                preload()
         if precision is None:
             results = _simulate_all(scenarios, runs, seed, horizon, executor, use_posterior, progress)
         else:
@@ -227,8 +228,8 @@ def sweep(loaded, directory, *, jobs: int | None = None, scheduler: str | None =
             points = loaded.experiment.points
             executor.start(task_count(loaded, points, executor.jobs))
         design, values = design_for(loaded)
-    if preload_figures:   # matplotlib for the report's figures, imported while the workers compute (after
-        from sim.plots import preload   # they are forked: sim.workers.import_in_background)
+    if preload_figures and executor.computes_elsewhere:   # matplotlib for the report's figures, imported while
+        from sim.plots import preload   # the workers compute (after they are forked: sim.workers.import_in_background)
         preload()
     with executor:
         plan = sweep_plan(loaded, use_posterior)

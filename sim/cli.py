@@ -450,7 +450,7 @@ def cmd_run(args) -> int:
         posterior_of(scenario, not args.no_posterior)  # a bad posterior file: exit 2 before anything is written
         out = args.out or Path("results/runs") / f"{scenario.name}-{store.utc_stamp()}"
         held.enter_context(_claim(out, "run", args, default=default))
-        if not args.no_report:
+        if not args.no_report and executor.computes_elsewhere:
             from sim.plots import preload
             preload()   # matplotlib for the figures, imported while the workers compute
         with store.result_directory(out, kind="run") as tmp:

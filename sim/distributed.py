@@ -24,6 +24,8 @@ class DaskExecutor:
             raise DistributedUnavailable(f"--scheduler {address}: cannot reach the Dask scheduler ({exc})") from None
         self.jobs = max(1, sum(self.client.nthreads().values()))
 
+    computes_elsewhere = True   # the cluster computes: this process is free meanwhile (LocalExecutor's)
+
     def map_unordered(self, fn, tasks):
         from dask.distributed import as_completed
         futures = [self.client.submit(fn, task, pure=False) for task in tasks]

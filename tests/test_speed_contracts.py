@@ -448,12 +448,35 @@ def test_a_single_task_runs_beside_this_process_only_where_a_second_core_is_allo
     from sim.montecarlo import LocalExecutor
     with LocalExecutor(2) as ex:
         ex.start(1, beside=True)
-        assert ex.stats["workers"] == 1
+        assert ex.stats["workers"] == 1 and ex.computes_elsewhere
         (pid,) = ex.map(_pid, [()])
         assert pid != os.getpid() and ex.stats["tasks"] == 1
     with LocalExecutor(1) as ex:
         ex.start(1, beside=True)
-        assert ex._pool is None and list(ex.map(_pid, [()])) == [os.getpid()]
+        assert ex._pool is None and not ex.computes_elsewhere and list(ex.map(_pid, [()])) == [os.getpid()]
+
+
+@pytest.mark.parametrize("argv,jobs,expected", [
+    (["run", "tests/data/two_sided.toml", "--runs", "300"], "1", []),
+    (["run", "tests/data/two_sided.toml", "--runs", "300"], "2", ["preload-matplotlib"]),
+    (["compare", "tests/data/two_sided.toml", "tests/data/two_sided.toml", "--runs", "200"], "1", []),
+    (["compare", "tests/data/two_sided.toml", "tests/data/two_sided.toml", "--runs", "200"], "2",
+     ["preload-statistics", "preload-matplotlib"]),
+])
+def test_imports_go_to_the_background_only_while_workers_compute(tmp_path, monkeypatch, argv, jobs, expected):
+    """With the engine in this process (--jobs 1) a background import would take turns with it for the
+    interpreter, so the imports wait until they are needed; with workers computing they run meanwhile."""
+    from sim import workers
+    from sim.cli import main
+    started = []
+    real = workers.import_in_background
+
+    def recorded(target, name):
+        started.append(name)
+        return real(target, name)
+    monkeypatch.setattr(workers, "import_in_background", recorded)
+    assert main([*argv, "--jobs", jobs, "--quiet", "--seed", "4", "--out", str(tmp_path / "out")]) == 0
+    assert started == expected
 
 
 def test_a_run_with_one_task_beside_this_process_gives_the_same_result(tmp_path):
