@@ -131,3 +131,31 @@ def test_a_drawing_child_and_its_grandchild_do_not_collect_while_this_process_st
         drawings.add("x", lambda: _figure("gc"), state, png=True)
         got = drawings.result()
     assert got["x"] == ("disabled", b"disabled") and gc.isenabled()
+
+
+def test_a_child_drawing_fewer_panels_yields_to_one_drawing_more(monkeypatch):
+    """Longest job first: a child lowers its priority by one step per panel its figure has fewer than twelve, so
+    that the figure that would end last, the one with the most panels, is drawn first; its PNG's grandchild
+    inherits the priority. Visible panels count: the blank cell of an odd grid does not."""
+    import matplotlib.pyplot as plt
+
+    import sim.figure_drawing as drawing
+
+    def priority(fig):
+        return str(os.getpriority(os.PRIO_PROCESS, 0))
+    monkeypatch.setattr(drawing, "png_bytes", lambda fig: priority(fig).encode())
+
+    def panels(n, blank=0):
+        fig, axes = plt.subplots(1, n + blank, squeeze=False)
+        for ax in axes[0][n:]:
+            ax.set_visible(False)
+        return fig
+    here = os.getpriority(os.PRIO_PROCESS, 0)
+    with FigureDrawings(parallel=True) as drawings:
+        drawings.add("one", lambda: panels(1, blank=1), priority, png=True)
+        drawings.add("twelve", lambda: panels(12), priority, png=True)
+        got = drawings.result()
+    if here + 11 <= 19:     # niceness stops at 19
+        assert got["one"] == (str(here + 11), str(here + 11).encode())
+    assert got["twelve"] == (str(here), str(here).encode())
+    assert os.getpriority(os.PRIO_PROCESS, 0) == here
