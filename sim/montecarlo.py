@@ -262,7 +262,7 @@ class LocalExecutor:
         Only then is anything done in a background thread here (imports for the report): with the tasks run in
         this process, such a thread takes turns with the engine for the interpreter, and both end later than
         one after the other (measured: an import of matplotlib beside 10,000 runs at ``--jobs 1`` cost the
-        command 0.1 s more than the same import afterwards)."""
+        command 0.04 to 0.1 s more than the same import afterwards)."""
         return self._pool is not None
 
     def _pool_for(self, tasks: int) -> ProcessPoolExecutor | None:
