@@ -86,7 +86,7 @@ def compare(base: Scenario, others: list[Scenario] | Scenario, *, runs: int = 10
     with LocalExecutor(jobs) as executor:
         # the workers first (a fork must not meet a background import), then, while they compute, the imports
         # this process needs afterwards: the statistics' special functions and, for a report, matplotlib
-        executor.start(len(scenarios) * len(task_chunks(blocks_for(runs), executor.jobs)))
+        executor.start(len(scenarios) * len(task_chunks(blocks_for(runs), executor.jobs)), beside=preload_figures)
         if executor.computes_elsewhere:   # else they take turns with the engine here: import them when needed
             from sim.workers import import_in_background
             import_in_background(_import_statistics, "preload-statistics")
@@ -226,7 +226,7 @@ def sweep(loaded, directory, *, jobs: int | None = None, scheduler: str | None =
             # a fresh sweep has at least the experiment's ``points``: start that many tasks' workers now, so
             # that they import the engine while this process draws the design
             points = loaded.experiment.points
-            executor.start(task_count(loaded, points, executor.jobs))
+            executor.start(task_count(loaded, points, executor.jobs), beside=preload_figures)
         design, values = design_for(loaded)
     if preload_figures and executor.computes_elsewhere:   # matplotlib for the report's figures, imported while
         from sim.plots import preload   # the workers compute (after they are forked: sim.workers.import_in_background)

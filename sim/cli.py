@@ -443,7 +443,7 @@ def cmd_run(args) -> int:
     with ExitStack() as held:
         executor = held.enter_context(LocalExecutor(jobs))
         # the workers start now and import the engine while this process reads the scenario (and, for a report,
-        # imports matplotlib: even a single task then runs in a worker where a second core is allowed)
+        # imports matplotlib: with a second usable core the tasks then run in workers even at --jobs 1)
         executor.start(len(task_chunks(blocks_for(args.runs), executor.jobs)), beside=not args.no_report)
         from sim.api import posterior_of, run
         scenario = _with_step(load_scenario(args.scenario), args)

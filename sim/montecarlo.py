@@ -244,15 +244,16 @@ class LocalExecutor:
         self.jobs = default_jobs() if jobs is None else workers.cap_jobs(jobs)
         self._pool: ProcessPoolExecutor | None = None
         self._workers = 0
-        self._beside = False    # a one-worker pool started for a single task (start(beside=True))
+        self._beside = False    # tasks that would run here run in workers instead (start(beside=True))
         self.stats = {"jobs": self.jobs, "workers": 0, "tasks": 0, "task_seconds": 0.0, "map_seconds": 0.0}
 
     def start(self, tasks: int, *, beside: bool = False) -> None:
-        """Start the workers for ``tasks`` tasks now (none if they would run in this process). With ``beside``, a
-        single task too runs in a worker when a second core is allowed (``jobs`` at least 2), so that this
-        process can do other work meanwhile (import matplotlib for the report) instead of sharing its
-        interpreter with the engine."""
-        if beside and tasks == 1 and self.jobs >= 2 and self._pool is None:
+        """Start the workers for ``tasks`` tasks now (none if they would run in this process). With ``beside``,
+        tasks that would run in this process (a single one, or any number at ``jobs`` 1) run in a worker instead
+        wherever a second core is usable, so that this process can do other work meanwhile (import matplotlib
+        for the report) instead of sharing its interpreter with the engine; still no more than ``jobs``
+        workers compute. On one usable core they stay here."""
+        if beside and self._pool is None and workers.usable_cores() >= 2:
             self._beside = True
         self._pool_for(tasks)
 
@@ -261,8 +262,8 @@ class LocalExecutor:
         """Whether the tasks run in worker processes (started by :meth:`start`), leaving this process free.
         Only then is anything done in a background thread here (imports for the report): with the tasks run in
         this process, such a thread takes turns with the engine for the interpreter, and both end later than
-        one after the other (measured: an import of matplotlib beside 10,000 runs at ``--jobs 1`` cost the
-        command 0.04 to 0.1 s more than the same import afterwards)."""
+        one after the other (measured: an import of matplotlib beside 10,000 runs computed here cost the command
+        0.04 to 0.1 s more than the same import afterwards)."""
         return self._pool is not None
 
     def _pool_for(self, tasks: int) -> ProcessPoolExecutor | None:
@@ -313,7 +314,7 @@ class LocalExecutor:
     def map_unordered(self, fn, tasks):
         """Results of ``fn(task)`` as they finish (for sweeps, whose points carry their own index)."""
         tasks = list(tasks)
-        pool = self._pool_for(len(tasks)) if len(tasks) > 1 else None
+        pool = self._pool_for(len(tasks)) if len(tasks) > 1 or self._beside else None
         if pool is None:
             yield from self._inline(fn, [(task,) for task in tasks])
             return

@@ -440,34 +440,49 @@ def test_more_jobs_than_tasks_starts_no_idle_workers():
         assert ex._pool is None and list(ex.map(_square, [(5,)])) == [25]
 
 
-def test_a_single_task_runs_beside_this_process_only_where_a_second_core_is_allowed():
-    """start(1, beside=True) (a run with a report): one worker, so that this process imports matplotlib meanwhile;
-    with --jobs 1 the task stays in this process."""
+def test_tasks_run_beside_this_process_only_where_a_second_core_is_usable(monkeypatch):
+    """start(n, beside=True) (a run with a report): tasks that would run in this process, a single one or any
+    number at --jobs 1, run in one worker, so that this process imports matplotlib meanwhile; never more workers
+    than --jobs; on one usable core they stay in this process."""
     import os
 
+    from sim import workers
     from sim.montecarlo import LocalExecutor
-    with LocalExecutor(2) as ex:
-        ex.start(1, beside=True)
-        assert ex.stats["workers"] == 1 and ex.computes_elsewhere
-        (pid,) = ex.map(_pid, [()])
-        assert pid != os.getpid() and ex.stats["tasks"] == 1
+    for jobs, tasks in ((2, 1), (1, 1), (1, 3)):
+        with LocalExecutor(jobs) as ex:
+            ex.start(tasks, beside=True)
+            assert ex.stats["workers"] == 1 and ex.computes_elsewhere
+            pids = list(ex.map(_pid, [()] * tasks))
+            assert os.getpid() not in pids and len(set(pids)) == 1 and ex.stats["tasks"] == tasks
     with LocalExecutor(1) as ex:
+        ex.start(1)                      # not beside: here
+        assert ex._pool is None and not ex.computes_elsewhere and list(ex.map(_pid, [()])) == [os.getpid()]
+    monkeypatch.setattr(workers, "usable_cores", lambda: 1)
+    with LocalExecutor(2) as ex:
         ex.start(1, beside=True)
         assert ex._pool is None and not ex.computes_elsewhere and list(ex.map(_pid, [()])) == [os.getpid()]
 
 
-@pytest.mark.parametrize("argv,jobs,expected", [
-    (["run", "tests/data/two_sided.toml", "--runs", "300"], "1", []),
-    (["run", "tests/data/two_sided.toml", "--runs", "300"], "2", ["preload-matplotlib"]),
-    (["compare", "tests/data/two_sided.toml", "tests/data/two_sided.toml", "--runs", "200"], "1", []),
-    (["compare", "tests/data/two_sided.toml", "tests/data/two_sided.toml", "--runs", "200"], "2",
+@pytest.mark.parametrize("argv,jobs,cores,expected", [
+    (["run", "tests/data/two_sided.toml", "--runs", "300"], "1", 1, []),
+    (["run", "tests/data/two_sided.toml", "--runs", "300"], "1", 2, ["preload-matplotlib"]),
+    (["run", "tests/data/two_sided.toml", "--runs", "300"], "2", 2, ["preload-matplotlib"]),
+    (["compare", "tests/data/two_sided.toml", "tests/data/two_sided.toml", "--runs", "200"], "1", 1, []),
+    (["compare", "tests/data/two_sided.toml", "tests/data/two_sided.toml", "--runs", "200"], "1", 2,
+     ["preload-statistics", "preload-matplotlib"]),
+    (["compare", "tests/data/two_sided.toml", "tests/data/two_sided.toml", "--runs", "200", "--no-report"], "1", 2,
+     []),
+    (["compare", "tests/data/two_sided.toml", "tests/data/two_sided.toml", "--runs", "200"], "2", 2,
      ["preload-statistics", "preload-matplotlib"]),
 ])
-def test_imports_go_to_the_background_only_while_workers_compute(tmp_path, monkeypatch, argv, jobs, expected):
-    """With the engine in this process (--jobs 1) a background import would take turns with it for the
-    interpreter, so the imports wait until they are needed; with workers computing they run meanwhile."""
+def test_imports_go_to_the_background_only_while_workers_compute(tmp_path, monkeypatch, argv, jobs, cores,
+                                                                 expected):
+    """With the engine in this process (on one usable core, or at --jobs 1 without a report) a background import
+    would take turns with it for the interpreter, so the imports wait until they are needed; with workers
+    computing, which a report asks for even at --jobs 1, they run meanwhile."""
     from sim import workers
     from sim.cli import main
+    monkeypatch.setattr(workers, "usable_cores", lambda: cores)
     started = []
     real = workers.import_in_background
 
