@@ -70,8 +70,9 @@ def compare(base: Scenario, others: list[Scenario] | Scenario, *, runs: int = 10
     is at most ``precision`` or ``max_runs`` (default 100 times ``runs``) have run (``sim.precision``). The
     result is exactly that of the final run count done at once.
     With ``attribute``, the headline difference is split into the Shapley contributions of the settings
-    that differ (``sim.attribution``). ``preload_figures`` imports matplotlib in the background once the workers
-    are started (for a report). Returns a list of :class:`sim.comparison.Comparison`.
+    that differ (``sim.attribution``). ``preload_figures`` readies the report (matplotlib, its templates) in the
+    background once the workers are started, and has the tasks computed in a worker even at ``jobs=1`` where a
+    second core is usable (``sim.report.preload``). Returns a list of :class:`sim.comparison.Comparison`.
     """
     from sim.comparison import Comparison
 
@@ -91,8 +92,8 @@ def compare(base: Scenario, others: list[Scenario] | Scenario, *, runs: int = 10
             from sim.workers import import_in_background
             import_in_background(_import_statistics, "preload-statistics")
             if preload_figures:
-                from sim.plots import preload
-                preload()
+                from sim.report import preload
+                preload("compare")
         if precision is None:
             results = _simulate_all(scenarios, runs, seed, horizon, executor, use_posterior, progress)
         else:
@@ -199,7 +200,9 @@ def sweep(loaded, directory, *, jobs: int | None = None, scheduler: str | None =
     Returns a :class:`sim.results.SweepResult`: ``.analysis`` is what ``sensitivity.json`` holds,
     ``.to_frame()`` the per-point outcomes. ``replications_format="parquet"`` writes the
     per-replication rows (``keep_replications = true``) as ``replications.parquet`` (needs pyarrow).
-    ``preload_figures`` imports matplotlib in the background once the workers are started (for a report).
+    ``preload_figures`` readies the report (matplotlib, its templates) in the background once the workers are
+    started, and has the tasks computed in workers even at ``jobs=1`` where a second core is usable
+    (``sim.report.preload``).
     """
     from sim.results import SweepResult
     if not hasattr(loaded, "experiment"):
@@ -228,9 +231,9 @@ def sweep(loaded, directory, *, jobs: int | None = None, scheduler: str | None =
             points = loaded.experiment.points
             executor.start(task_count(loaded, points, executor.jobs), beside=preload_figures)
         design, values = design_for(loaded)
-    if preload_figures and executor.computes_elsewhere:   # matplotlib for the report's figures, imported while
-        from sim.plots import preload   # the workers compute (after they are forked: sim.workers.import_in_background)
-        preload()
+    if preload_figures and executor.computes_elsewhere:   # matplotlib and the report's templates, readied while
+        from sim.report import preload   # the workers compute (after they are forked: sim.workers.import_in_background)
+        preload("sweep")
     with executor:
         plan = sweep_plan(loaded, use_posterior)
         fingerprint = loaded.fingerprint if plan.posterior is not None or loaded.scenario.posterior is None \

@@ -451,8 +451,8 @@ def cmd_run(args) -> int:
         out = args.out or Path("results/runs") / f"{scenario.name}-{store.utc_stamp()}"
         held.enter_context(_claim(out, "run", args, default=default))
         if not args.no_report and executor.computes_elsewhere:
-            from sim.plots import preload
-            preload()   # matplotlib for the figures, imported while the workers compute
+            from sim.report import preload
+            preload("run")   # matplotlib and the page's templates, readied while the workers compute
         with store.result_directory(out, kind="run") as tmp:
             # runs.csv is written batch by batch while the workers compute the next ones
             with store.RunsCsv(tmp / "runs.csv") as rows, _progress(args.quiet, args.runs, "replications") as progress:

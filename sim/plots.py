@@ -37,14 +37,6 @@ def _pyplot():
     return plt
 
 
-def preload() -> None:
-    """Import matplotlib in a background thread (e.g. while the workers compute), so that the first figure
-    does not wait for it; a figure drawn before it is done simply waits for the import to finish. Start
-    the workers first: a pool forked later waits for this import (``sim.workers.import_in_background``)."""
-    from sim.workers import import_in_background
-    import_in_background(_pyplot, "preload-matplotlib")
-
-
 def _save(fig, path) -> None:
     """A figure as a file (PNG without the software stamp, SVG without a date), for pages other than the
     reports (the scenario discovery's)."""

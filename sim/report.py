@@ -100,6 +100,28 @@ def detect_kind(directory: Path) -> str:
         f"sensitivity.json, backtest.json or calibration.json)")
 
 
+def prepare(kind: str) -> None:
+    """What the English page of ``kind`` needs whatever the results: matplotlib, the language's template
+    environment with the page's templates compiled, the bibliography and the schema's tables. :func:`preload` does
+    this in the background while a command's workers compute, so that the page can start drawing its figures at
+    once instead of first compiling its templates."""
+    from sim.plots import _pyplot
+    _pyplot()
+    env = _environment(Lang("en", DEFAULT_DIGITS))
+    for name in ("macros.html", "base.html", "style.css", f"{kind}.html"):
+        env.get_template(name)
+    bibliography()
+    _schema()
+
+
+def preload(kind: str) -> None:
+    """:func:`prepare` in a background thread, for a command whose workers compute meanwhile (in this process it
+    would take turns with the engine for the interpreter). Start the workers first: a pool forked later waits for
+    it (``sim.workers.import_in_background``), and so does the page (:func:`_render`)."""
+    from sim.workers import import_in_background
+    import_in_background(partial(prepare, kind), "preload-report")
+
+
 def build_report(directory: Path, lang: str = "en", digits: str = DEFAULT_DIGITS) -> str:
     """The HTML text of the report of a result directory (figures inline; nothing written)."""
     return _render(Path(directory), Lang(lang, digits), png=False, brief=False).html
@@ -647,6 +669,8 @@ def _svg_text(fig, name: str, alt: str) -> str:
 
 
 def _render(directory: Path, lang: Lang, png: bool, brief: bool) -> Rendered:
+    from sim.workers import join_background_imports
+    join_background_imports()   # a preload still compiling the templates: wait for it rather than compile twice
     kind = detect_kind(directory)
     check_main_file(directory, kind)   # a damaged result: one message naming the file and key (sim.resultfiles)
     page = Page(directory, kind, lang, png)

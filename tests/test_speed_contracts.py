@@ -465,15 +465,15 @@ def test_tasks_run_beside_this_process_only_where_a_second_core_is_usable(monkey
 
 @pytest.mark.parametrize("argv,jobs,cores,expected", [
     (["run", "tests/data/two_sided.toml", "--runs", "300"], "1", 1, []),
-    (["run", "tests/data/two_sided.toml", "--runs", "300"], "1", 2, ["preload-matplotlib"]),
-    (["run", "tests/data/two_sided.toml", "--runs", "300"], "2", 2, ["preload-matplotlib"]),
+    (["run", "tests/data/two_sided.toml", "--runs", "300"], "1", 2, ["preload-report"]),
+    (["run", "tests/data/two_sided.toml", "--runs", "300"], "2", 2, ["preload-report"]),
     (["compare", "tests/data/two_sided.toml", "tests/data/two_sided.toml", "--runs", "200"], "1", 1, []),
     (["compare", "tests/data/two_sided.toml", "tests/data/two_sided.toml", "--runs", "200"], "1", 2,
-     ["preload-statistics", "preload-matplotlib"]),
+     ["preload-statistics", "preload-report"]),
     (["compare", "tests/data/two_sided.toml", "tests/data/two_sided.toml", "--runs", "200", "--no-report"], "1", 2,
      []),
     (["compare", "tests/data/two_sided.toml", "tests/data/two_sided.toml", "--runs", "200"], "2", 2,
-     ["preload-statistics", "preload-matplotlib"]),
+     ["preload-statistics", "preload-report"]),
 ])
 def test_imports_go_to_the_background_only_while_workers_compute(tmp_path, monkeypatch, argv, jobs, cores,
                                                                  expected):
