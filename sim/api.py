@@ -91,9 +91,9 @@ def compare(base: Scenario, others: list[Scenario] | Scenario, *, runs: int = 10
         if executor.computes_elsewhere:   # else they take turns with the engine here: import them when needed
             from sim.workers import import_in_background
             import_in_background(_import_statistics, "preload-statistics")
-            if preload_figures:
-                from sim.report import preload
-                preload("compare")
+        if preload_figures:
+            from sim.report import preload
+            preload("compare", executor)
         if precision is None:
             results = _simulate_all(scenarios, runs, seed, horizon, executor, use_posterior, progress)
         else:
@@ -231,9 +231,9 @@ def sweep(loaded, directory, *, jobs: int | None = None, scheduler: str | None =
             points = loaded.experiment.points
             executor.start(task_count(loaded, points, executor.jobs), beside=preload_figures)
         design, values = design_for(loaded)
-    if preload_figures and executor.computes_elsewhere:   # matplotlib and the report's templates, readied while
-        from sim.report import preload   # the workers compute (after they are forked: sim.workers.import_in_background)
-        preload("sweep")
+    if preload_figures:   # matplotlib and the report's templates, readied while the workers compute (after they
+        from sim.report import preload   # are forked: sim.workers.import_in_background)
+        preload("sweep", executor)
     with executor:
         plan = sweep_plan(loaded, use_posterior)
         fingerprint = loaded.fingerprint if plan.posterior is not None or loaded.scenario.posterior is None \

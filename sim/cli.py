@@ -450,9 +450,9 @@ def cmd_run(args) -> int:
         posterior_of(scenario, not args.no_posterior)  # a bad posterior file: exit 2 before anything is written
         out = args.out or Path("results/runs") / f"{scenario.name}-{store.utc_stamp()}"
         held.enter_context(_claim(out, "run", args, default=default))
-        if not args.no_report and executor.computes_elsewhere:
+        if not args.no_report:
             from sim.report import preload
-            preload("run")   # matplotlib and the page's templates, readied while the workers compute
+            preload("run", executor)   # matplotlib and the page's templates, readied while the workers compute
         with store.result_directory(out, kind="run") as tmp:
             # runs.csv is written batch by batch while the workers compute the next ones
             with store.RunsCsv(tmp / "runs.csv") as rows, _progress(args.quiet, args.runs, "replications") as progress:

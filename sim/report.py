@@ -114,12 +114,14 @@ def prepare(kind: str) -> None:
     _schema()
 
 
-def preload(kind: str) -> None:
-    """:func:`prepare` in a background thread, for a command whose workers compute meanwhile (in this process it
-    would take turns with the engine for the interpreter). Start the workers first: a pool forked later waits for
-    it (``sim.workers.import_in_background``), and so does the page (:func:`_render`)."""
-    from sim.workers import import_in_background
-    import_in_background(partial(prepare, kind), "preload-report")
+def preload(kind: str, executor) -> None:
+    """:func:`prepare` in a background thread while ``executor``'s workers compute; nothing where its tasks run in
+    this process (``computes_elsewhere``), where the thread would take turns with the engine for the interpreter.
+    Start the workers first: a pool forked later waits for it (``sim.workers.import_in_background``), and so does
+    the page (:func:`_render`)."""
+    if executor.computes_elsewhere:
+        from sim.workers import import_in_background
+        import_in_background(partial(prepare, kind), "preload-report")
 
 
 def build_report(directory: Path, lang: str = "en", digits: str = DEFAULT_DIGITS) -> str:
