@@ -37,20 +37,14 @@ def _mean_and_noise(sums, squares, counts) -> tuple[np.ndarray, np.ndarray]:
 
 def shrunk(estimates: np.ndarray, noise: np.ndarray) -> np.ndarray:
     """Group estimates pulled towards their mean so their spread estimates the between-group spread only."""
-    if estimates.size < 2:
-        return estimates
-    centre = estimates.mean()
-    total = estimates.var(ddof=1)
-    mean_noise = float(np.mean(noise))
-    between = max(0.0, total - mean_noise)
-    factor = np.sqrt(between / (between + mean_noise)) if between + mean_noise > 0 else 0.0
-    return centre + factor * (estimates - centre)
+    return shrunk_rows(estimates[None, :], noise[None, :])[0]
 
 
 def shrunk_rows(estimates: np.ndarray, noise: np.ndarray) -> np.ndarray:
-    """:func:`shrunk` applied to each row of ``estimates`` with the same row of ``noise``, in a few array
-    operations instead of a loop over rows; the same numbers (each row's mean and variance are reduced along
-    the row, as they are for the row alone)."""
+    """Each row of ``estimates`` (the groups' estimates of one quantity) pulled towards the row's mean by
+    sqrt(between / (between + mean noise)), where ``between`` is the row's variance less the mean of its row of
+    ``noise``, at least 0 (no variance at all: the row's mean); all rows in a few array operations, each giving the
+    same numbers as on its own (its mean and variance are reduced along the row)."""
     if estimates.shape[1] < 2:
         return estimates
     centre = estimates.mean(axis=1)

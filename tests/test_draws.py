@@ -221,13 +221,25 @@ def test_interval_needs_five_groups():
     assert uncertainty.interval(values, np.arange(40) % 5, 5) == (1.0, 1.0)
 
 
+def _shrunk_by_definition(estimates, noise):
+    """One row's shrinkage towards its mean, as first written (scalars)."""
+    if estimates.size < 2:
+        return estimates
+    centre = estimates.mean()
+    total = estimates.var(ddof=1)
+    mean_noise = float(np.mean(noise))
+    between = max(0.0, total - mean_noise)
+    factor = np.sqrt(between / (between + mean_noise)) if between + mean_noise > 0 else 0.0
+    return centre + factor * (estimates - centre)
+
+
 def _median_interval_by_definition(times, events, horizon, groups, n_groups, level=uncertainty.LEVEL):
     """median_interval as first written: group_estimates of the 0/1 collapse indicators at every grid time."""
     grid = np.unique(np.concatenate([times[events], [horizon]]))
     curves = []
     for m in grid:
         est, noise = uncertainty.group_estimates((events & (times <= m + 1e-9)).astype(float), groups, n_groups)
-        curves.append(uncertainty.shrunk(est, noise))
+        curves.append(_shrunk_by_definition(est, noise))
     curves = np.maximum.accumulate(np.array(curves), axis=0)
     medians = np.array([grid[np.argmax(c >= 0.5)] if np.any(c >= 0.5) else np.inf for c in curves.T])
     low, high = np.quantile(medians, [(1 - level) / 2, (1 + level) / 2], method="inverted_cdf")
@@ -259,5 +271,6 @@ def test_shrinking_rows_at_once_is_the_loop_over_rows_bit_for_bit():
         noise = rng.random((rows, cols)) * rng.choice([0.0, 1e-4, 0.2])
         if trial % 5 == 0:
             est[0] = est[0, 0]      # a row without spread
-        expected = np.array([uncertainty.shrunk(est[i], noise[i]) for i in range(rows)]).reshape(rows, -1)
+        expected = np.array([_shrunk_by_definition(est[i], noise[i]) for i in range(rows)]).reshape(rows, -1)
         np.testing.assert_array_equal(uncertainty.shrunk_rows(est, noise), expected)
+        np.testing.assert_array_equal(uncertainty.shrunk(est[-1], noise[-1]), expected[-1])
