@@ -21,12 +21,11 @@ references, so a model is freed when its batch is done. Agents' ids, and so resu
 
 from __future__ import annotations
 
-import importlib
 import itertools
 import sys
 import weakref
 
-from sim.lightimport import discard, on_demand_package
+from sim.lightimport import WholeOnDemand, submodule_alone
 
 
 def _caller_module_logger(name: str | None = None):
@@ -42,7 +41,7 @@ _mesa_logging_create = None
 
 def _name_loggers_cheaply() -> None:
     global _mesa_logging_create
-    logging_module = importlib.import_module("mesa.mesa_logging")
+    logging_module = submodule_alone("mesa", "mesa_logging")
     create = getattr(logging_module, "create_module_logger", None)
     if create is None or create is _caller_module_logger:
         return
@@ -53,16 +52,11 @@ def _name_loggers_cheaply() -> None:
 def _load_mesa():
     if "mesa" in sys.modules:
         return sys.modules["mesa"]
-    package = on_demand_package("mesa")
-    if package is None:
-        return importlib.import_module("mesa")
-    try:
-        _name_loggers_cheaply()
-        package.__dict__["Agent"] = importlib.import_module("mesa.agent").Agent
-        package.__dict__["Model"] = importlib.import_module("mesa.model").Model
-    except Exception:      # a Mesa laid out differently: the ordinary import, whatever it costs
-        discard("mesa")
-        return importlib.import_module("mesa")
+    _name_loggers_cheaply()    # before mesa.agent and mesa.model name their loggers on import
+    agent, model = submodule_alone("mesa", "agent"), submodule_alone("mesa", "model")
+    package = sys.modules["mesa"]
+    if isinstance(package, WholeOnDemand):    # the names the engine asks the package for, without its __init__
+        package.__dict__["Agent"], package.__dict__["Model"] = agent.Agent, model.Model
     return package
 
 
