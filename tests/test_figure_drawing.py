@@ -65,7 +65,26 @@ def test_a_failed_child_is_replaced_by_building_and_drawing_here():
     assert got["x"] == _here("fallback", png=True)
 
 
-def test_a_failed_grandchild_s_png_is_drawn_by_the_child():
+@pytest.mark.parametrize("cores", [2, 8])
+def test_the_png_is_drawn_apart_only_where_every_drawing_has_a_core(monkeypatch, cores):
+    """On fewer than ``PNG_APART_MIN_CORES`` usable cores the child draws its figure's PNG after the SVG; from
+    there on a grandchild draws it meanwhile."""
+    import sim.figure_drawing as drawing
+    import sim.workers
+    monkeypatch.setattr(sim.workers, "usable_cores", lambda: cores)
+    monkeypatch.setattr(drawing, "png_bytes", lambda fig: str(os.getpid()).encode())
+    with FigureDrawings(parallel=True) as drawings:
+        drawings.add("x", lambda: _figure("where"), lambda fig: str(os.getpid()), png=True)
+        (child, *_), = drawings._pending.values()
+        got = drawings.result()
+    svg_pid, png_pid = int(got["x"][0]), int(got["x"][1])
+    assert svg_pid == child and (png_pid != child) == (cores >= drawing.PNG_APART_MIN_CORES)
+    assert os.getpid() not in (svg_pid, png_pid)
+
+
+def test_a_failed_grandchild_s_png_is_drawn_by_the_child(monkeypatch):
+    import sim.figure_drawing as drawing
+    monkeypatch.setattr(drawing, "PNG_APART_MIN_CORES", 1)
     parent = os.getpid()
 
     class FailsInGrandchild:
@@ -123,6 +142,7 @@ def test_a_drawing_child_and_its_grandchild_do_not_collect_while_this_process_st
     import gc
 
     import sim.figure_drawing as drawing
+    monkeypatch.setattr(drawing, "PNG_APART_MIN_CORES", 1)    # a grandchild draws the PNG
 
     def state(fig):
         return "enabled" if gc.isenabled() else "disabled"
@@ -140,6 +160,7 @@ def test_a_child_drawing_fewer_panels_yields_to_one_drawing_more(monkeypatch):
     import matplotlib.pyplot as plt
 
     import sim.figure_drawing as drawing
+    monkeypatch.setattr(drawing, "PNG_APART_MIN_CORES", 1)    # a grandchild draws the PNG
 
     def priority(fig):
         return str(os.getpriority(os.PRIO_PROCESS, 0))
