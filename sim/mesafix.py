@@ -41,7 +41,10 @@ _mesa_logging_create = None
 
 def _name_loggers_cheaply() -> None:
     global _mesa_logging_create
-    logging_module = submodule_alone("mesa", "mesa_logging")
+    try:
+        logging_module = submodule_alone("mesa", "mesa_logging")
+    except ImportError:     # a Mesa laid out differently: its loggers are named its own way
+        return
     create = getattr(logging_module, "create_module_logger", None)
     if create is None or create is _caller_module_logger:
         return
