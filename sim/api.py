@@ -88,9 +88,8 @@ def compare(base: Scenario, others: list[Scenario] | Scenario, *, runs: int = 10
         # the workers first (a fork must not meet a background import), then, while they compute, the imports
         # this process needs afterwards: the statistics' special functions and, for a report, matplotlib
         executor.start(len(scenarios) * len(task_chunks(blocks_for(runs), executor.jobs)), beside=preload_figures)
-        if executor.computes_elsewhere:   # else they take turns with the engine here: import them when needed
-            from sim.workers import import_in_background
-            import_in_background(_import_statistics, "preload-statistics")
+        from sim.workers import import_while_computing
+        import_while_computing(executor, _import_statistics, "preload-statistics")
         if preload_figures:
             from sim.report import preload
             preload("compare", executor)

@@ -119,9 +119,8 @@ def preload(kind: str, executor) -> None:
     this process (``computes_elsewhere``), where the thread would take turns with the engine for the interpreter.
     Start the workers first: a pool forked later waits for it (``sim.workers.import_in_background``), and so does
     the page (:func:`_render`)."""
-    if executor.computes_elsewhere:
-        from sim.workers import import_in_background
-        import_in_background(partial(prepare, kind), "preload-report")
+    from sim.workers import import_while_computing
+    import_while_computing(executor, partial(prepare, kind), "preload-report")
 
 
 def build_report(directory: Path, lang: str = "en", digits: str = DEFAULT_DIGITS) -> str:

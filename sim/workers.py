@@ -112,6 +112,14 @@ def import_in_background(target, name: str) -> threading.Thread:
     return thread
 
 
+def import_while_computing(executor, target, name: str) -> None:
+    """:func:`import_in_background` while ``executor``'s tasks run in other processes (``computes_elsewhere``);
+    nothing where they run in this one, whose interpreter the thread would share with the engine: there the
+    import waits until it is needed."""
+    if executor.computes_elsewhere:
+        import_in_background(target, name)
+
+
 def join_background_imports() -> None:
     """Wait for the imports started by :func:`import_in_background` (before a fork: a child must not inherit a
     module lock held by one of them)."""
